@@ -1,0 +1,251 @@
+import * as assert from "node:assert/strict";
+import { createPublicKey, generateKeyPairSync } from "node:crypto";
+import {
+  brevoVerificationRecord,
+  dkimRecord,
+  dmarcRecord,
+  mtaStsPolicy,
+  mtaStsPolicyId,
+  mtaStsRecord,
+  spfRecord,
+  tlsRptRecord,
+  txtContent,
+  type MtaStsPolicyArgs,
+} from "../../lib/dns-text";
+
+/** Splits Cloudflare TXT content back into its character-strings (test inputs have no escapes). */
+function strings(content: string): string[] {
+  assert.match(content, /^"[^"]*"( "[^"]*")*$/);
+  return content.slice(1, -1).split('" "');
+}
+
+function rsaPublicKey(bits: number): { pem: string; der: string } {
+  const { publicKey } = generateKeyPairSync("rsa", { modulusLength: bits });
+  return {
+    pem: publicKey.export({ type: "spki", format: "pem" }),
+    der: publicKey.export({ type: "spki", format: "der" }).toString("base64"),
+  };
+}
+
+describe("txtContent", () => {
+  it("quotes short content as one string", () => {
+    assert.equal(txtContent("v=spf1 ~all"), '"v=spf1 ~all"');
+  });
+
+  it("keeps exactly 255 bytes in one string", () => {
+    const value = "a".repeat(255);
+    assert.deepEqual(strings(txtContent(value)), [value]);
+  });
+
+  it("splits at byte 255: 256 bytes become 255 + 1", () => {
+    const value = "a".repeat(255) + "b";
+    assert.equal(txtContent(value), `"${"a".repeat(255)}" "b"`);
+  });
+
+  it("splits 600 bytes into 255 + 255 + 90, joining back to the value", () => {
+    const value = Array.from({ length: 600 }, (_, i) => String.fromCharCode(97 + (i % 26))).join(
+      "",
+    );
+    const parts = strings(txtContent(value));
+    assert.deepEqual(
+      parts.map((p) => p.length),
+      [255, 255, 90],
+    );
+    assert.equal(parts.join(""), value);
+  });
+
+  it("escapes quotes and backslashes after splitting, so each string still holds 255 bytes", () => {
+    const value = '"' + "a".repeat(254) + "\\";
+    assert.equal(txtContent(value), `"\\"${"a".repeat(254)}" "\\\\"`);
+  });
+
+  it("refuses empty and non-ASCII values", () => {
+    assert.throws(() => txtContent(""), /empty/);
+    assert.throws(() => txtContent("caf\u00e9"), /printable ASCII/);
+    assert.throws(() => txtContent("a\nb"), /printable ASCII/);
+  });
+});
+
+describe("dkimRecord", () => {
+  const key2048 = rsaPublicKey(2048);
+
+  it("builds v=DKIM1; k=rsa; p=<SPKI> from PEM", () => {
+    assert.equal(dkimRecord(key2048.pem), `v=DKIM1; k=rsa; p=${key2048.der}`);
+  });
+
+  it("accepts base64 DER, with whitespace, and a DKIM record value carrying p=", () => {
+    const expected = `v=DKIM1; k=rsa; p=${key2048.der}`;
+    assert.equal(dkimRecord(key2048.der), expected);
+    assert.equal(dkimRecord(key2048.der.replace(/(.{64})/g, "$1\n")), expected);
+    assert.equal(dkimRecord(`k=rsa; p=${key2048.der}`), expected);
+  });
+
+  it("a 2048-bit key becomes 2 TXT strings (255 + rest) that join back to the record", () => {
+    const record = dkimRecord(key2048.pem);
+    const parts = strings(txtContent(record));
+    assert.equal(parts.length, 2);
+    assert.equal(parts[0].length, 255);
+    assert.equal(parts.join(""), record);
+    const p = parts.join("").split("p=")[1];
+    const key = createPublicKey({ key: Buffer.from(p, "base64"), format: "der", type: "spki" });
+    assert.equal(key.asymmetricKeyDetails?.modulusLength, 2048);
+  });
+
+  it("a 1024-bit key fits one TXT string", () => {
+    assert.equal(strings(txtContent(dkimRecord(rsaPublicKey(1024).pem))).length, 1);
+  });
+
+  it("refuses RSA keys under 1024 bits", () => {
+    assert.throws(() => dkimRecord(rsaPublicKey(768).pem), /768-bit RSA key: RFC 8301/);
+  });
+
+  it("refuses non-RSA keys", () => {
+    const { publicKey } = generateKeyPairSync("ed25519");
+    const pem = publicKey.export({ type: "spki", format: "pem" });
+    assert.throws(() => dkimRecord(pem), /ed25519 key: expected RSA/);
+  });
+
+  it("refuses a private key without echoing it", () => {
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 1024 });
+    const pem = privateKey.export({ type: "pkcs8", format: "pem" });
+    assert.throws(
+      () => dkimRecord(pem),
+      (e: Error) => /private key/.test(e.message) && !e.message.includes(pem.slice(40, 80)),
+    );
+  });
+
+  it("refuses garbage and truncated keys", () => {
+    assert.throws(() => dkimRecord("not a key!"), /neither PEM nor base64/);
+    assert.throws(() => dkimRecord(key2048.der.slice(0, 100)), /not a DER SubjectPublicKeyInfo/);
+  });
+});
+
+describe("spfRecord", () => {
+  it("builds the stack's record", () => {
+    assert.equal(
+      spfRecord({ includes: ["spf.brevo.com"], all: "~all" }),
+      "v=spf1 include:spf.brevo.com ~all",
+    );
+    assert.equal(spfRecord({ includes: [], all: "-all" }), "v=spf1 -all");
+  });
+
+  for (const all of ["+all", "?all", "all"]) {
+    it(`refuses ${all}`, () => {
+      assert.throws(
+        () => spfRecord({ includes: ["spf.brevo.com"], all: all as "-all" }),
+        (e: Error) => e.message.startsWith(`spf.all "${all}": expected "-all" or "~all"`),
+      );
+    });
+  }
+
+  it("refuses more than 10 includes and non-domain includes", () => {
+    const includes = Array.from({ length: 11 }, (_, i) => `spf${i}.example.com`);
+    assert.throws(() => spfRecord({ includes, all: "-all" }), /11 entries/);
+    assert.throws(() => spfRecord({ includes: ["spf brevo"], all: "-all" }), /spf.includes/);
+  });
+});
+
+describe("dmarcRecord", () => {
+  const args = { policy: "quarantine", pct: 100, rua: "dmarc@viktorbarzin.me" } as const;
+
+  it("builds the stack's record", () => {
+    assert.equal(
+      dmarcRecord("viktorbarzin.me", args),
+      "v=DMARC1; p=quarantine; pct=100; rua=mailto:dmarc@viktorbarzin.me",
+    );
+  });
+
+  it("accepts a report mailbox in a subdomain", () => {
+    assert.match(
+      dmarcRecord("viktorbarzin.me", { ...args, rua: "d@reports.viktorbarzin.me" }),
+      /rua=mailto:d@reports\.viktorbarzin\.me$/,
+    );
+  });
+
+  it("refuses an outside mailbox, naming the authorisation record it would need", () => {
+    assert.throws(
+      () => dmarcRecord("viktorbarzin.me", { ...args, rua: "e21c0ff8@dmarc.mailgun.org" }),
+      /viktorbarzin\.me\._report\._dmarc\.dmarc\.mailgun\.org/,
+    );
+    // A look-alike suffix is not inside the domain.
+    assert.throws(
+      () => dmarcRecord("viktorbarzin.me", { ...args, rua: "d@evilviktorbarzin.me" }),
+      /outside viktorbarzin\.me/,
+    );
+  });
+
+  it("refuses bad policy, pct and rua", () => {
+    const domain = "viktorbarzin.me";
+    assert.throws(() => dmarcRecord(domain, { ...args, policy: "strict" as "none" }), /policy/);
+    assert.throws(() => dmarcRecord(domain, { ...args, pct: 101 }), /dmarc.pct 101/);
+    assert.throws(() => dmarcRecord(domain, { ...args, pct: 1.5 }), /dmarc.pct/);
+    assert.throws(() => dmarcRecord(domain, { ...args, rua: "mailto:d@x.me" }), /dmarc.rua/);
+  });
+});
+
+describe("MTA-STS", () => {
+  const base: MtaStsPolicyArgs = {
+    mode: "enforce",
+    mx: ["mail.viktorbarzin.me"],
+    maxAgeSeconds: 604800,
+  };
+
+  it("renders the policy with CRLF line endings, one mx line per host", () => {
+    assert.equal(
+      mtaStsPolicy({ ...base, mx: ["mail.viktorbarzin.me", "mx2.viktorbarzin.me"] }),
+      "version: STSv1\r\nmode: enforce\r\nmx: mail.viktorbarzin.me\r\n" +
+        "mx: mx2.viktorbarzin.me\r\nmax_age: 604800\r\n",
+    );
+  });
+
+  it("same policy gives the same id", () => {
+    assert.equal(mtaStsPolicyId(mtaStsPolicy(base)), mtaStsPolicyId(mtaStsPolicy({ ...base })));
+  });
+
+  it("a changed mode, max_age or mx list gives a different id", () => {
+    const id = mtaStsPolicyId(mtaStsPolicy(base));
+    const variants: MtaStsPolicyArgs[] = [
+      { ...base, mode: "testing" },
+      { ...base, maxAgeSeconds: 86400 },
+      { ...base, mx: ["mx.viktorbarzin.me"] },
+      { ...base, mx: ["mail.viktorbarzin.me", "mx2.viktorbarzin.me"] },
+    ];
+    const ids = variants.map((v) => mtaStsPolicyId(mtaStsPolicy(v)));
+    assert.equal(new Set([id, ...ids]).size, 1 + variants.length);
+  });
+
+  it("the id is 20 lower-case hex digits and makes a valid record", () => {
+    const id = mtaStsPolicyId(mtaStsPolicy(base));
+    assert.match(id, /^[0-9a-f]{20}$/);
+    assert.equal(mtaStsRecord(id), `v=STSv1; id=${id}`);
+  });
+
+  it("refuses bad ids, modes, max_age and an empty mx list", () => {
+    assert.throws(() => mtaStsRecord("2026-04-12"), /1-32 letters or digits/);
+    assert.throws(() => mtaStsRecord("a".repeat(33)), /1-32 letters or digits/);
+    assert.throws(() => mtaStsPolicy({ ...base, mode: "on" as "none" }), /mtaSts.mode "on"/);
+    assert.throws(() => mtaStsPolicy({ ...base, maxAgeSeconds: 0 }), /maxAgeSeconds 0/);
+    assert.throws(() => mtaStsPolicy({ ...base, maxAgeSeconds: 31557601 }), /caps it at 31557600/);
+    assert.throws(() => mtaStsPolicy({ ...base, mx: [] }), /at least one mx/);
+  });
+});
+
+describe("tlsRptRecord and brevoVerificationRecord", () => {
+  it("builds the TLS-RPT record", () => {
+    assert.equal(
+      tlsRptRecord("postmaster@viktorbarzin.me"),
+      "v=TLSRPTv1; rua=mailto:postmaster@viktorbarzin.me",
+    );
+    assert.throws(() => tlsRptRecord("postmaster"), /tlsRptRua "postmaster"/);
+  });
+
+  it("builds the Brevo record and refuses other shapes without echoing them", () => {
+    assert.equal(brevoVerificationRecord("a6ef1dd9c0ffee00"), "brevo-code:a6ef1dd9c0ffee00");
+    const apiKey = "xkeysib-0123456789abcdef";
+    assert.throws(
+      () => brevoVerificationRecord(apiKey),
+      (e: Error) => /not a Brevo verification code/.test(e.message) && !e.message.includes(apiKey),
+    );
+    assert.throws(() => brevoVerificationRecord("brevo-code:a6ef1dd9c0ffee00"), /prefix/);
+  });
+});
