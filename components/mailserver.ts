@@ -1,0 +1,385 @@
+/**
+ * docker-mailserver 15.0.0: namespace, environment, config files, the Deployment with its dovecot
+ * exporter sidecar, the protected data volume and the LoadBalancer Service on the dedicated IP.
+ */
+import { createHash } from "node:crypto";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { MailServerConfig } from "../lib/config";
+import type { MailSecrets } from "../lib/secrets";
+
+export interface MailServerArgs {
+  namespace: string;
+  domain: string;
+  config: MailServerConfig;
+  secrets: Pick<
+    MailSecrets,
+    "postfixAccounts" | "postfixVirtual" | "relaySaslPassword" | "dkimPrivateKey"
+  >;
+}
+
+/** Labels of the mail pod; the Service, the PodMonitor and the CrowdSec acquisition rely on them. */
+export const MAIL_POD_LABELS = { app: "mailserver" } as const;
+export const MAIL_CONTAINER = "docker-mailserver";
+export const EXPORTER_CONTAINER = "dovecot-exporter";
+export const EXPORTER_PORT = 9166;
+export const MAIL_PORTS = [
+  { name: "smtp", port: 25 },
+  { name: "submissions", port: 465 },
+  { name: "submission", port: 587 },
+  { name: "imaps", port: 993 },
+] as const;
+
+const CONFIG_DIR = "/tmp/docker-mailserver";
+const TLS_DIR = "/etc/ssl/mailserver";
+const DOVECOT_RUN = "/var/run/dovecot";
+
+export function dkimKeyPath(selector: string, domain: string): string {
+  return `${CONFIG_DIR}/rspamd/dkim/rsa-2048-${selector}-${domain}.private.txt`;
+}
+
+/**
+ * The container environment: only variables docker-mailserver 15.0.0 reads. Fail2ban stays off
+ * because CrowdSec owns the ban policy (docs/architecture/mailserver.md); Rspamd replaces
+ * OpenDKIM, OpenDMARC, policyd-spf, Amavis and SpamAssassin.
+ */
+export function mailserverEnv(config: MailServerConfig, domain: string): Record<string, string> {
+  return {
+    OVERRIDE_HOSTNAME: config.hostname,
+    POSTMASTER_ADDRESS: `postmaster@${domain}`,
+    LOG_LEVEL: "info",
+    ENABLE_FAIL2BAN: "0",
+    ENABLE_RSPAMD: "1",
+    RSPAMD_LEARN: "1",
+    ENABLE_OPENDKIM: "0",
+    ENABLE_OPENDMARC: "0",
+    ENABLE_POLICYD_SPF: "0",
+    ENABLE_AMAVIS: "0",
+    ENABLE_SPAMASSASSIN: "0",
+    ENABLE_CLAMAV: "0",
+    ENABLE_POSTGREY: "0",
+    ENABLE_FETCHMAIL: "0",
+    ENABLE_SASLAUTHD: "0",
+    ENABLE_SRS: "1",
+    SPOOF_PROTECTION: "1",
+    POSTFIX_REJECT_UNKNOWN_CLIENT_HOSTNAME: "1",
+    POSTFIX_MESSAGE_SIZE_LIMIT: String(200 * 1024 * 1024),
+    DEFAULT_RELAY_HOST: `[${config.relay.host}]:${config.relay.port}`,
+    SSL_TYPE: "manual",
+    SSL_CERT_PATH: `${TLS_DIR}/tls.crt`,
+    SSL_KEY_PATH: `${TLS_DIR}/tls.key`,
+  };
+}
+
+/** `postfix-main.cf`: the spec's per-client rate limits (real client IPs thanks to ETP Local). */
+export function postfixMainCf(config: MailServerConfig): string {
+  const r = config.rateLimits;
+  const lines = [
+    `smtpd_client_connection_rate_limit = ${r.clientConnectionRateLimit}`,
+    `smtpd_client_message_rate_limit = ${r.clientMessageRateLimit}`,
+    `anvil_rate_time_unit = ${r.anvilRateTimeUnit}`,
+  ];
+  if (config.trustedNetworks.length > 0) {
+    lines.push(`smtpd_client_event_limit_exceptions = ${config.trustedNetworks.join(" ")}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * `dovecot.cf` (Dovecot's local.conf, read after conf.d): the image ships the stats sockets with
+ * mode 0, which leaves the exporter sidecar with nothing to read; reopen them to the pod. Roundcube
+ * connects from one pod IP, so it needs more than the default 10 connections per user and IP.
+ */
+export function dovecotCf(): string {
+  return [
+    "service stats {",
+    "  unix_listener stats-reader {",
+    "    mode = 0666",
+    "  }",
+    "  unix_listener stats-writer {",
+    "    mode = 0666",
+    "  }",
+    "}",
+    "mail_max_userip_connections = 50",
+    "",
+  ].join("\n");
+}
+
+/** Rspamd `override.d/dkim_signing.conf`: sign as the domain with the selector's key. */
+export function dkimSigningConf(selector: string, domain: string): string {
+  const path = dkimKeyPath(selector, domain);
+  return [
+    "enabled = true;",
+    "sign_authenticated = true;",
+    "sign_local = true;",
+    'use_domain = "header";',
+    "use_redis = false;",
+    "use_esld = true;",
+    `selector = "${selector}";`,
+    `path = "${path}";`,
+    "domain {",
+    `  ${domain} {`,
+    `    path = "${path}";`,
+    `    selector = "${selector}";`,
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+}
+
+/** Config files mounted one by one into the config directory: [file name, source key]. */
+const CONFIG_FILES = [
+  ["postfix-main.cf", "postfix-main.cf"],
+  ["dovecot.cf", "dovecot.cf"],
+  ["rspamd/override.d/dkim_signing.conf", "dkim_signing.conf"],
+] as const;
+const SECRET_FILES = [
+  ["postfix-accounts.cf", "postfix-accounts.cf"],
+  ["postfix-virtual.cf", "postfix-virtual.cf"],
+  ["postfix-sasl-password.cf", "postfix-sasl-password.cf"],
+] as const;
+
+function sha256(...parts: string[]): string {
+  return createHash("sha256").update(parts.join("\0")).digest("hex");
+}
+
+export class MailServer extends pulumi.ComponentResource {
+  public readonly namespace: pulumi.Output<string>;
+  public readonly serviceName: pulumi.Output<string>;
+  /** In-cluster name Roundcube and the probe connect to. */
+  public readonly serviceHost: pulumi.Output<string>;
+  public readonly loadBalancerIp: pulumi.Output<string>;
+  public readonly deploymentName: pulumi.Output<string>;
+  public readonly dataClaimName: pulumi.Output<string>;
+
+  constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mailserver:mail:MailServer", name, {}, opts);
+    const { config, domain } = args;
+    const labels = { ...MAIL_POD_LABELS };
+
+    const ns = new k8s.core.v1.Namespace(
+      `${name}-namespace`,
+      { metadata: { name: args.namespace } },
+      { parent: this },
+    );
+    const namespace = ns.metadata.name;
+    const meta = (name: string) => ({ name, namespace, labels });
+
+    const env = new k8s.core.v1.ConfigMap(
+      `${name}-env`,
+      { metadata: meta("mailserver-env"), data: mailserverEnv(config, domain) },
+      { parent: this },
+    );
+    const configData: Record<string, string> = {
+      "postfix-main.cf": postfixMainCf(config),
+      "dovecot.cf": dovecotCf(),
+      "dkim_signing.conf": dkimSigningConf(config.dkimSelector, domain),
+    };
+    const files = new k8s.core.v1.ConfigMap(
+      `${name}-config`,
+      { metadata: meta("mailserver-config"), data: configData },
+      { parent: this },
+    );
+    const s = args.secrets;
+    const secretFiles = new k8s.core.v1.Secret(
+      `${name}-accounts`,
+      {
+        metadata: meta("mailserver-accounts"),
+        type: "Opaque",
+        stringData: {
+          "postfix-accounts.cf": s.postfixAccounts,
+          "postfix-virtual.cf": s.postfixVirtual,
+          "postfix-sasl-password.cf": s.relaySaslPassword,
+        },
+      },
+      { parent: this },
+    );
+    const dkim = new k8s.core.v1.Secret(
+      `${name}-dkim`,
+      {
+        metadata: meta("mailserver-dkim"),
+        type: "Opaque",
+        stringData: { "dkim.private.txt": s.dkimPrivateKey },
+      },
+      { parent: this },
+    );
+
+    const data = new k8s.core.v1.PersistentVolumeClaim(
+      `${name}-data`,
+      {
+        metadata: {
+          ...meta(config.storage.name),
+          annotations: {
+            // pvc-autoresizer grows the volume before it fills, up to the limit.
+            "resize.topolvm.io/storage_limit": config.storage.maxSize,
+            "resize.topolvm.io/threshold": "80%",
+            "resize.topolvm.io/increase": "100%",
+            // The storage class binds on first consumer: do not wait for Bound before the pod exists.
+            "pulumi.com/skipAwait": "true",
+          },
+        },
+        spec: {
+          accessModes: ["ReadWriteOnce"],
+          storageClassName: config.storage.storageClass,
+          resources: { requests: { storage: config.storage.size } },
+        },
+      },
+      // Mailboxes, queue and DKIM state: never deleted or replaced by an update.
+      { parent: this, protect: true, retainOnDelete: true },
+    );
+
+    // Restart the pod when a mounted file changes: subPath mounts are not refreshed in place.
+    const checksum = pulumi
+      .all([s.postfixAccounts, s.postfixVirtual, s.relaySaslPassword, s.dkimPrivateKey])
+      .apply((secretParts) => sha256(...Object.values(configData), ...secretParts));
+
+    const deployment = new k8s.apps.v1.Deployment(
+      `${name}-deployment`,
+      {
+        metadata: meta("mailserver"),
+        spec: {
+          replicas: 1,
+          // One pod owns the RWO volume: the old pod must stop before the new one starts.
+          strategy: { type: "Recreate" },
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels, annotations: { "checksum/config": pulumi.secret(checksum) } },
+            spec: this.podSpec(config, domain, {
+              env: env.metadata.name,
+              files: files.metadata.name,
+              secretFiles: secretFiles.metadata.name,
+              dkim: dkim.metadata.name,
+              data: data.metadata.name,
+            }),
+          },
+        },
+      },
+      { parent: this },
+    );
+
+    const service = new k8s.core.v1.Service(
+      `${name}-service`,
+      {
+        metadata: {
+          ...meta("mailserver"),
+          annotations: { "metallb.io/loadBalancerIPs": config.loadBalancerIp },
+        },
+        spec: {
+          type: "LoadBalancer",
+          // Keep the client's source IP: CrowdSec and Postfix rate limits act on it.
+          externalTrafficPolicy: "Local",
+          selector: labels,
+          ports: MAIL_PORTS.map((p) => ({
+            name: p.name,
+            port: p.port,
+            targetPort: p.name,
+            protocol: "TCP",
+          })),
+        },
+      },
+      { parent: this },
+    );
+
+    this.namespace = namespace;
+    this.serviceName = service.metadata.name;
+    this.serviceHost = pulumi.interpolate`${service.metadata.name}.${namespace}.svc.cluster.local`;
+    this.loadBalancerIp = pulumi.output(config.loadBalancerIp);
+    this.deploymentName = deployment.metadata.name;
+    this.dataClaimName = data.metadata.name;
+    this.registerOutputs({
+      namespace: this.namespace,
+      serviceName: this.serviceName,
+      serviceHost: this.serviceHost,
+      loadBalancerIp: this.loadBalancerIp,
+      deploymentName: this.deploymentName,
+      dataClaimName: this.dataClaimName,
+    });
+  }
+
+  private podSpec(
+    config: MailServerConfig,
+    domain: string,
+    refs: Record<"env" | "files" | "secretFiles" | "dkim" | "data", pulumi.Input<string>>,
+  ): k8s.types.input.core.v1.PodSpec {
+    return {
+      // Service links would add *_PORT variables to an environment docker-mailserver reads.
+      enableServiceLinks: false,
+      containers: [mailContainer(config, domain, refs.env), exporterContainer(config)],
+      volumes: [
+        { name: "config", configMap: { name: refs.files } },
+        { name: "config-secret", secret: { secretName: refs.secretFiles, defaultMode: 0o400 } },
+        // Rspamd runs as _rspamd and must read the key.
+        { name: "dkim", secret: { secretName: refs.dkim, defaultMode: 0o444 } },
+        { name: "tls", secret: { secretName: config.tlsSecretName } },
+        { name: "data", persistentVolumeClaim: { claimName: refs.data } },
+        { name: "dovecot-run", emptyDir: {} },
+      ],
+    };
+  }
+}
+
+function mailContainer(
+  config: MailServerConfig,
+  domain: string,
+  envConfigMap: pulumi.Input<string>,
+): k8s.types.input.core.v1.Container {
+  const fileMounts = [
+    ...CONFIG_FILES.map(([file, key]) => ({ name: "config", file, key })),
+    ...SECRET_FILES.map(([file, key]) => ({ name: "config-secret", file, key })),
+  ].map((m) => ({
+    name: m.name,
+    mountPath: `${CONFIG_DIR}/${m.file}`,
+    subPath: m.key,
+    readOnly: true,
+  }));
+  return {
+    name: MAIL_CONTAINER,
+    image: config.image,
+    envFrom: [{ configMapRef: { name: envConfigMap } }],
+    ports: MAIL_PORTS.map((p) => ({ name: p.name, containerPort: p.port, protocol: "TCP" })),
+    volumeMounts: [
+      ...fileMounts,
+      {
+        name: "dkim",
+        mountPath: dkimKeyPath(config.dkimSelector, domain),
+        subPath: "dkim.private.txt",
+        readOnly: true,
+      },
+      // A directory mount, so certificate renewals reach the pod without a restart.
+      { name: "tls", mountPath: TLS_DIR, readOnly: true },
+      { name: "data", mountPath: "/var/mail", subPath: "data" },
+      { name: "data", mountPath: "/var/mail-state", subPath: "state" },
+      { name: "data", mountPath: "/var/log/mail", subPath: "log" },
+      { name: "dovecot-run", mountPath: DOVECOT_RUN },
+    ],
+    securityContext: {
+      // postdrop is set-group-ID: local submission fails without privilege escalation.
+      allowPrivilegeEscalation: true,
+      // NET_ADMIN and NET_RAW only serve Fail2ban, which is off.
+      capabilities: { drop: ["NET_ADMIN", "NET_RAW"] },
+    },
+    resources: config.resources,
+    startupProbe: { tcpSocket: { port: "smtp" }, periodSeconds: 10, failureThreshold: 30 },
+    readinessProbe: { tcpSocket: { port: "smtp" }, periodSeconds: 10 },
+    livenessProbe: { tcpSocket: { port: "imaps" }, periodSeconds: 60, timeoutSeconds: 15 },
+  };
+}
+
+function exporterContainer(config: MailServerConfig): k8s.types.input.core.v1.Container {
+  return {
+    name: EXPORTER_CONTAINER,
+    image: config.exporterImage,
+    command: ["/dovecot_exporter/exporter"],
+    args: [`--dovecot.socket-path=${DOVECOT_RUN}/stats-reader`],
+    ports: [{ name: "metrics", containerPort: EXPORTER_PORT, protocol: "TCP" }],
+    volumeMounts: [{ name: "dovecot-run", mountPath: DOVECOT_RUN }],
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: 65534,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    },
+    resources: config.exporterResources,
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * Roundcube webmail on MySQL, talking IMAPS and submission to the mail Service inside the cluster,
+ * published by Traefik at the webmail host with TLS.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { WebmailConfig } from "../lib/config";
+
+export interface WebmailArgs {
+  namespace: pulumi.Input<string>;
+  config: WebmailConfig;
+  /** Short name of the mail Service in the same namespace. */
+  mailServiceName: pulumi.Input<string>;
+  /** Name on the mail server's certificate, checked on the IMAP and SMTP connections. */
+  mailTlsName: string;
+  dbPassword: pulumi.Output<string>;
+}
+
+export const WEBMAIL_LABELS = { app: "roundcubemail" } as const;
+const HTTP_PORT = 80;
+
+/** Roundcube's entrypoint variables (roundcube-1.6 apache image); the password comes separately. */
+export function roundcubeEnv(
+  config: WebmailConfig,
+  mailServiceName: string,
+): Record<string, string> {
+  return {
+    ROUNDCUBEMAIL_DEFAULT_HOST: `ssl://${mailServiceName}`,
+    ROUNDCUBEMAIL_DEFAULT_PORT: "993",
+    ROUNDCUBEMAIL_SMTP_SERVER: `tls://${mailServiceName}`,
+    ROUNDCUBEMAIL_SMTP_PORT: "587",
+    ROUNDCUBEMAIL_DB_TYPE: "mysql",
+    ROUNDCUBEMAIL_DB_HOST: config.database.host,
+    ROUNDCUBEMAIL_DB_PORT: String(config.database.port),
+    ROUNDCUBEMAIL_DB_NAME: config.database.name,
+    ROUNDCUBEMAIL_DB_USER: config.database.user,
+    ROUNDCUBEMAIL_PLUGINS: "archive,zipdownload,enigma",
+  };
+}
+
+/**
+ * The in-cluster name `mailserver` is not on the wildcard certificate: verify the certificate
+ * against the public mail host instead of switching verification off.
+ */
+export function tlsPeerConfig(mailTlsName: string): string {
+  const options = `['ssl' => ['peer_name' => '${mailTlsName}', 'verify_peer' => true]]`;
+  return [
+    "<?php",
+    `$config['imap_conn_options'] = ${options};`,
+    `$config['smtp_conn_options'] = ${options};`,
+    "",
+  ].join("\n");
+}
+
+export class Webmail extends pulumi.ComponentResource {
+  public readonly url: pulumi.Output<string>;
+  public readonly serviceName: pulumi.Output<string>;
+  public readonly claimNames: pulumi.Output<string>[];
+
+  constructor(name: string, args: WebmailArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mailserver:webmail:Webmail", name, {}, opts);
+    const { config } = args;
+    const labels = { ...WEBMAIL_LABELS };
+    const meta = (name: string) => ({ name, namespace: args.namespace, labels });
+
+    const dbSecret = new k8s.core.v1.Secret(
+      `${name}-db`,
+      {
+        metadata: meta("roundcubemail-db"),
+        type: "Opaque",
+        stringData: { password: args.dbPassword },
+      },
+      { parent: this },
+    );
+    const phpConfig = new k8s.core.v1.ConfigMap(
+      `${name}-config`,
+      {
+        metadata: meta("roundcubemail-config"),
+        data: { "tls-peer.inc.php": tlsPeerConfig(args.mailTlsName) },
+      },
+      { parent: this },
+    );
+    const claims = [config.htmlStorage, config.enigmaStorage].map(
+      (storage) =>
+        new k8s.core.v1.PersistentVolumeClaim(
+          storage.name,
+          {
+            metadata: { ...meta(storage.name), annotations: { "pulumi.com/skipAwait": "true" } },
+            spec: {
+              accessModes: ["ReadWriteOnce"],
+              storageClassName: storage.storageClass,
+              resources: { requests: { storage: storage.size } },
+            },
+          },
+          // The enigma volume holds users' PGP keys: never deleted by an update.
+          { parent: this, protect: true, retainOnDelete: true },
+        ),
+    );
+    const [html, enigma] = claims;
+
+    // Plain settings as env literals; the password only as a secretKeyRef.
+    const env = pulumi.output(args.mailServiceName).apply((svc) => [
+      ...Object.entries(roundcubeEnv(config, svc)).map(([name, value]) => ({ name, value })),
+      {
+        name: "ROUNDCUBEMAIL_DB_PASSWORD",
+        valueFrom: { secretKeyRef: { name: dbSecret.metadata.name, key: "password" } },
+      },
+    ]);
+    new k8s.apps.v1.Deployment(
+      `${name}-deployment`,
+      {
+        metadata: meta("roundcubemail"),
+        spec: {
+          replicas: 1,
+          strategy: { type: "Recreate" },
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              containers: [
+                {
+                  name: "roundcubemail",
+                  image: config.image,
+                  env,
+                  ports: [{ name: "http", containerPort: HTTP_PORT, protocol: "TCP" }],
+                  volumeMounts: [
+                    { name: "html", mountPath: "/var/www/html" },
+                    { name: "enigma", mountPath: "/var/roundcube/enigma" },
+                    {
+                      name: "config",
+                      mountPath: "/var/roundcube/config/tls-peer.inc.php",
+                      subPath: "tls-peer.inc.php",
+                      readOnly: true,
+                    },
+                  ],
+                  securityContext: { allowPrivilegeEscalation: false },
+                  resources: config.resources,
+                  readinessProbe: { tcpSocket: { port: "http" }, periodSeconds: 10 },
+                  livenessProbe: {
+                    tcpSocket: { port: "http" },
+                    initialDelaySeconds: 60,
+                    periodSeconds: 30,
+                  },
+                },
+              ],
+              volumes: [
+                { name: "html", persistentVolumeClaim: { claimName: html.metadata.name } },
+                { name: "enigma", persistentVolumeClaim: { claimName: enigma.metadata.name } },
+                { name: "config", configMap: { name: phpConfig.metadata.name } },
+              ],
+            },
+          },
+        },
+      },
+      { parent: this },
+    );
+
+    const service = new k8s.core.v1.Service(
+      `${name}-service`,
+      {
+        metadata: meta("roundcubemail"),
+        spec: {
+          selector: labels,
+          ports: [{ name: "http", port: HTTP_PORT, targetPort: "http", protocol: "TCP" }],
+        },
+      },
+      { parent: this },
+    );
+
+    new k8s.networking.v1.Ingress(
+      `${name}-ingress`,
+      {
+        metadata: meta("roundcubemail"),
+        spec: {
+          ingressClassName: config.ingressClassName,
+          tls: [{ hosts: [config.host], secretName: config.tlsSecretName }],
+          rules: [
+            {
+              host: config.host,
+              http: {
+                paths: [
+                  {
+                    path: "/",
+                    pathType: "Prefix",
+                    backend: { service: { name: service.metadata.name, port: { name: "http" } } },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      },
+      { parent: this },
+    );
+
+    this.url = pulumi.output(`https://${config.host}`);
+    this.serviceName = service.metadata.name;
+    this.claimNames = claims.map((c) => c.metadata.name);
+    this.registerOutputs({ url: this.url, serviceName: this.serviceName });
+  }
+}

@@ -1,0 +1,373 @@
+/**
+ * The stack configuration: read once from the Pulumi config, validated with one schema, and handed
+ * to the components as typed values. Every problem is reported at once, before any resource exists.
+ */
+import { CronExpressionParser } from "cron-parser";
+import { z } from "zod";
+
+/** Pulumi config namespace of this project (`mailserver:<key>` in `Pulumi.<stack>.yaml`). */
+export const CONFIG_NAMESPACE = "mailserver";
+
+const hostname = () =>
+  z
+    .hostname({ error: "expected a DNS hostname such as mail.example.com" })
+    .refine((h) => h.includes("."), {
+      error: "expected a fully qualified hostname (with a dot)",
+    });
+const email = () => z.email({ error: "expected an email address such as postmaster@example.com" });
+const ipv4 = () => z.ipv4({ error: "expected an IPv4 address such as 10.0.20.202" });
+const ipv6 = () => z.ipv6({ error: "expected an IPv6 address such as 2001:db8::2" });
+const cidrv4 = () => z.cidrv4({ error: "expected an IPv4 CIDR such as 10.0.20.0/24" });
+const k8sName = () =>
+  z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+    error: "expected a Kubernetes name (lowercase letters, digits and '-', at most 63)",
+  });
+
+/** Kubernetes quantities for storage and memory (binary or decimal suffix). */
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+const quantity = () =>
+  z.string().regex(QUANTITY, { error: "expected a Kubernetes quantity such as 2Gi or 512Mi" });
+const cpuQuantity = () =>
+  z.string().regex(/^[0-9]+(\.[0-9]+)?m?$/, { error: "expected a CPU quantity such as 100m or 1" });
+
+/**
+ * An OCI image reference pinned to a tag or a digest. `latest` and a missing tag are refused: an
+ * image that moves under the stack is a change nobody reviewed.
+ */
+const IMAGE =
+  /^(?:[a-z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::(?<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?<digest>sha256:[a-f0-9]{64}))?$/;
+const image = () =>
+  z.string().superRefine((ref, ctx) => {
+    const match = IMAGE.exec(ref);
+    if (!match) {
+      ctx.addIssue({
+        code: "custom",
+        message: "expected an image reference such as docker.io/org/app:1.2.3",
+      });
+    } else if (!match.groups?.digest && (!match.groups?.tag || match.groups.tag === "latest")) {
+      ctx.addIssue({
+        code: "custom",
+        message: "expected an image pinned to a version tag or digest (not :latest)",
+      });
+    }
+  });
+
+/** A five-field cron schedule, parsed by cron-parser so that what passes here is what Kubernetes runs. */
+const cron = () =>
+  z.string().superRefine((expr, ctx) => {
+    if (expr.trim().split(/\s+/).length !== 5) {
+      ctx.addIssue({
+        code: "custom",
+        message: "expected a five-field cron schedule such as */20 * * * *",
+      });
+      return;
+    }
+    try {
+      CronExpressionParser.parse(expr, { tz: "UTC" });
+    } catch (err) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected a valid cron schedule (${(err as Error).message})`,
+      });
+    }
+  });
+
+const duration = () =>
+  z.string().regex(/^[0-9]+[smhd]$/, { error: "expected a Postfix time such as 60s or 1m" });
+
+const storage = z.strictObject({
+  storageClass: k8sName(),
+  size: quantity(),
+});
+
+const resources = z.strictObject({
+  requests: z.strictObject({ cpu: cpuQuantity(), memory: quantity() }),
+  limits: z.strictObject({ memory: quantity() }),
+});
+
+const mailServerSchema = z.strictObject({
+  image: image(),
+  exporterImage: image(),
+  hostname: hostname(),
+  loadBalancerIp: ipv4(),
+  relay: z.strictObject({ host: hostname(), port: z.int().min(1).max(65535) }),
+  tlsSecretName: k8sName(),
+  dkimSelector: z
+    .string()
+    .regex(/^[a-z0-9-]+$/, { error: "expected a DKIM selector such as mail" }),
+  storage: storage.extend({ name: k8sName(), maxSize: quantity() }),
+  rateLimits: z.strictObject({
+    clientConnectionRateLimit: z.int().positive(),
+    clientMessageRateLimit: z.int().positive(),
+    anvilRateTimeUnit: duration(),
+  }),
+  trustedNetworks: z.array(cidrv4()).default([]),
+  resources,
+  exporterResources: resources,
+});
+
+const webmailSchema = z.strictObject({
+  image: image(),
+  host: hostname(),
+  ingressClassName: k8sName(),
+  tlsSecretName: k8sName(),
+  database: z.strictObject({
+    host: hostname(),
+    port: z.int().min(1).max(65535),
+    name: z.string().regex(/^[A-Za-z0-9_]+$/, { error: "expected a MySQL database name" }),
+    user: z.string().regex(/^[A-Za-z0-9_]+$/, { error: "expected a MySQL user name" }),
+  }),
+  htmlStorage: storage.extend({ name: k8sName() }),
+  enigmaStorage: storage.extend({ name: k8sName() }),
+  resources,
+});
+
+const dnsSchema = z.strictObject({
+  publicIpv4: ipv4(),
+  publicIpv6: ipv6(),
+  mxPriority: z.int().min(0).max(65535),
+  spf: z.strictObject({
+    includes: z.array(hostname()).min(1),
+    all: z.enum(["~all", "-all"], { error: "expected ~all or -all (never +all or ?all)" }),
+  }),
+  dmarc: z.strictObject({
+    policy: z.enum(["quarantine", "reject"], {
+      error: "expected quarantine or reject (p=none does not enforce)",
+    }),
+    pct: z.int().min(1).max(100),
+    rua: email(),
+  }),
+  mtaSts: z.strictObject({
+    mode: z.enum(["enforce", "testing", "none"]),
+    maxAgeSeconds: z.int().min(86400).max(31557600),
+  }),
+  tlsRptRua: email(),
+  brevoDkim: z.array(z.strictObject({ selector: z.string().min(1), target: hostname() })),
+  legacyDkimSelector: z.string().regex(/^[a-z0-9-]+$/),
+});
+
+const probeSchema = z.strictObject({
+  schedule: cron(),
+  image: image(),
+  recipient: email(),
+  imapUser: email(),
+  mailgunApiBase: z.url({ protocol: /^https$/, error: "expected an https:// URL" }),
+  mailgunDomain: hostname(),
+  pushgatewayUrl: z.url({ protocol: /^https?$/, error: "expected an http(s):// URL" }),
+  dailyQuota: z.int().positive(),
+  quotaHeadroom: z.number().gt(0).lte(1),
+});
+
+const monitoringSchema = z.strictObject({
+  ruleLabels: z.record(z.string(), z.string()).default({}),
+  probe: probeSchema,
+});
+
+const crowdsecSchema = z.strictObject({
+  namespace: k8sName(),
+  containerRuntime: z.enum(["containerd", "docker"]),
+  collections: z.array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/)).min(1),
+});
+
+const vaultPath = z.strictObject({ mount: z.string().min(1), name: z.string().min(1) });
+
+export const stackConfigSchema = z
+  .strictObject({
+    domain: hostname(),
+    namespace: k8sName(),
+    mailserver: mailServerSchema,
+    webmail: webmailSchema,
+    dns: dnsSchema,
+    monitoring: monitoringSchema,
+    crowdsec: crowdsecSchema,
+    vault: z.strictObject({ platform: vaultPath, personal: vaultPath }),
+  })
+  .superRefine(checkCrossFieldRules);
+
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+export type MailServerConfig = StackConfig["mailserver"];
+export type WebmailConfig = StackConfig["webmail"];
+export type DnsConfig = StackConfig["dns"];
+export type MonitoringConfig = StackConfig["monitoring"];
+export type ProbeConfig = MonitoringConfig["probe"];
+export type CrowdSecConfig = StackConfig["crowdsec"];
+export type VaultPath = z.infer<typeof vaultPath>;
+
+/** Runs of a cron schedule over one UTC day: the probe's sends per day. */
+export function runsPerDay(schedule: string): number {
+  const start = new Date("2026-01-05T00:00:00Z"); // a Monday: day-of-week fields count as well
+  let worst = 0;
+  for (let day = 0; day < 7; day++) {
+    const from = new Date(start.getTime() + day * 86_400_000 - 1);
+    const to = new Date(from.getTime() + 86_400_000);
+    const it = CronExpressionParser.parse(schedule, { currentDate: from, endDate: to, tz: "UTC" });
+    let runs = 0;
+    while (it.hasNext()) {
+      it.next();
+      runs++;
+    }
+    worst = Math.max(worst, runs);
+  }
+  return worst;
+}
+
+type Ctx = z.core.$RefinementCtx<unknown>;
+
+function checkCrossFieldRules(cfg: z.infer<z.ZodObject>, ctx: Ctx): void {
+  const c = cfg as unknown as StackConfig;
+  const domainSuffix = `.${c.domain}`;
+  if (!c.mailserver.hostname.endsWith(domainSuffix)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["mailserver", "hostname"],
+      input: c.mailserver.hostname,
+      message: `expected a host inside the domain ${c.domain}`,
+    });
+  }
+  if (!c.dns.spf.includes.includes("spf.brevo.com")) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["dns", "spf", "includes"],
+      input: c.dns.spf.includes,
+      message: "expected spf.brevo.com among the includes: Brevo relays all outbound mail",
+    });
+  }
+  if (!c.dns.dmarc.rua.endsWith(`@${c.domain}`)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["dns", "dmarc", "rua"],
+      input: c.dns.dmarc.rua,
+      message: `expected an address @${c.domain} (an outside rua needs a _report._dmarc authorisation record)`,
+    });
+  }
+  checkProbeQuota(c.monitoring.probe, ctx);
+  checkStorage(c.mailserver.storage, ctx);
+}
+
+function checkProbeQuota(probe: ProbeConfig, ctx: Ctx): void {
+  let runs: number;
+  try {
+    runs = runsPerDay(probe.schedule);
+  } catch {
+    return; // the schedule itself is already reported
+  }
+  const allowed = Math.floor(probe.dailyQuota * probe.quotaHeadroom);
+  if (runs > allowed) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["monitoring", "probe", "schedule"],
+      input: probe.schedule,
+      message: `expected at most ${allowed} runs a day (${probe.quotaHeadroom * 100}% of the ${probe.dailyQuota}/day Mailgun quota); this schedule runs ${runs} times a day`,
+    });
+  }
+}
+
+const UNITS: Record<string, number> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+};
+
+/** Bytes of a Kubernetes quantity string already validated by the schema. */
+export function quantityBytes(q: string): number {
+  const m = /^([0-9.]+)([A-Za-z]*)$/.exec(q);
+  return m ? Number(m[1]) * (UNITS[m[2]] ?? 1) : NaN;
+}
+
+function checkStorage(s: MailServerConfig["storage"], ctx: Ctx): void {
+  if (quantityBytes(s.maxSize) < quantityBytes(s.size)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["mailserver", "storage", "maxSize"],
+      input: s.maxSize,
+      message: `expected at least the initial size ${s.size}`,
+    });
+  }
+}
+
+/** One line a problem: `mailserver:<path> = <value>: <expected>`. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+        problems.map((p) => `  - ${p}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+function keyOf(path: PropertyKey[]): string {
+  return [CONFIG_NAMESPACE, path.map(String).join(".")].filter(Boolean).join(":");
+}
+
+function valueAt(root: unknown, path: PropertyKey[]): unknown {
+  return path.reduce<unknown>(
+    (node, key) =>
+      node && typeof node === "object" ? (node as Record<PropertyKey, unknown>)[key] : undefined,
+    root,
+  );
+}
+
+function show(value: unknown): string {
+  return value === undefined ? "(missing)" : JSON.stringify(value);
+}
+
+/** Lines of `key = value: what was expected`; an unknown key gets a line of its own. */
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string[] {
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((k) => {
+      const path = [...issue.path, k];
+      return `${keyOf(path)} = ${show(valueAt(raw, path))}: unknown key, remove it or fix its spelling`;
+    });
+  }
+  const value = "input" in issue ? issue.input : valueAt(raw, issue.path);
+  const expected =
+    issue.code === "invalid_type" && value === undefined
+      ? `required ${issue.expected} is missing`
+      : issue.message;
+  return [`${keyOf(issue.path)} = ${show(value)}: ${expected}`];
+}
+
+/**
+ * Validates raw config values (keys without the namespace, structured values already decoded) and
+ * returns the typed config, or throws one ConfigError listing every problem.
+ */
+export function parseConfig(raw: Record<string, unknown>): StackConfig {
+  const result = stackConfigSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.flatMap((issue) => describeIssue(issue, raw)));
+  }
+  return result.data;
+}
+
+/**
+ * Turns Pulumi's flat config map (`mailserver:key` → string, structured values as JSON) into the
+ * raw object `parseConfig` validates. Keys of other namespaces (providers) are left to them.
+ */
+export function rawConfigFromPulumi(all: Record<string, string>): Record<string, unknown> {
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(all)) {
+    if (key.startsWith(prefix)) {
+      raw[key.slice(prefix.length)] = decodeValue(value);
+    }
+  }
+  return raw;
+}
+
+function decodeValue(value: string): unknown {
+  const trimmed = value.trim();
+  if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+    try {
+      return JSON.parse(trimmed) as unknown;
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}

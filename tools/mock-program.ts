@@ -1,0 +1,201 @@
+/**
+ * Runs the Pulumi program in this process under `pulumi.runtime.setMocks`, the way the engine would
+ * run it, and records every registered resource with its parent, options and which inputs are
+ * secret. Vault and the Cloudflare zone lookup are answered with placeholders.
+ */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+import { vaultPlaceholders } from "./placeholders";
+
+export const ROOT = path.resolve(__dirname, "..");
+export const PROJECT = "mailserver";
+
+/** Pulumi's wire marker for a secret value. */
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+export interface CapturedResource {
+  urn: string;
+  type: string;
+  name: string;
+  /** URN of the parent; the stack's for top-level components. */
+  parent: string;
+  custom: boolean;
+  /** Inputs as sent to the engine, secrets unwrapped. */
+  inputs: Record<string, unknown>;
+  /** Dotted paths of the inputs that were secret. */
+  secretPaths: string[];
+  protect: boolean;
+  retainOnDelete: boolean;
+  dependencies: string[];
+}
+
+export interface ProgramRun {
+  stackUrn: string;
+  resources: CapturedResource[];
+  outputs: Record<string, unknown>;
+}
+
+export type VaultAnswer = (mount: string, name: string) => Record<string, string>;
+
+export interface RunOptions {
+  /** Flat Pulumi config: `mailserver:key` → string (objects JSON-encoded), as the engine passes it. */
+  config: Record<string, string>;
+  stack?: string;
+  preview?: boolean;
+  /** Data of a Vault path; defaults to placeholders matching the config. */
+  vault?: VaultAnswer;
+}
+
+/** The flat config map of `Pulumi.<stack>.yaml`; throws naming the file when it is unusable. */
+export function loadStackConfig(stack: string, root = ROOT): Record<string, string> {
+  const file = path.join(root, `Pulumi.${stack}.yaml`);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new Error(`unknown stack "${stack}": ${path.relative(process.cwd(), file)} not found`);
+  }
+  const doc = parse(text) as { config?: Record<string, unknown> } | null;
+  if (!doc?.config || typeof doc.config !== "object") {
+    throw new Error(`${file}: expected a top-level "config:" map`);
+  }
+  return Object.fromEntries(
+    Object.entries(doc.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+  );
+}
+
+/** Placeholder Vault answers derived from the config the run uses. */
+export function placeholderVault(config: Record<string, string>): VaultAnswer {
+  const get = (key: string): unknown => JSON.parse(config[`${PROJECT}:${key}`] ?? "null");
+  const domain = config[`${PROJECT}:domain`] ?? "example.org";
+  const mail = get("mailserver") as { relay?: { host: string; port: number } } | null;
+  const monitoring = get("monitoring") as { probe?: { imapUser?: string } } | null;
+  const vault = get("vault") as Record<string, { mount: string; name: string }> | null;
+  const data = vaultPlaceholders({
+    domain,
+    relay: mail?.relay ?? { host: "relay.invalid", port: 587 },
+    probeMailbox: monitoring?.probe?.imapUser ?? `probe@${domain}`,
+  });
+  return (mount, name) => {
+    const match = Object.entries(vault ?? {}).find(([, p]) => p.mount === mount && p.name === name);
+    return match?.[0] === "personal" ? data.personal : data.platform;
+  };
+}
+
+/** Splits a wire value into the plain value and the paths of the secrets inside it. */
+export function unwrapSecrets(value: unknown, at: string, secrets: string[]): unknown {
+  if (Array.isArray(value)) {
+    return value.map((v, i) => unwrapSecrets(v, `${at}[${i}]`, secrets));
+  }
+  if (value && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    if (obj[SIG_KEY] === SECRET_SIG) {
+      secrets.push(at);
+      return unwrapSecrets(obj.value, at, []);
+    }
+    return Object.fromEntries(
+      Object.entries(obj).map(([k, v]) => [k, unwrapSecrets(v, at ? `${at}.${k}` : k, secrets)]),
+    );
+  }
+  return value;
+}
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getCustom(): boolean;
+  getProtect(): boolean;
+  getRetainondelete(): boolean;
+  getDependenciesList(): string[];
+  getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+}
+type Callback = (err: unknown, response?: { getUrn(): string }) => void;
+interface Monitor {
+  registerResource(req: RegisterRequest, cb: Callback): Promise<void>;
+}
+
+/** Wraps the mock monitor so each registration is recorded with what `MockResourceArgs` omits. */
+function recordRegistrations(captured: CapturedResource[]): void {
+  const monitor = pulumi.runtime.getMonitor() as unknown as Monitor;
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) =>
+    register(req, (err, response) => {
+      if (!err && response) {
+        const secretPaths: string[] = [];
+        const inputs = unwrapSecrets(req.getObject()?.toJavaScript() ?? {}, "", secretPaths);
+        captured.push({
+          urn: response.getUrn(),
+          type: req.getType(),
+          name: req.getName(),
+          parent: req.getParent(),
+          custom: req.getCustom(),
+          inputs: inputs as Record<string, unknown>,
+          secretPaths,
+          protect: req.getProtect(),
+          retainOnDelete: req.getRetainondelete(),
+          dependencies: req.getDependenciesList(),
+        });
+      }
+      cb(err, response);
+    });
+}
+
+function mocks(vault: VaultAnswer): pulumi.runtime.Mocks {
+  return {
+    newResource: (args) => ({
+      id: `${args.name}-id`,
+      state: args.inputs as Record<string, unknown>,
+    }),
+    call: (args) => {
+      const inputs = args.inputs as Record<string, unknown>;
+      switch (args.token) {
+        case "vault:kv/getSecretV2:getSecretV2": {
+          const data = vault(String(inputs.mount), String(inputs.name));
+          return { ...inputs, data, dataJson: JSON.stringify(data), path: `${inputs.mount}` };
+        }
+        case "cloudflare:index/getZone:getZone": {
+          const filter = inputs.filter as { name?: string } | undefined;
+          return { id: "PLACEHOLDER-zone-id", zoneId: "PLACEHOLDER-zone-id", name: filter?.name };
+        }
+        default:
+          throw new Error(`no mock answer for the invoke ${args.token}`);
+      }
+    },
+  };
+}
+
+/**
+ * Runs `index.ts` once as the stack's program. The module is loaded afresh each time, so several
+ * runs (with different configs) can share one process.
+ */
+export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
+  const stack = opts.stack ?? "prod";
+  await pulumi.runtime.setMocks(
+    mocks(opts.vault ?? placeholderVault(opts.config)),
+    PROJECT,
+    stack,
+    opts.preview ?? false,
+  );
+  pulumi.runtime.setAllConfig(opts.config);
+  const captured: CapturedResource[] = [];
+  recordRegistrations(captured);
+
+  const entry = require.resolve(path.join(ROOT, "index"));
+  delete require.cache[entry];
+  const outputs = (await pulumi.runtime.runInPulumiStack(
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    () => Promise.resolve(require(entry) as Record<string, unknown>),
+  )) as Record<string, unknown>;
+  await pulumi.runtime.disconnect();
+
+  const stackResource = captured.find((r) => r.type === "pulumi:pulumi:Stack");
+  return {
+    stackUrn: stackResource?.urn ?? "",
+    resources: captured,
+    outputs: (outputs ?? {}) as Record<string, unknown>,
+  };
+}
