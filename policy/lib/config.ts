@@ -1,0 +1,48 @@
+import type { PolicyConfigSchema } from "@pulumi/policy";
+
+/** Spec values (docs/architecture/mailserver.md); every policy's config defaults come from here. */
+export const SPEC = {
+  domain: "viktorbarzin.me",
+  mailNamespace: "mailserver",
+  mailHosts: ["mail.viktorbarzin.me"],
+  loadBalancerIP: "10.0.20.202",
+  relaySpfInclude: "spf.brevo.com",
+  envConfigMaps: ["mailserver-env"],
+  dmsImage: "docker-mailserver",
+  crowdsecNamespace: "crowdsec",
+  probeCronJobs: ["email-roundtrip-monitor"],
+} as const;
+
+type JsonType = "string" | "number" | "integer" | "boolean" | "array" | "object";
+
+function typeOf(value: unknown): JsonType | "null" {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  if (typeof value === "number") return Number.isInteger(value) ? "integer" : "number";
+  return typeof value as JsonType;
+}
+
+function matches(value: unknown, type: JsonType): boolean {
+  const actual = typeOf(value);
+  return actual === type || (type === "number" && actual === "integer");
+}
+
+/**
+ * Returns the policy's config with schema defaults applied. The CLI fills defaults before calling
+ * Configure, but the SDK does not, and other callers (tests, offline tools) may not either.
+ * Top-level types are checked so that a wrong config fails loudly instead of disabling a check.
+ */
+export function readConfig<T extends object>(schema: PolicyConfigSchema, given: object): T {
+  const result: Record<string, unknown> = { ...given };
+  for (const [key, prop] of Object.entries(schema.properties)) {
+    if (result[key] === undefined && prop.default !== undefined) {
+      result[key] = structuredClone(prop.default);
+    }
+    const value = result[key];
+    const type = prop.type;
+    if (value !== undefined && typeof type === "string" && !matches(value, type as JsonType)) {
+      throw new Error(`policy config "${key}" must be ${type}, got ${typeOf(value)}`);
+    }
+  }
+  return result as T;
+}

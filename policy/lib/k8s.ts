@@ -1,0 +1,91 @@
+/** Kubernetes resource shapes as the @pulumi/kubernetes provider sends them (inputs/outputs). */
+import { at, isObject, list, str, Unknown, type Plain, type PlainObject } from "./plain";
+
+const TYPE_RE = /^kubernetes:([a-z.]+)\/(v[0-9a-z]+):([A-Za-z]+)$/;
+
+/** Kind of a Kubernetes resource type token ("kubernetes:apps/v1:Deployment" -> "Deployment"). */
+export function kindOf(type: string): string | undefined {
+  return TYPE_RE.exec(type)?.[3];
+}
+
+export const WORKLOAD_KINDS = [
+  "Deployment",
+  "StatefulSet",
+  "DaemonSet",
+  "ReplicaSet",
+  "Job",
+  "CronJob",
+  "Pod",
+] as const;
+
+export function isWorkload(type: string): boolean {
+  return (WORKLOAD_KINDS as readonly string[]).includes(kindOf(type) ?? "");
+}
+
+/** The pod spec of a workload, wherever its kind keeps it. */
+export function podSpecOf(type: string, props: Plain): Plain | undefined {
+  switch (kindOf(type)) {
+    case "Pod":
+      return at(props, "spec");
+    case "CronJob":
+      return at(props, "spec", "jobTemplate", "spec", "template", "spec");
+    default:
+      return at(props, "spec", "template", "spec");
+  }
+}
+
+export interface ContainerRef {
+  container: PlainObject;
+  /** e.g. "spec.containers[0]" relative to the pod spec, for messages. */
+  where: string;
+  name: string;
+}
+
+/** Regular, init and ephemeral containers of a pod spec. */
+export function containersOf(podSpec: Plain | undefined): ContainerRef[] {
+  const out: ContainerRef[] = [];
+  for (const field of ["initContainers", "containers", "ephemeralContainers"]) {
+    list(at(podSpec, field)).forEach((c, i) => {
+      if (isObject(c)) out.push({ container: c, where: `${field}[${i}]`, name: str(c.name) ?? "" });
+    });
+  }
+  return out;
+}
+
+/** metadata.name, or the Pulumi resource name when the provider auto-names it. */
+export function nameOf(props: Plain, resourceName: string): string | Unknown {
+  const name = at(props, "metadata", "name");
+  if (name instanceof Unknown) return name;
+  return str(name) ?? resourceName;
+}
+
+/** metadata.namespace; the provider's default namespace when unset. */
+export function namespaceOf(props: Plain): string | Unknown {
+  const ns = at(props, "metadata", "namespace");
+  if (ns instanceof Unknown) return ns;
+  return str(ns) ?? "default";
+}
+
+/** Repository path of an image reference without registry host, tag or digest. */
+export function imageRepository(image: string): string {
+  const noDigest = image.split("@")[0] ?? image;
+  const slash = noDigest.lastIndexOf("/");
+  const colon = noDigest.lastIndexOf(":");
+  const noTag = colon > slash ? noDigest.slice(0, colon) : noDigest;
+  const parts = noTag.split("/");
+  const first = parts[0] ?? "";
+  // A first segment with a dot, a colon or "localhost" is a registry host, not a path.
+  if (parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost")) {
+    parts.shift();
+  }
+  return parts.join("/");
+}
+
+/** Is this container docker-mailserver? Matched on the image's repository name. */
+export function isDmsContainer(c: PlainObject, repoName: string): boolean | Unknown {
+  if (c.image instanceof Unknown) return c.image;
+  const image = str(c.image);
+  if (!image) return false;
+  const repo = imageRepository(image);
+  return repo === repoName || repo.endsWith(`/${repoName}`);
+}

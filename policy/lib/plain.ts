@@ -1,0 +1,103 @@
+/**
+ * Resource properties as plain data. The SDK hands policies a proxy that throws on any value that
+ * is unknown during preview; copying it once turns each such value into an `Unknown` marker, so a
+ * policy can still judge the known parts and then decide what an unknown means for it.
+ */
+
+/** A value the engine does not know yet (preview). Carries the SDK's own error for re-throwing. */
+export class Unknown {
+  constructor(
+    readonly error: Error,
+    readonly path: string,
+  ) {}
+}
+
+export type Plain = null | boolean | number | string | Unknown | Plain[] | { [key: string]: Plain };
+export type PlainObject = { [key: string]: Plain };
+
+// The SDK's UnknownValueError is not exported in its typings; recognise it by class name.
+function isUnknownValueError(err: unknown): err is Error {
+  return err instanceof Error && err.constructor.name === "UnknownValueError";
+}
+
+/** Deep-copies (possibly proxied) properties, replacing unknown values with `Unknown`. */
+export function toPlain(value: unknown, path = ""): Plain {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+    return value;
+  }
+  if (Array.isArray(value)) {
+    const out: Plain[] = [];
+    for (let i = 0; i < value.length; i++) out.push(readChild(value, i, `${path}[${i}]`));
+    return out;
+  }
+  if (typeof value === "object") {
+    const out: PlainObject = {};
+    for (const key of Object.keys(value)) {
+      out[key] = readChild(value as Record<string, unknown>, key, `${path}.${key}`);
+    }
+    return out;
+  }
+  return null;
+}
+
+function readChild(container: object, key: string | number, path: string): Plain {
+  try {
+    return toPlain((container as Record<string | number, unknown>)[key], path);
+  } catch (err) {
+    if (isUnknownValueError(err)) return new Unknown(err, path);
+    throw err;
+  }
+}
+
+export function isObject(v: Plain | undefined): v is PlainObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Unknown);
+}
+
+/** Follows a path of object keys; stops at (and returns) an `Unknown` on the way. */
+export function at(v: Plain | undefined, ...keys: string[]): Plain | undefined {
+  let cur = v;
+  for (const key of keys) {
+    if (cur instanceof Unknown) return cur;
+    if (!isObject(cur)) return undefined;
+    cur = cur[key];
+  }
+  return cur;
+}
+
+export function str(v: Plain | undefined): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+
+export function list(v: Plain | undefined): Plain[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/**
+ * Collects unknown values that matter to a policy's verdict. `settle()` re-throws the first one so
+ * the SDK reports its advisory "can't run policy ... during preview", after the policy has already
+ * reported every violation it could prove from known values.
+ */
+export class PreviewGaps {
+  private first?: Unknown;
+  private where = "";
+
+  note(value: Unknown, where = ""): void {
+    if (this.first) return;
+    this.first = value;
+    this.where = where;
+  }
+
+  /** Notes `v` if it is unknown; returns whether it was. */
+  check(v: Plain | undefined, where = ""): v is Unknown {
+    if (v instanceof Unknown) this.note(v, where);
+    return v instanceof Unknown;
+  }
+
+  settle(): void {
+    if (!this.first) return;
+    const err = this.first.error;
+    if (this.where) err.message = `${this.where}: ${err.message}`;
+    throw err;
+  }
+}

@@ -1,0 +1,389 @@
+/**
+ * Drives a CrossGuard policy pack over its Analyzer gRPC interface the way the Pulumi CLI does:
+ * spawn `run-policy-pack` in the pack directory, read the port from the first stdout line, then
+ * GetAnalyzerInfo / Configure / Analyze / AnalyzeStack. Used by the policy tests and meant for
+ * offline plan/audit tooling, so it has no test-framework dependencies.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import * as path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { Empty } from "google-protobuf/google/protobuf/empty_pb";
+import { Struct, type JavaScriptValue } from "google-protobuf/google/protobuf/struct_pb";
+import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
+import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
+
+export type EnforcementLevel = "advisory" | "mandatory" | "remediate" | "disabled";
+
+/** `--policy-pack-config` file shape: a level, or properties plus an optional level. */
+export type PackConfig = Record<
+  string,
+  EnforcementLevel | ({ enforcementLevel?: EnforcementLevel } & Record<string, unknown>)
+>;
+
+export interface PolicyInfo {
+  name: string;
+  description: string;
+  enforcementLevel: EnforcementLevel;
+  kind: "resource" | "stack" | "unknown";
+  configSchema?: { properties: Record<string, Record<string, unknown>>; required: string[] };
+}
+
+export interface PackInfo {
+  name: string;
+  version: string;
+  policies: PolicyInfo[];
+}
+
+/** Per-policy configuration as sent to Configure (schema defaults applied). */
+export type EffectiveConfig = Record<
+  string,
+  { enforcementLevel: EnforcementLevel; properties: Record<string, unknown> }
+>;
+
+export interface ResourceOptions {
+  protect?: boolean;
+  parent?: string;
+  ignoreChanges?: string[];
+  aliases?: string[];
+  additionalSecretOutputs?: string[];
+  deleteBeforeReplace?: boolean;
+}
+
+export interface AnalyzerResource {
+  type: string;
+  name: string;
+  /** Derived from type and name when omitted. */
+  urn?: string;
+  properties: Record<string, unknown>;
+  options?: ResourceOptions;
+  dependencies?: string[];
+}
+
+export interface Diagnostic {
+  policyName: string;
+  policyPackName: string;
+  policyPackVersion: string;
+  description: string;
+  message: string;
+  enforcementLevel: EnforcementLevel;
+  urn?: string;
+}
+
+export interface AnalyzeResult {
+  diagnostics: Diagnostic[];
+  notApplicable: { policyName: string; reason: string }[];
+}
+
+export interface StartOptions {
+  /** Node binary; defaults to the one running this process (Node 22 under `npx`). */
+  node?: string;
+  /** Milliseconds to wait for the port line (the pack is type-checked by ts-node on load). */
+  startTimeoutMs?: number;
+  /** URN prefix for resources without an explicit urn. */
+  project?: string;
+  stack?: string;
+}
+
+/** Wire-protocol sentinels the engine sends for values unknown during preview. */
+export const UNKNOWN = {
+  string: "04da6b54-80e4-46f7-96ec-b56ff0331ba9",
+  number: "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
+  boolean: "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",
+  array: "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
+  object: "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",
+} as const;
+
+/** Marks a value as a Pulumi secret on the wire (the analyzer receives it unwrapped). */
+export function secret(value: unknown): Record<string, unknown> {
+  return { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value };
+}
+
+const LEVEL_TO_PB: Record<EnforcementLevel, pb.EnforcementLevel> = {
+  advisory: pb.EnforcementLevel.ADVISORY,
+  mandatory: pb.EnforcementLevel.MANDATORY,
+  remediate: pb.EnforcementLevel.REMEDIATE,
+  disabled: pb.EnforcementLevel.DISABLED,
+};
+
+function levelFromPb(level: pb.EnforcementLevel): EnforcementLevel {
+  const found = (Object.keys(LEVEL_TO_PB) as EnforcementLevel[]).find(
+    (k) => LEVEL_TO_PB[k] === level,
+  );
+  if (!found) throw new Error(`unknown enforcement level ${level}`);
+  return found;
+}
+
+function kindFromPb(type: pb.PolicyType): PolicyInfo["kind"] {
+  if (type === pb.PolicyType.POLICY_TYPE_RESOURCE) return "resource";
+  if (type === pb.PolicyType.POLICY_TYPE_STACK) return "stack";
+  return "unknown";
+}
+
+/** Struct.fromJavaScript rejects `undefined`; JSON round-trip drops it like the engine does. */
+function toStruct(value: Record<string, unknown>): Struct {
+  return Struct.fromJavaScript(
+    JSON.parse(JSON.stringify(value)) as Record<string, JavaScriptValue>,
+  );
+}
+
+function unary<Req, Res>(
+  call: (req: Req, cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown,
+  req: Req,
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    call(req, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+/**
+ * Merges user config over schema defaults the way the CLI does: every policy gets an entry with
+ * its effective enforcement level (Configure's level field defaults to advisory on the wire, so
+ * omitting it would silently downgrade mandatory policies) and a properties object.
+ */
+export function resolveConfig(info: PackInfo, user: PackConfig = {}): EffectiveConfig {
+  const unknownNames = Object.keys(user).filter((n) => !info.policies.some((p) => p.name === n));
+  if (unknownNames.length > 0) {
+    throw new Error(`config names unknown policies: ${unknownNames.join(", ")}`);
+  }
+  const result: EffectiveConfig = {};
+  for (const policy of info.policies) {
+    const entry = user[policy.name];
+    const given = typeof entry === "string" ? { enforcementLevel: entry } : (entry ?? {});
+    const { enforcementLevel, ...props } = given;
+    const properties: Record<string, unknown> = {};
+    for (const [key, schema] of Object.entries(policy.configSchema?.properties ?? {})) {
+      if (schema.default !== undefined) properties[key] = schema.default;
+    }
+    Object.assign(properties, props);
+    const missing = (policy.configSchema?.required ?? []).filter((k) => !(k in properties));
+    if (missing.length > 0) {
+      throw new Error(`policy ${policy.name}: missing required config ${missing.join(", ")}`);
+    }
+    result[policy.name] = {
+      enforcementLevel: enforcementLevel ?? policy.enforcementLevel,
+      properties,
+    };
+  }
+  return result;
+}
+
+export class PolicyPackClient {
+  private stderrText = "";
+  private info?: PackInfo;
+
+  private constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly client: AnalyzerClient,
+    private readonly urnPrefix: string,
+  ) {
+    child.stderr.on("data", (chunk: Buffer) => (this.stderrText += chunk.toString()));
+    // Keep draining stdout after the port line so a chatty pack cannot block on a full pipe.
+    child.stdout.resume();
+  }
+
+  /** Starts the pack in `packDir` and configures it (schema defaults plus `config`). */
+  static async start(
+    packDir: string,
+    config: PackConfig = {},
+    options: StartOptions = {},
+  ): Promise<PolicyPackClient> {
+    const dir = path.resolve(packDir);
+    const runner = path.join(dir, "node_modules", "@pulumi", "pulumi", "cmd", "run-policy-pack");
+    // The engine address argument is required but never dialled by the pack.
+    const child = spawn(options.node ?? process.execPath, [runner, "127.0.0.1:0", dir], {
+      cwd: dir,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let port: number;
+    try {
+      port = await readPort(child, options.startTimeoutMs ?? 90_000);
+    } catch (err) {
+      child.kill("SIGKILL");
+      throw err;
+    }
+    const client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const prefix = `urn:pulumi:${options.stack ?? "test"}::${options.project ?? "mailserver"}::`;
+    const pack = new PolicyPackClient(child, client, prefix);
+    try {
+      await pack.configure(config);
+    } catch (err) {
+      await pack.close();
+      throw err;
+    }
+    return pack;
+  }
+
+  /** What the pack wrote to stderr so far (diagnostics when something goes wrong). */
+  get stderr(): string {
+    return this.stderrText;
+  }
+
+  async getAnalyzerInfo(): Promise<PackInfo> {
+    const res = await unary<Empty, pb.AnalyzerInfo>(
+      (r, cb) => this.client.getAnalyzerInfo(r, cb),
+      new Empty(),
+    );
+    this.info = {
+      name: res.getName(),
+      version: res.getVersion(),
+      policies: res.getPoliciesList().map((p) => {
+        const schema = p.getConfigschema();
+        const info: PolicyInfo = {
+          name: p.getName(),
+          description: p.getDescription(),
+          enforcementLevel: levelFromPb(p.getEnforcementlevel()),
+          kind: kindFromPb(p.getPolicyType()),
+        };
+        if (schema) {
+          info.configSchema = {
+            properties: (schema.getProperties()?.toJavaScript() ?? {}) as Record<
+              string,
+              Record<string, unknown>
+            >,
+            required: schema.getRequiredList(),
+          };
+        }
+        return info;
+      }),
+    };
+    return this.info;
+  }
+
+  /** Sends Configure for every policy; returns the effective config that was sent. */
+  async configure(config: PackConfig = {}): Promise<EffectiveConfig> {
+    const effective = resolveConfig(this.info ?? (await this.getAnalyzerInfo()), config);
+    const req = new pb.ConfigureAnalyzerRequest();
+    const map = req.getPolicyconfigMap();
+    for (const [name, c] of Object.entries(effective)) {
+      const pc = new pb.PolicyConfig();
+      pc.setEnforcementlevel(LEVEL_TO_PB[c.enforcementLevel]);
+      pc.setProperties(toStruct(c.properties));
+      map.set(name, pc);
+    }
+    await unary<pb.ConfigureAnalyzerRequest, Empty>((r, cb) => this.client.configure(r, cb), req);
+    return effective;
+  }
+
+  urn(type: string, name: string): string {
+    return `${this.urnPrefix}${type}::${name}`;
+  }
+
+  async analyze(resource: AnalyzerResource): Promise<AnalyzeResult> {
+    const req = new pb.AnalyzeRequest();
+    req.setType(resource.type);
+    req.setName(resource.name);
+    req.setUrn(resource.urn ?? this.urn(resource.type, resource.name));
+    req.setProperties(toStruct(resource.properties));
+    req.setOptions(toOptions(resource.options));
+    return fromResponse(
+      await unary<pb.AnalyzeRequest, pb.AnalyzeResponse>(
+        (r, cb) => this.client.analyze(r, cb),
+        req,
+      ),
+    );
+  }
+
+  async analyzeStack(resources: AnalyzerResource[]): Promise<AnalyzeResult> {
+    const req = new pb.AnalyzeStackRequest();
+    req.setResourcesList(
+      resources.map((resource) => {
+        const r = new pb.AnalyzerResource();
+        r.setType(resource.type);
+        r.setName(resource.name);
+        r.setUrn(resource.urn ?? this.urn(resource.type, resource.name));
+        r.setProperties(toStruct(resource.properties));
+        r.setOptions(toOptions(resource.options));
+        if (resource.options?.parent) r.setParent(resource.options.parent);
+        r.setDependenciesList(resource.dependencies ?? []);
+        return r;
+      }),
+    );
+    return fromResponse(
+      await unary<pb.AnalyzeStackRequest, pb.AnalyzeResponse>(
+        (r, cb) => this.client.analyzeStack(r, cb),
+        req,
+      ),
+    );
+  }
+
+  /** Closes the channel and stops the pack process; resolves once it has exited. */
+  async close(): Promise<void> {
+    this.client.close();
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function toOptions(options: ResourceOptions = {}): pb.AnalyzerResourceOptions {
+  const o = new pb.AnalyzerResourceOptions();
+  o.setProtect(options.protect ?? false);
+  o.setIgnorechangesList(options.ignoreChanges ?? []);
+  o.setAliasesList(options.aliases ?? []);
+  o.setAdditionalsecretoutputsList(options.additionalSecretOutputs ?? []);
+  if (options.deleteBeforeReplace !== undefined) {
+    o.setDeletebeforereplacedefined(true);
+    o.setDeletebeforereplace(options.deleteBeforeReplace);
+  }
+  if (options.parent) o.setParent(options.parent);
+  return o;
+}
+
+function fromResponse(res: pb.AnalyzeResponse): AnalyzeResult {
+  return {
+    diagnostics: res.getDiagnosticsList().map((d) => {
+      const diag: Diagnostic = {
+        policyName: d.getPolicyname(),
+        policyPackName: d.getPolicypackname(),
+        policyPackVersion: d.getPolicypackversion(),
+        description: d.getDescription(),
+        message: d.getMessage(),
+        enforcementLevel: levelFromPb(d.getEnforcementlevel()),
+      };
+      if (d.getUrn()) diag.urn = d.getUrn();
+      return diag;
+    }),
+    notApplicable: res
+      .getNotApplicableList()
+      .map((n) => ({ policyName: n.getPolicyName(), reason: n.getReason() })),
+  };
+}
+
+/** Resolves with the port from the first stdout line; rejects on exit or timeout. */
+function readPort(child: ChildProcessWithoutNullStreams, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    const onErr = (chunk: Buffer) => (err += chunk.toString());
+    const finish = (fn: () => void) => {
+      clearTimeout(timer);
+      child.stdout.off("data", onOut);
+      child.stderr.off("data", onErr);
+      child.off("exit", onExit);
+      fn();
+    };
+    const onOut = (chunk: Buffer) => {
+      out += chunk.toString();
+      const newline = out.indexOf("\n");
+      if (newline < 0) return;
+      const port = Number(out.slice(0, newline).trim());
+      finish(() =>
+        Number.isInteger(port) && port > 0
+          ? resolve(port)
+          : reject(new Error(`first stdout line is not a port: ${out.slice(0, newline)}`)),
+      );
+    };
+    const onExit = (code: number | null) =>
+      finish(() => reject(new Error(`policy pack exited (${code}) before serving:\n${err}`)));
+    const timer = setTimeout(
+      () => finish(() => reject(new Error(`no port from policy pack in ${timeoutMs} ms:\n${err}`))),
+      timeoutMs,
+    );
+    child.stdout.on("data", onOut);
+    child.stderr.on("data", onErr);
+    child.on("exit", onExit);
+  });
+}
