@@ -47,6 +47,8 @@ export interface RunOptions {
   preview?: boolean;
   /** Data of a Vault path; defaults to placeholders matching the config. */
   vault?: VaultAnswer;
+  /** Filled with the registrations as they happen, also when the program fails. */
+  record?: CapturedResource[];
 }
 
 /** The flat config map of `Pulumi.<stack>.yaml`; throws naming the file when it is unusable. */
@@ -181,7 +183,7 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
     opts.preview ?? false,
   );
   pulumi.runtime.setAllConfig(opts.config);
-  const captured: CapturedResource[] = [];
+  const captured: CapturedResource[] = opts.record ?? [];
   recordRegistrations(captured);
 
   const entry = require.resolve(path.join(ROOT, "index"));

@@ -1,0 +1,207 @@
+import { strict as assert } from "node:assert";
+import { ConfigError, parseConfig, rawConfigFromPulumi, runsPerDay } from "../../lib/config";
+import type { CapturedResource } from "../../tools/mock-program";
+import { loadStackConfig, runProgram } from "../helpers/program";
+
+/** The prod config as the raw object parseConfig sees, for mutating one key per case. */
+function prodRaw(): Record<string, unknown> {
+  return rawConfigFromPulumi(loadStackConfig("prod"));
+}
+
+function set(
+  raw: Record<string, unknown>,
+  dotted: string,
+  value: unknown,
+): Record<string, unknown> {
+  const keys = dotted.split(".");
+  let node = raw;
+  for (const key of keys.slice(0, -1)) node = node[key] as Record<string, unknown>;
+  if (value === undefined) delete node[keys[keys.length - 1]];
+  else node[keys[keys.length - 1]] = value;
+  return raw;
+}
+
+function problemsOf(raw: Record<string, unknown>): string[] {
+  try {
+    parseConfig(raw);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err.problems;
+  }
+  assert.fail("expected the config to be refused");
+}
+
+describe("stack configuration", () => {
+  it("accepts Pulumi.prod.yaml as it is", () => {
+    const config = parseConfig(prodRaw());
+    assert.equal(config.domain, "viktorbarzin.me");
+    assert.equal(config.mailserver.loadBalancerIp, "10.0.20.202");
+    assert.equal(config.monitoring.probe.schedule, "*/20 * * * *");
+  });
+
+  const cases: [string, string, unknown, string][] = [
+    [
+      "an IP out of range",
+      "mailserver.loadBalancerIp",
+      "10.0.20.300",
+      'mailserver:mailserver.loadBalancerIp = "10.0.20.300": expected an IPv4 address',
+    ],
+    [
+      "a bad IPv6 address",
+      "dns.publicIpv6",
+      "2001:470:6e:43d::zz",
+      'mailserver:dns.publicIpv6 = "2001:470:6e:43d::zz": expected an IPv6 address',
+    ],
+    [
+      "a bad CIDR",
+      "mailserver.trustedNetworks",
+      ["10.0.20.0/33"],
+      'mailserver:mailserver.trustedNetworks.0 = "10.0.20.0/33": expected an IPv4 CIDR',
+    ],
+    [
+      "a hostname without a dot",
+      "mailserver.hostname",
+      "mail",
+      'mailserver:mailserver.hostname = "mail": expected a fully qualified hostname',
+    ],
+    [
+      "an invalid cron schedule",
+      "monitoring.probe.schedule",
+      "*/20 * * *",
+      'mailserver:monitoring.probe.schedule = "*/20 * * *": expected a five-field cron schedule',
+    ],
+    [
+      "a probe over the Mailgun quota",
+      "monitoring.probe.schedule",
+      "*/10 * * * *",
+      'mailserver:monitoring.probe.schedule = "*/10 * * * *": expected at most 80 runs a day (80% of the 100/day Mailgun quota); this schedule runs 144 times a day',
+    ],
+    [
+      "a storage size that is not a quantity",
+      "mailserver.storage.size",
+      "2GB",
+      'mailserver:mailserver.storage.size = "2GB": expected a Kubernetes quantity such as 2Gi',
+    ],
+    [
+      "a max size below the size",
+      "mailserver.storage.maxSize",
+      "1Gi",
+      'mailserver:mailserver.storage.maxSize = "1Gi": expected at least the initial size 2Gi',
+    ],
+    [
+      "an unpinned image",
+      "mailserver.image",
+      "docker.io/mailserver/docker-mailserver:latest",
+      'mailserver:mailserver.image = "docker.io/mailserver/docker-mailserver:latest": expected an image pinned to a version tag or digest',
+    ],
+    [
+      "an image without a tag",
+      "webmail.image",
+      "roundcube/roundcubemail",
+      'mailserver:webmail.image = "roundcube/roundcubemail": expected an image pinned',
+    ],
+    [
+      "a malformed image reference",
+      "monitoring.probe.image",
+      "Python 3",
+      'mailserver:monitoring.probe.image = "Python 3": expected an image reference',
+    ],
+    [
+      "a bad email address",
+      "dns.tlsRptRua",
+      "postmaster",
+      'mailserver:dns.tlsRptRua = "postmaster": expected an email address',
+    ],
+    [
+      "DMARC p=none",
+      "dns.dmarc.policy",
+      "none",
+      'mailserver:dns.dmarc.policy = "none": expected quarantine or reject',
+    ],
+    ["SPF +all", "dns.spf.all", "+all", 'mailserver:dns.spf.all = "+all": expected ~all or -all'],
+    [
+      "SPF without Brevo",
+      "dns.spf.includes",
+      ["mailgun.org"],
+      'mailserver:dns.spf.includes = ["mailgun.org"]: expected spf.brevo.com among the includes',
+    ],
+    [
+      "a DMARC rua outside the domain",
+      "dns.dmarc.rua",
+      "e21c0ff8@dmarc.mailgun.org",
+      'mailserver:dns.dmarc.rua = "e21c0ff8@dmarc.mailgun.org": expected an address @viktorbarzin.me',
+    ],
+    [
+      "a missing key",
+      "webmail.database",
+      undefined,
+      "mailserver:webmail.database = (missing): required object is missing",
+    ],
+    [
+      "an unknown key",
+      "mailserver.enableFail2ban",
+      true,
+      "mailserver:mailserver.enableFail2ban = true: unknown key",
+    ],
+    [
+      "a namespace that is not a Kubernetes name",
+      "namespace",
+      "Mail_Server",
+      'mailserver:namespace = "Mail_Server": expected a Kubernetes name',
+    ],
+    [
+      "a port out of range",
+      "mailserver.relay.port",
+      70000,
+      "mailserver:mailserver.relay.port = 70000:",
+    ],
+  ];
+
+  for (const [what, key, value, message] of cases) {
+    it(`refuses ${what} with key, value and expectation`, () => {
+      const problems = problemsOf(set(prodRaw(), key, value));
+      assert.ok(
+        problems.some((p) => p.startsWith(message)),
+        `no problem starts with ${message}:\n${problems.join("\n")}`,
+      );
+    });
+  }
+
+  it("lists every problem at once", () => {
+    const raw = prodRaw();
+    set(raw, "mailserver.loadBalancerIp", "10.0.20");
+    set(raw, "dns.dmarc.policy", "none");
+    set(raw, "monitoring.probe.schedule", "* * * * *");
+    const err = (() => {
+      try {
+        parseConfig(raw);
+      } catch (e) {
+        return e as ConfigError;
+      }
+      return assert.fail("expected a ConfigError");
+    })();
+    assert.equal(err.problems.length, 3, err.message);
+    assert.match(err.message, /^Invalid stack configuration \(3 problems\):\n {2}- mailserver:/);
+  });
+
+  it("counts the probe's runs per day from the schedule", () => {
+    assert.equal(runsPerDay("*/20 * * * *"), 72);
+    assert.equal(runsPerDay("*/10 * * * *"), 144);
+    assert.equal(runsPerDay("0 */2 * * 1-5"), 12);
+  });
+
+  it("fails the program before any resource is registered", async () => {
+    const config = loadStackConfig("prod");
+    config["mailserver:mailserver"] = config["mailserver:mailserver"].replace(
+      "10.0.20.202",
+      "10.0.20.999",
+    );
+    const record: CapturedResource[] = [];
+    await assert.rejects(runProgram({ config, record }), /mailserver:mailserver\.loadBalancerIp/);
+    assert.deepEqual(
+      record.filter((r) => r.type !== "pulumi:pulumi:Stack"),
+      [],
+      "only the stack itself may exist when the config is refused",
+    );
+  });
+});
