@@ -157,7 +157,7 @@ function mocks(vault: VaultAnswer): pulumi.runtime.Mocks {
       switch (args.token) {
         case "vault:kv/getSecretV2:getSecretV2": {
           const data = vault(String(inputs.mount), String(inputs.name));
-          return { ...inputs, data, dataJson: JSON.stringify(data), path: `${inputs.mount}` };
+          return { ...inputs, data, dataJson: JSON.stringify(data) };
         }
         case "cloudflare:index/getZone:getZone": {
           const filter = inputs.filter as { name?: string } | undefined;
@@ -198,6 +198,6 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
   return {
     stackUrn: stackResource?.urn ?? "",
     resources: captured,
-    outputs: (outputs ?? {}) as Record<string, unknown>,
+    outputs: outputs ?? {},
   };
 }

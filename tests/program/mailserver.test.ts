@@ -190,7 +190,9 @@ describe("mail server component", () => {
       const secretValues = [
         ...Object.values(placeholders.platform),
         ...Object.values(placeholders.personal),
-      ].flatMap((v) => (v.startsWith("{") ? Object.values(JSON.parse(v) as object) : [v]));
+      ].flatMap((v) =>
+        v.startsWith("{") ? Object.values(JSON.parse(v) as Record<string, string>) : [v],
+      );
       const literals = [
         ...ofType(run, CM).flatMap((cm) =>
           Object.values(at<Record<string, string>>(cm, "data") ?? {}),
