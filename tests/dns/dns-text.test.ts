@@ -22,7 +22,7 @@ function strings(content: string): string[] {
 function rsaPublicKey(bits: number): { pem: string; der: string } {
   const { publicKey } = generateKeyPairSync("rsa", { modulusLength: bits });
   return {
-    pem: publicKey.export({ type: "spki", format: "pem" }),
+    pem: publicKey.export({ type: "spki", format: "pem" }).toString(),
     der: publicKey.export({ type: "spki", format: "der" }).toString("base64"),
   };
 }
@@ -101,13 +101,13 @@ describe("dkimRecord", () => {
 
   it("refuses non-RSA keys", () => {
     const { publicKey } = generateKeyPairSync("ed25519");
-    const pem = publicKey.export({ type: "spki", format: "pem" });
+    const pem = publicKey.export({ type: "spki", format: "pem" }).toString();
     assert.throws(() => dkimRecord(pem), /ed25519 key: expected RSA/);
   });
 
   it("refuses a private key without echoing it", () => {
     const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 1024 });
-    const pem = privateKey.export({ type: "pkcs8", format: "pem" });
+    const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
     assert.throws(
       () => dkimRecord(pem),
       (e: Error) => /private key/.test(e.message) && !e.message.includes(pem.slice(40, 80)),
