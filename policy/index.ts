@@ -1,6 +1,44 @@
 import { PolicyPack } from "@pulumi/policy";
+import { crowdsecCoversMail } from "./policies/crowdsec-covers-mail";
+import { dkimKeyStrength } from "./policies/dkim-key-strength";
+import { dkimLegacyKey } from "./policies/dkim-legacy-key";
+import { dmarcEnforcing } from "./policies/dmarc-enforcing";
+import { dmarcReportDestination } from "./policies/dmarc-report-destination";
+import { dmsEnvKnown } from "./policies/dms-env-known";
 import { fail2banDisabled } from "./policies/fail2ban-disabled";
+import { imagePinned } from "./policies/image-pinned";
+import { mailDataProtected } from "./policies/mail-data-protected";
+import { mailDnsOnly } from "./policies/mail-dns-only";
+import { mailNoNetCaps } from "./policies/mail-no-net-caps";
+import { mailServiceEtpLocal } from "./policies/mail-service-etp-local";
+import { mtaStsValid } from "./policies/mta-sts-valid";
+import { noLiteralSecrets } from "./policies/no-literal-secrets";
+import { probeWithinMailgunQuota } from "./policies/probe-within-mailgun-quota";
+import { spfIncludesBrevo } from "./policies/spf-includes-brevo";
+import { spfValid } from "./policies/spf-valid";
+import { tlsRptValid } from "./policies/tls-rpt-valid";
 
+// The only statement with effects: constructing the pack starts the Analyzer server.
 new PolicyPack("mailserver-invariants", {
-  policies: [fail2banDisabled],
+  description: "Invariants of the viktorbarzin.me mail stack",
+  policies: [
+    fail2banDisabled,
+    mailServiceEtpLocal,
+    spfIncludesBrevo,
+    spfValid,
+    dmarcEnforcing,
+    dmarcReportDestination,
+    mtaStsValid,
+    tlsRptValid,
+    dkimKeyStrength,
+    dkimLegacyKey,
+    mailDnsOnly,
+    imagePinned,
+    mailNoNetCaps,
+    mailDataProtected,
+    noLiteralSecrets,
+    dmsEnvKnown,
+    crowdsecCoversMail,
+    probeWithinMailgunQuota,
+  ],
 });

@@ -101,3 +101,11 @@ export class PreviewGaps {
     throw err;
   }
 }
+
+/** Hands an unknown straight to the SDK (advisory "can't run policy during preview"). */
+export function raise(value: Unknown, where = ""): never {
+  const gaps = new PreviewGaps();
+  gaps.note(value, where);
+  gaps.settle();
+  throw value.error;
+}

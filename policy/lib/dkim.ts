@@ -1,0 +1,96 @@
+/** DKIM key records (RFC 6376 3.6.1) and their key sizes (RFC 8301). */
+import { createPublicKey } from "node:crypto";
+import type { PolicyConfigSchema, ResourceValidationArgs } from "@pulumi/policy";
+import { SPEC } from "./config";
+import { parseTags, recordOf, txtAt } from "./dns";
+import { raise, Unknown } from "./plain";
+
+export type DkimKey =
+  | { ok: true; keyType: "rsa"; bits: number }
+  | { ok: true; keyType: "ed25519" }
+  | { ok: true; keyType: "revoked" }
+  | { ok: false; error: string };
+
+/** `<selector>._domainkey.<domain>` -> selector, or undefined for other names. */
+export function dkimSelector(fqdn: string, domain: string): string | undefined {
+  const suffix = `._domainkey.${domain}`;
+  return fqdn.endsWith(suffix) ? fqdn.slice(0, -suffix.length) : undefined;
+}
+
+function rsaBits(der: Buffer): number | undefined {
+  // RFC 6376 says SubjectPublicKeyInfo; some generators publish a bare PKCS#1 RSAPublicKey.
+  for (const type of ["spki", "pkcs1"] as const) {
+    try {
+      const key = createPublicKey({ key: der, format: "der", type });
+      if (key.asymmetricKeyType === "rsa") return key.asymmetricKeyDetails?.modulusLength;
+    } catch {
+      // try the next encoding
+    }
+  }
+  return undefined;
+}
+
+export function parseDkim(text: string): DkimKey {
+  const { tags, errors } = parseTags(text);
+  if (errors.length > 0) return { ok: false, error: errors.join("; ") };
+  const map = new Map(tags);
+  if (map.has("v") && (tags[0]?.[0] !== "v" || map.get("v") !== "DKIM1")) {
+    return { ok: false, error: "v=DKIM1 must be the first tag when present" };
+  }
+  const p = map.get("p");
+  if (p === undefined) return { ok: false, error: "no p= tag (public key)" };
+  const b64 = p.replace(/\s+/g, "");
+  if (b64 === "") return { ok: true, keyType: "revoked" };
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return { ok: false, error: "p= is not base64" };
+  const der = Buffer.from(b64, "base64");
+  const k = map.get("k") ?? "rsa";
+  if (k === "ed25519") {
+    return der.length === 32
+      ? { ok: true, keyType: "ed25519" }
+      : { ok: false, error: `ed25519 key is ${der.length} bytes, expected 32` };
+  }
+  if (k !== "rsa") return { ok: false, error: `unsupported key type k=${k}` };
+  const bits = rsaBits(der);
+  return bits
+    ? { ok: true, keyType: "rsa", bits }
+    : { ok: false, error: "p= is not an RSA public key" };
+}
+
+/** Config shared by dkim-key-strength and dkim-legacy-key: set both alike in the pack config. */
+export const dkimConfigSchema: PolicyConfigSchema = {
+  properties: {
+    domain: { type: "string", default: SPEC.domain, description: "Mail domain" },
+    minBits: { type: "integer", default: 2048, description: "Minimum RSA key size (RFC 8301)" },
+    legacySelectors: {
+      type: "array",
+      items: { type: "string" },
+      // Mailgun's s1 key is kept for the roundtrip probe only (spec, DNS Records table).
+      default: ["s1"],
+      description: "Selectors whose RSA key may be 1024-2047 bits (reported as advisory)",
+    },
+  },
+};
+
+export interface DkimConfig {
+  domain: string;
+  minBits: number;
+  legacySelectors: string[];
+}
+
+/** RFC 8301: below 1024 bits is never acceptable, whatever the config says. */
+export const HARD_MIN_BITS = 1024;
+
+export interface DkimFinding {
+  selector: string;
+  key: DkimKey;
+}
+
+/** The DKIM key of the record under validation, or undefined when it is not a DKIM TXT. */
+export function dkimOf(args: ResourceValidationArgs, cfg: DkimConfig): DkimFinding | undefined {
+  const record = recordOf(args.type, args.name, args.urn, args.props, cfg.domain);
+  if (!record) return undefined;
+  const text = txtAt(record, (n) => dkimSelector(n, cfg.domain) !== undefined, /^/);
+  if (text instanceof Unknown) raise(text);
+  if (typeof text !== "string" || typeof record.fqdn !== "string") return undefined;
+  return { selector: dkimSelector(record.fqdn, cfg.domain) ?? "", key: parseDkim(text) };
+}

@@ -1,0 +1,88 @@
+/** SPF (RFC 7208) record parsing, enough to judge syntax, authorisation and lookup cost. */
+import { isIPv4, isIPv6 } from "node:net";
+
+export type Qualifier = "+" | "-" | "~" | "?";
+
+export interface SpfMechanism {
+  qualifier: Qualifier;
+  name: string;
+  arg?: string;
+}
+
+export interface SpfRecord {
+  mechanisms: SpfMechanism[];
+  modifiers: Map<string, string>;
+  errors: string[];
+}
+
+const MECHANISMS = new Set(["all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists"]);
+/** Terms that make the receiver query DNS; RFC 7208 4.6.4 caps them at 10 per evaluation. */
+export const LOOKUP_MECHANISMS = new Set(["include", "a", "mx", "ptr", "exists"]);
+
+export function isSpf(text: string): boolean {
+  return /^v=spf1(\s|$)/i.test(text.trim());
+}
+
+function checkArg(m: SpfMechanism, errors: string[]): void {
+  const needsArg = m.name === "include" || m.name === "exists" || m.name.startsWith("ip");
+  if (needsArg && !m.arg) errors.push(`${m.name} needs an argument`);
+  if (m.name === "all" && m.arg !== undefined) errors.push("all takes no argument");
+  if (!m.arg) return;
+  const [addr, cidr] = m.arg.split("/");
+  if (m.name === "ip4" && (!isIPv4(addr ?? "") || (cidr !== undefined && !(Number(cidr) <= 32)))) {
+    errors.push(`ip4:${m.arg} is not an IPv4 address/prefix`);
+  }
+  if (m.name === "ip6" && (!isIPv6(addr ?? "") || (cidr !== undefined && !(Number(cidr) <= 128)))) {
+    errors.push(`ip6:${m.arg} is not an IPv6 address/prefix`);
+  }
+}
+
+export function parseSpf(text: string): SpfRecord {
+  const [version, ...terms] = text.trim().split(/\s+/);
+  const record: SpfRecord = { mechanisms: [], modifiers: new Map(), errors: [] };
+  if (version?.toLowerCase() !== "v=spf1") record.errors.push('must start with "v=spf1"');
+  for (const term of terms) {
+    const modifier = /^([a-z][a-z0-9_.-]*)=(.*)$/i.exec(term);
+    if (modifier) {
+      const key = (modifier[1] ?? "").toLowerCase();
+      if (record.modifiers.has(key)) record.errors.push(`modifier ${key} appears twice`);
+      record.modifiers.set(key, modifier[2] ?? "");
+      continue;
+    }
+    const m = /^([+\-~?]?)([a-z0-9]+)(?::([^/]*))?((?:\/\/?\d+)*)$/i.exec(term);
+    const name = (m?.[2] ?? "").toLowerCase();
+    if (!m || !MECHANISMS.has(name)) {
+      record.errors.push(`unknown term "${term}"`);
+      continue;
+    }
+    const arg = (m[3] ?? "") + (m[4] ?? "");
+    const mech: SpfMechanism = { qualifier: (m[1] || "+") as Qualifier, name };
+    if (arg !== "") mech.arg = arg;
+    checkArg(mech, record.errors);
+    record.mechanisms.push(mech);
+  }
+  const allIndex = record.mechanisms.findIndex((m) => m.name === "all");
+  if (allIndex >= 0 && allIndex < record.mechanisms.length - 1) {
+    record.errors.push("mechanisms after all are never evaluated");
+  }
+  return record;
+}
+
+/**
+ * DNS-querying terms: direct include/a/mx/ptr/exists, plus redirect unless an `all` makes it
+ * irrelevant, plus the configured nested cost of known includes (nested records cannot be
+ * resolved offline).
+ */
+export function lookupCount(record: SpfRecord, knownCosts: Record<string, number>): number {
+  let count = 0;
+  for (const m of record.mechanisms) {
+    if (!LOOKUP_MECHANISMS.has(m.name)) continue;
+    count += 1;
+    if (m.name === "include" && m.arg) count += knownCosts[m.arg.toLowerCase()] ?? 0;
+  }
+  const redirect = record.modifiers.get("redirect");
+  if (redirect && !record.mechanisms.some((m) => m.name === "all")) {
+    count += 1 + (knownCosts[redirect.toLowerCase()] ?? 0);
+  }
+  return count;
+}

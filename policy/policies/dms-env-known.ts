@@ -1,0 +1,162 @@
+/**
+ * dms-env-known: every variable given to docker-mailserver is one that 15.0.0 reads.
+ *
+ * Why: DMS ignores variables it does not know, so a removed one (ONE_DIR, DMS_DEBUG), one from a
+ * newer release (DMS_CONFIG_POLL, *__FILE) or a typo looks like configuration but silently does
+ * nothing: e.g. a password "read from file" via RELAY_PASSWORD__FILE never reaches Postfix.
+ *
+ * Fix: remove the variable or use the 15.0.0 equivalent named in the message. The list is
+ * generated from the checked reference table (policy/tools/gen-dms-env.ts); a deliberate
+ * extra variable can be allowed with the allowExtra config.
+ */
+import type {
+  PolicyConfigSchema,
+  ReportViolation,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+  StackValidationArgs,
+  StackValidationPolicy,
+} from "@pulumi/policy";
+import { readConfig, SPEC } from "../lib/config";
+import {
+  DEPRECATED,
+  READ,
+  READ_PREFIXES,
+  UNREAD,
+  UNREAD_SUBSTRINGS,
+  UNREAD_SUFFIXES,
+} from "../lib/dms-env.generated";
+import {
+  containersOf,
+  isDmsContainer,
+  isWorkload,
+  kindOf,
+  nameOf,
+  namespaceOf,
+  podSpecOf,
+} from "../lib/k8s";
+import { at, isObject, list, PreviewGaps, str, toPlain, type Plain } from "../lib/plain";
+import { dmsContainers, envFromConfigMaps, plainResources } from "../lib/stack";
+
+const configSchema: PolicyConfigSchema = {
+  properties: {
+    namespace: { type: "string", default: SPEC.mailNamespace, description: "Mail namespace" },
+    envConfigMaps: {
+      type: "array",
+      items: { type: "string" },
+      default: [...SPEC.envConfigMaps],
+      description: "ConfigMaps holding the docker-mailserver env (used via envFrom)",
+    },
+    dmsImage: {
+      type: "string",
+      default: SPEC.dmsImage,
+      description: "Image repository name that identifies docker-mailserver containers",
+    },
+    allowExtra: {
+      type: "array",
+      items: { type: "string" },
+      default: [],
+      description: "Variables to accept although 15.0.0 does not read them",
+    },
+  },
+};
+
+interface Config {
+  namespace: string;
+  envConfigMaps: string[];
+  dmsImage: string;
+  allowExtra: string[];
+}
+
+const READ_SET = new Set(READ);
+
+/** Why docker-mailserver 15.0.0 would not act on `key`, or undefined when it would. */
+export function unreadReason(key: string): string | undefined {
+  const unread = UNREAD[key];
+  if (unread) return `is not read by docker-mailserver 15.0.0 (${unread})`;
+  const deprecated = DEPRECATED[key];
+  if (deprecated) return `is deprecated (${deprecated})`;
+  for (const [suffix, note] of Object.entries(UNREAD_SUFFIXES)) {
+    if (key.endsWith(suffix))
+      return `uses the ${suffix} suffix, which 15.0.0 does not support (${note})`;
+  }
+  for (const [part, note] of Object.entries(UNREAD_SUBSTRINGS)) {
+    if (key.includes(part)) return `configures nothing in 15.0.0 (${note})`;
+  }
+  if (READ_SET.has(key) || READ_PREFIXES.some((p) => key.startsWith(p))) return undefined;
+  return "is not a docker-mailserver 15.0.0 variable (typo?)";
+}
+
+function checkKeys(
+  keys: string[],
+  where: string,
+  cfg: Config,
+  report: ReportViolation,
+  urn?: string,
+): void {
+  for (const key of keys) {
+    const reason = cfg.allowExtra.includes(key) ? undefined : unreadReason(key);
+    if (reason)
+      report(`${key} in ${where} ${reason}; remove it or use the 15.0.0 equivalent.`, urn);
+  }
+}
+
+function dataKeys(props: Plain, gaps: PreviewGaps): string[] {
+  const data = at(props, "data");
+  if (gaps.check(data) || !isObject(data)) return [];
+  return Object.keys(data);
+}
+
+function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {
+  const cfg = readConfig<Config>(configSchema, args.getConfig());
+  const props = toPlain(args.props);
+  const gaps = new PreviewGaps();
+  if (kindOf(args.type) === "ConfigMap") {
+    const name = nameOf(props, args.name);
+    const ns = namespaceOf(props);
+    if (
+      !gaps.check(name) &&
+      !gaps.check(ns) &&
+      ns === cfg.namespace &&
+      cfg.envConfigMaps.includes(name)
+    ) {
+      checkKeys(dataKeys(props, gaps), `ConfigMap ${ns}/${name}`, cfg, report);
+    }
+  } else if (isWorkload(args.type)) {
+    for (const c of containersOf(podSpecOf(args.type, props))) {
+      const dms = isDmsContainer(c.container, cfg.dmsImage);
+      if (gaps.check(dms) || !dms) continue;
+      const names = list(c.container.env).map((e) => str(at(e, "name")) ?? "");
+      checkKeys(names, `env of container ${c.name}`, cfg, report);
+    }
+  }
+  gaps.settle();
+}
+
+/** envFrom ConfigMaps that the per-resource check does not know to be DMS env. */
+function validateStack(args: StackValidationArgs, report: ReportViolation): void {
+  const cfg = readConfig<Config>(configSchema, args.getConfig());
+  const gaps = new PreviewGaps();
+  const resources = plainResources(args.resources);
+  const seen = new Set<string>();
+  for (const c of dmsContainers(resources, cfg.dmsImage, gaps)) {
+    for (const cm of envFromConfigMaps(resources, c, gaps)) {
+      const id = `${c.namespace}/${cm.name}`;
+      const covered = c.namespace === cfg.namespace && cfg.envConfigMaps.includes(cm.name);
+      if (!cm.resource || covered || seen.has(id)) continue;
+      seen.add(id);
+      const keys = dataKeys(cm.resource.props, gaps).map((k) => cm.prefix + k);
+      checkKeys(keys, `ConfigMap ${id}`, cfg, report, cm.resource.urn);
+    }
+  }
+  gaps.settle();
+}
+
+export const dmsEnvKnown: ResourceValidationPolicy & StackValidationPolicy = {
+  name: "dms-env-known",
+  description: "docker-mailserver env holds only variables that version 15.0.0 reads.",
+  enforcementLevel: "mandatory",
+  configSchema,
+  validateResource,
+  validateStack,
+};

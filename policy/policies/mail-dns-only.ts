@@ -1,0 +1,94 @@
+/**
+ * mail-dns-only: MX records and the mail hosts' A/AAAA/CNAME records are DNS-only.
+ *
+ * Why: Cloudflare's proxy carries HTTP(S) only. A proxied mail.<domain> resolves to Cloudflare
+ * edge IPs, so SMTP on port 25 (and IMAP) stops reaching 176.12.22.76 and inbound mail queues
+ * at senders until they give up.
+ *
+ * Fix: set proxied: false on the record. The webmail at the same name is reached directly too.
+ */
+import type {
+  PolicyConfigSchema,
+  ReportViolation,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+  StackValidationArgs,
+  StackValidationPolicy,
+} from "@pulumi/policy";
+import { readConfig, SPEC } from "../lib/config";
+import { fqdn, recordOf, stackRecords, type DnsRecordView } from "../lib/dns";
+import { PreviewGaps, Unknown } from "../lib/plain";
+import { plainResources } from "../lib/stack";
+
+const configSchema: PolicyConfigSchema = {
+  properties: {
+    domain: { type: "string", default: SPEC.domain, description: "Mail domain (zone)" },
+    mailHosts: {
+      type: "array",
+      items: { type: "string" },
+      default: [...SPEC.mailHosts],
+      description: "Host names that receive SMTP/IMAP",
+    },
+  },
+};
+
+interface Config {
+  domain: string;
+  mailHosts: string[];
+}
+
+const HOST_TYPES = ["A", "AAAA", "CNAME"];
+
+/** Reports `r` when proxied; `hosts` are the names that must stay DNS-only. */
+function checkRecord(
+  r: DnsRecordView,
+  hosts: Set<string>,
+  report: ReportViolation,
+  gaps: PreviewGaps,
+): void {
+  if (gaps.check(r.type, r.resource) || gaps.check(r.fqdn, r.resource)) return;
+  const relevant = r.type === "MX" || (HOST_TYPES.includes(r.type) && hosts.has(r.fqdn));
+  if (!relevant || gaps.check(r.proxied, r.resource) || r.proxied !== true) return;
+  report(
+    `${r.type} ${r.fqdn} (${r.resource}) is proxied through Cloudflare, which does not carry SMTP/IMAP; set proxied: false.`,
+    r.urn,
+  );
+}
+
+function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {
+  const cfg = readConfig<Config>(configSchema, args.getConfig());
+  const record = recordOf(args.type, args.name, args.urn, args.props, cfg.domain);
+  if (!record) return;
+  const gaps = new PreviewGaps();
+  checkRecord(record, new Set(cfg.mailHosts.map((h) => fqdn(h, cfg.domain))), report, gaps);
+  gaps.settle();
+}
+
+/** MX targets found in the stack but missing from mailHosts must be DNS-only as well. */
+function validateStack(args: StackValidationArgs, report: ReportViolation): void {
+  const cfg = readConfig<Config>(configSchema, args.getConfig());
+  const gaps = new PreviewGaps();
+  const records = stackRecords(plainResources(args.resources), cfg.domain);
+  const configured = new Set(cfg.mailHosts.map((h) => fqdn(h, cfg.domain)));
+  const extra = new Set<string>();
+  for (const r of records) {
+    if (r.type !== "MX") continue;
+    if (gaps.check(r.content, r.resource) || !r.content) continue;
+    const target = r.content.trim().toLowerCase().replace(/\.$/, "");
+    if (!configured.has(target)) extra.add(target);
+  }
+  for (const r of records) {
+    if (r.type !== "MX" && !(r.fqdn instanceof Unknown)) checkRecord(r, extra, report, gaps);
+  }
+  gaps.settle();
+}
+
+export const mailDnsOnly: ResourceValidationPolicy & StackValidationPolicy = {
+  name: "mail-dns-only",
+  description:
+    "MX records and the A/AAAA/CNAME records of mail hosts are not proxied by Cloudflare.",
+  enforcementLevel: "mandatory",
+  configSchema,
+  validateResource,
+  validateStack,
+};

@@ -1,0 +1,126 @@
+/**
+ * mail-service-etp-local: the Service exposing SMTP (port 25) of the mail pods is a MetalLB
+ * LoadBalancer with externalTrafficPolicy Local on the dedicated IP.
+ *
+ * Why: with ETP Cluster kube-proxy SNATs connections to node IPs, so Postfix rate limits,
+ * Rspamd and CrowdSec all see 10.0.20.x instead of the attacker and CrowdSec cannot ban anyone.
+ * pfSense forwards port 25 to exactly one address (10.0.20.202); a different or floating IP
+ * breaks inbound mail. MetalLB rejects spec.loadBalancerIP together with the annotation, and
+ * Kubernetes deprecated that field.
+ *
+ * Fix: type: LoadBalancer, externalTrafficPolicy: Local, annotation
+ * metallb.io/loadBalancerIPs: <loadBalancerIP>, and no spec.loadBalancerIP.
+ */
+import type {
+  PolicyConfigSchema,
+  ReportViolation,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+} from "@pulumi/policy";
+import { readConfig, SPEC } from "../lib/config";
+import { kindOf, namespaceOf } from "../lib/k8s";
+import { at, list, PreviewGaps, str, toPlain, Unknown, type Plain } from "../lib/plain";
+
+export const IP_ANNOTATIONS = ["metallb.io/loadBalancerIPs", "metallb.universe.tf/loadBalancerIPs"];
+
+const configSchema: PolicyConfigSchema = {
+  properties: {
+    namespace: { type: "string", default: SPEC.mailNamespace, description: "Mail namespace" },
+    loadBalancerIP: {
+      type: "string",
+      default: SPEC.loadBalancerIP,
+      description: "Dedicated MetalLB IP that pfSense forwards port 25 to",
+    },
+  },
+};
+
+interface Config {
+  namespace: string;
+  loadBalancerIP: string;
+}
+
+/** Does the Service expose port 25 (as port or targetPort)? Unknown when a port is unknown. */
+function exposesSmtp(props: Plain, gaps: PreviewGaps): boolean {
+  const ports = at(props, "spec", "ports");
+  if (gaps.check(ports)) return false;
+  return list(ports).some((p) => {
+    const port = at(p, "port");
+    const target = at(p, "targetPort");
+    if (port instanceof Unknown || target instanceof Unknown) {
+      gaps.check(port instanceof Unknown ? port : target);
+      return false;
+    }
+    return port === 25 || target === 25 || target === "smtp";
+  });
+}
+
+function checkAnnotations(
+  props: Plain,
+  cfg: Config,
+  report: ReportViolation,
+  gaps: PreviewGaps,
+): void {
+  const values = IP_ANNOTATIONS.map((a) => at(props, "metadata", "annotations", a));
+  const unknown = values.find((v) => v instanceof Unknown);
+  if (unknown instanceof Unknown) {
+    gaps.note(unknown);
+    return;
+  }
+  const set = values.map((v) => str(v)).filter((v): v is string => v !== undefined);
+  const fix = `set metallb.io/loadBalancerIPs: "${cfg.loadBalancerIP}"`;
+  if (set.length === 0) {
+    report(
+      `the SMTP Service has no MetalLB IP annotation, so its IP may change under pfSense's NAT rule; ${fix}.`,
+    );
+  } else if (
+    set.some(
+      (v) =>
+        !v
+          .split(",")
+          .map((s) => s.trim())
+          .includes(cfg.loadBalancerIP),
+    )
+  ) {
+    report(
+      `the SMTP Service asks MetalLB for ${set.join(" / ")}, but pfSense forwards port 25 to ${cfg.loadBalancerIP}; ${fix}.`,
+    );
+  }
+  const legacy = at(props, "spec", "loadBalancerIP");
+  if (gaps.check(legacy) || legacy === undefined || legacy === null || legacy === "") return;
+  report(
+    `spec.loadBalancerIP is set (${JSON.stringify(legacy)}): deprecated in Kubernetes and an error for MetalLB next to the annotation; remove it and ${fix}.`,
+  );
+}
+
+function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {
+  if (kindOf(args.type) !== "Service") return;
+  const cfg = readConfig<Config>(configSchema, args.getConfig());
+  const props = toPlain(args.props);
+  const gaps = new PreviewGaps();
+  const ns = namespaceOf(props);
+  if (!gaps.check(ns) && ns === cfg.namespace && exposesSmtp(props, gaps)) {
+    const type = at(props, "spec", "type");
+    const etp = at(props, "spec", "externalTrafficPolicy");
+    if (!gaps.check(type) && type !== "LoadBalancer") {
+      report(
+        `the Service exposing SMTP port 25 is type ${str(type) ?? "ClusterIP"}; make it type: LoadBalancer.`,
+      );
+    }
+    if (!gaps.check(etp) && etp !== "Local") {
+      report(
+        `the SMTP Service has externalTrafficPolicy ${str(etp) ?? "Cluster (default)"}, which SNATs client IPs so CrowdSec and Postfix cannot see attackers; set externalTrafficPolicy: Local.`,
+      );
+    }
+    checkAnnotations(props, cfg, report, gaps);
+  }
+  gaps.settle();
+}
+
+export const mailServiceEtpLocal: ResourceValidationPolicy = {
+  name: "mail-service-etp-local",
+  description:
+    "The SMTP Service is a LoadBalancer with externalTrafficPolicy Local, pinned to the dedicated MetalLB IP.",
+  enforcementLevel: "mandatory",
+  configSchema,
+  validateResource,
+};

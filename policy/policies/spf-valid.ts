@@ -1,0 +1,79 @@
+/**
+ * spf-valid: every v=spf1 record parses, stays within 10 DNS-querying terms, and does not
+ * authorise the whole Internet.
+ *
+ * Why: a syntax error or more than 10 lookups is a permerror (RFC 7208 4.6, 4.6.4) and SPF
+ * fails for all mail; +all/?all (or no all at all, which means ?all) lets anyone pass SPF for
+ * the domain; ptr is slow and deprecated (RFC 7208 5.5).
+ *
+ * Fix: follow the message: correct the term, flatten includes, end with ~all or -all.
+ * Nested includes cannot be resolved offline: the count is the direct terms plus the configured
+ * cost of known includes (knownIncludeCosts); keep that table in sync with `dig TXT <include>`.
+ */
+import type {
+  PolicyConfigSchema,
+  ReportViolation,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+} from "@pulumi/policy";
+import { readConfig, SPEC } from "../lib/config";
+import { recordOf, txtAt } from "../lib/dns";
+import { raise, Unknown } from "../lib/plain";
+import { lookupCount, parseSpf } from "../lib/spf";
+
+const configSchema: PolicyConfigSchema = {
+  properties: {
+    domain: { type: "string", default: SPEC.domain, description: "Zone of the records" },
+    maxLookups: { type: "integer", default: 10, description: "RFC 7208 DNS lookup limit" },
+    knownIncludeCosts: {
+      type: "object",
+      additionalProperties: { type: "integer" },
+      // Assumed, not resolved offline: Brevo publishes address ranges directly (no nested lookups).
+      default: { [SPEC.relaySpfInclude]: 0 },
+      description: "Extra lookups hidden behind an include (its nested terms), by include domain",
+    },
+  },
+};
+
+interface Config {
+  domain: string;
+  maxLookups: number;
+  knownIncludeCosts: Record<string, number>;
+}
+
+function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {
+  const cfg = readConfig<Config>(configSchema, args.getConfig());
+  const record = recordOf(args.type, args.name, args.urn, args.props, cfg.domain);
+  if (!record) return;
+  const text = txtAt(record, () => true, /^v=spf1(\s|$)/i);
+  if (text instanceof Unknown) raise(text);
+  if (typeof text !== "string") return;
+  const spf = parseSpf(text);
+  for (const error of spf.errors) report(`SPF syntax: ${error}; correct it (RFC 7208 permerror).`);
+  const lookups = lookupCount(spf, cfg.knownIncludeCosts);
+  if (lookups > cfg.maxLookups) {
+    report(
+      `SPF needs ${lookups} DNS lookups (direct include/a/mx/ptr/exists/redirect plus knownIncludeCosts), over the limit of ${cfg.maxLookups}; replace includes with ip4/ip6 terms.`,
+    );
+  }
+  const all = spf.mechanisms.find((m) => m.name === "all");
+  if (all && (all.qualifier === "+" || all.qualifier === "?")) {
+    report(`SPF ends with ${all.qualifier}all, which authorises any sender; use ~all or -all.`);
+  }
+  if (!all && !spf.modifiers.has("redirect")) {
+    report(
+      "SPF has no all term, so unmatched senders get neutral (like ?all); end it with ~all or -all.",
+    );
+  }
+  if (spf.mechanisms.some((m) => m.name === "ptr")) {
+    report("SPF uses ptr, which RFC 7208 says not to use; replace it with ip4/ip6 or a terms.");
+  }
+}
+
+export const spfValid: ResourceValidationPolicy = {
+  name: "spf-valid",
+  description: "SPF records parse, need at most 10 DNS lookups and do not end in +all/?all.",
+  enforcementLevel: "mandatory",
+  configSchema,
+  validateResource,
+};
