@@ -1,0 +1,321 @@
+/** A realistic "good" mail stack as the program will declare it, plus builders for variants. */
+import { generateKeyPairSync } from "node:crypto";
+import type { AnalyzerResource } from "../../tools/analyzer";
+
+export const T = {
+  namespace: "kubernetes:core/v1:Namespace",
+  configMap: "kubernetes:core/v1:ConfigMap",
+  service: "kubernetes:core/v1:Service",
+  pvc: "kubernetes:core/v1:PersistentVolumeClaim",
+  deployment: "kubernetes:apps/v1:Deployment",
+  statefulSet: "kubernetes:apps/v1:StatefulSet",
+  cronJob: "kubernetes:batch/v1:CronJob",
+  pod: "kubernetes:core/v1:Pod",
+  dnsRecord: "cloudflare:index/dnsRecord:DnsRecord",
+  legacyRecord: "cloudflare:index/record:Record",
+} as const;
+
+const ZONE_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+export const DMS_IMAGE = "docker.io/mailserver/docker-mailserver:15.0.0";
+
+const keyCache = new Map<number, string>();
+
+/** base64 SubjectPublicKeyInfo of a fresh RSA key; the private half is discarded. */
+export function rsaPublicKey(bits: number): string {
+  let key = keyCache.get(bits);
+  if (!key) {
+    const { publicKey } = generateKeyPairSync("rsa", { modulusLength: bits });
+    key = publicKey.export({ format: "der", type: "spki" }).toString("base64");
+    keyCache.set(bits, key);
+  }
+  return key;
+}
+
+/** DKIM TXT content as Cloudflare takes long records: quoted strings of at most 255 bytes. */
+export function dkimContent(bits: number): string {
+  const text = `v=DKIM1; k=rsa; p=${rsaPublicKey(bits)}`;
+  const chunks = text.match(/.{1,255}/g) ?? [];
+  return chunks.map((c) => `"${c}"`).join(" ");
+}
+
+export function record(
+  name: string,
+  props: { name: string; type: string; content: string; proxied?: boolean; priority?: number },
+  type: string = T.dnsRecord,
+): AnalyzerResource {
+  return { type, name, properties: { zoneId: ZONE_ID, ttl: 1, proxied: false, ...props } };
+}
+
+export function txt(name: string, fqdn: string, content: string): AnalyzerResource {
+  return record(name, { name: fqdn, type: "TXT", content });
+}
+
+export function mailEnv(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ENABLE_FAIL2BAN: "0",
+    ENABLE_RSPAMD: "1",
+    ENABLE_OPENDKIM: "0",
+    ENABLE_OPENDMARC: "0",
+    ENABLE_POLICYD_SPF: "0",
+    ENABLE_AMAVIS: "0",
+    ENABLE_SPAMASSASSIN: "0",
+    ENABLE_CLAMAV: "0",
+    ENABLE_SRS: "1",
+    RSPAMD_LEARN: "1",
+    DEFAULT_RELAY_HOST: "[smtp-relay.brevo.com]:587",
+    SSL_TYPE: "manual",
+    SSL_CERT_PATH: "/tmp/ssl/tls.crt",
+    SSL_KEY_PATH: "/tmp/ssl/tls.key",
+    OVERRIDE_HOSTNAME: "mail.viktorbarzin.me",
+    POSTMASTER_ADDRESS: "postmaster@viktorbarzin.me",
+    LOG_LEVEL: "info",
+    TZ: "Europe/Sofia",
+    ...extra,
+  };
+}
+
+export function configMap(
+  name: string,
+  namespace: string,
+  data: Record<string, unknown>,
+): AnalyzerResource {
+  return { type: T.configMap, name, properties: { metadata: { name, namespace }, data } };
+}
+
+export function dmsContainer(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: "docker-mailserver",
+    image: DMS_IMAGE,
+    envFrom: [{ configMapRef: { name: "mailserver-env" } }],
+    ports: [25, 465, 587, 993].map((p) => ({ containerPort: p })),
+    securityContext: { allowPrivilegeEscalation: true, capabilities: { drop: ["NET_RAW"] } },
+    volumeMounts: [{ name: "data", mountPath: "/var/mail", subPath: "data" }],
+    ...overrides,
+  };
+}
+
+export function mailDeployment(
+  containers: Record<string, unknown>[] = [dmsContainer(), exporter()],
+): AnalyzerResource {
+  return {
+    type: T.deployment,
+    name: "mailserver",
+    properties: {
+      metadata: { name: "mailserver", namespace: "mailserver", labels: { app: "mailserver" } },
+      spec: {
+        replicas: 1,
+        strategy: { type: "Recreate" },
+        selector: { matchLabels: { app: "mailserver" } },
+        template: {
+          metadata: { labels: { app: "mailserver" } },
+          spec: {
+            containers,
+            volumes: [
+              { name: "data", persistentVolumeClaim: { claimName: "mailserver-data-proxmox" } },
+            ],
+          },
+        },
+      },
+    },
+  };
+}
+
+function exporter(): Record<string, unknown> {
+  return {
+    name: "dovecot-exporter",
+    image: "docker.io/viktorbarzin/dovecot-exporter:0.4.1",
+    ports: [{ containerPort: 9166, name: "metrics" }],
+  };
+}
+
+export function mailService(
+  spec: Record<string, unknown> = {},
+  annotations?: Record<string, string>,
+): AnalyzerResource {
+  return {
+    type: T.service,
+    name: "mailserver",
+    properties: {
+      metadata: {
+        name: "mailserver",
+        namespace: "mailserver",
+        annotations: annotations ?? { "metallb.io/loadBalancerIPs": "10.0.20.202" },
+      },
+      spec: {
+        type: "LoadBalancer",
+        externalTrafficPolicy: "Local",
+        selector: { app: "mailserver" },
+        ports: [25, 465, 587, 993].map((p) => ({ name: `p${p}`, port: p, targetPort: p })),
+        ...spec,
+      },
+    },
+  };
+}
+
+export function pvc(name: string, protect: boolean, namespace = "mailserver"): AnalyzerResource {
+  return {
+    type: T.pvc,
+    name,
+    properties: {
+      metadata: { name, namespace },
+      spec: {
+        accessModes: ["ReadWriteOnce"],
+        storageClassName: "proxmox-lvm",
+        resources: { requests: { storage: "2Gi" } },
+      },
+    },
+    options: { protect },
+  };
+}
+
+export function probeCronJob(schedule: string): AnalyzerResource {
+  return {
+    type: T.cronJob,
+    name: "email-roundtrip-monitor",
+    properties: {
+      metadata: { name: "email-roundtrip-monitor", namespace: "mailserver" },
+      spec: {
+        schedule,
+        concurrencyPolicy: "Forbid",
+        jobTemplate: {
+          spec: {
+            template: {
+              spec: {
+                restartPolicy: "Never",
+                containers: [
+                  {
+                    name: "probe",
+                    image: "docker.io/library/python:3.12.8-slim",
+                    env: [
+                      {
+                        name: "MAILGUN_API_KEY",
+                        valueFrom: { secretKeyRef: { name: "probe", key: "mailgun_api_key" } },
+                      },
+                      { name: "IMAP_HOST", value: "mailserver.mailserver.svc.cluster.local" },
+                    ],
+                  },
+                ],
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+const POD_LOGS = "/var/log/containers/mailserver-*_mailserver_docker-mailserver-*.log";
+
+export function acquisitionDoc(
+  program: string,
+  type = "containerd",
+  filenames = [POD_LOGS],
+): string {
+  return [
+    "source: file",
+    "filenames:",
+    ...filenames.map((f) => `  - ${f}`),
+    "labels:",
+    `  type: ${type}`,
+    ...(program ? [`  program: ${program}`] : []),
+  ].join("\n");
+}
+
+export function crowdsecAcquisition(docs: string[]): AnalyzerResource {
+  return configMap("crowdsec-mail-acquisition", "crowdsec", {
+    "acquis-mail.yaml": docs.join("\n---\n"),
+  });
+}
+
+export const GOOD_ACQUISITION = [
+  acquisitionDoc("postfix/submission/smtpd"),
+  acquisitionDoc("postfix/postscreen"),
+  acquisitionDoc("dovecot"),
+];
+
+export function roundcube(): AnalyzerResource {
+  return {
+    type: T.deployment,
+    name: "roundcubemail",
+    properties: {
+      metadata: { name: "roundcubemail", namespace: "mailserver" },
+      spec: {
+        selector: { matchLabels: { app: "roundcubemail" } },
+        template: {
+          metadata: { labels: { app: "roundcubemail" } },
+          spec: {
+            containers: [
+              {
+                name: "roundcubemail",
+                image: "docker.io/roundcube/roundcubemail:1.6.13-apache",
+                env: [
+                  { name: "ROUNDCUBEMAIL_DEFAULT_HOST", value: "ssl://mailserver" },
+                  { name: "ROUNDCUBEMAIL_DEFAULT_PORT", value: "993" },
+                  { name: "ROUNDCUBEMAIL_SMTP_SERVER", value: "tls://mailserver" },
+                  { name: "ROUNDCUBEMAIL_DB_HOST", value: "mysql.dbaas.svc.cluster.local" },
+                  {
+                    name: "ROUNDCUBEMAIL_DB_PASSWORD",
+                    valueFrom: { secretKeyRef: { name: "roundcubemail-db", key: "password" } },
+                  },
+                ],
+              },
+            ],
+          },
+        },
+      },
+    },
+  };
+}
+
+const D = "viktorbarzin.me";
+
+export function dnsRecords(): AnalyzerResource[] {
+  return [
+    record("mx", { name: D, type: "MX", content: `mail.${D}`, priority: 1 }),
+    record("mail-a", { name: `mail.${D}`, type: "A", content: "176.12.22.76" }),
+    record("mail-aaaa", { name: `mail.${D}`, type: "AAAA", content: "2001:470:6e:43d::2" }),
+    txt("spf", D, "v=spf1 include:spf.brevo.com ~all"),
+    txt("brevo-code", D, "brevo-code:a6ef1dd9c0f1b2a3d4e5f60718293a4b"),
+    txt("dkim-mail", `mail._domainkey.${D}`, dkimContent(2048)),
+    txt("dkim-s1", `s1._domainkey.${D}`, dkimContent(1024)),
+    record("dkim-brevo1", {
+      name: `brevo1._domainkey.${D}`,
+      type: "CNAME",
+      content: "b1.viktorbarzin-me.dkim.brevo.com",
+    }),
+    record("dkim-brevo2", {
+      name: `brevo2._domainkey.${D}`,
+      type: "CNAME",
+      content: "b2.viktorbarzin-me.dkim.brevo.com",
+    }),
+    txt("dmarc", `_dmarc.${D}`, `v=DMARC1; p=quarantine; pct=100; rua=mailto:dmarc@${D}`),
+    txt("mta-sts", `_mta-sts.${D}`, "v=STSv1; id=20260412a1b2c3"),
+    txt("tls-rpt", `_smtp._tls.${D}`, `v=TLSRPTv1; rua=mailto:postmaster@${D}`),
+  ];
+}
+
+export function goodStack(): AnalyzerResource[] {
+  return [
+    { type: T.namespace, name: "mailserver", properties: { metadata: { name: "mailserver" } } },
+    configMap("mailserver-env", "mailserver", mailEnv()),
+    mailDeployment(),
+    mailService(),
+    pvc("mailserver-data-proxmox", true),
+    pvc("roundcubemail-html-proxmox", true),
+    pvc("roundcubemail-enigma-proxmox", true),
+    roundcube(),
+    probeCronJob("*/20 * * * *"),
+    crowdsecAcquisition(GOOD_ACQUISITION),
+    ...dnsRecords(),
+  ];
+}
+
+/** The good stack with the resource called `name` replaced (or appended when absent). */
+export function withResource(
+  replacement: AnalyzerResource,
+  stack = goodStack(),
+): AnalyzerResource[] {
+  const i = stack.findIndex((r) => r.name === replacement.name && r.type === replacement.type);
+  if (i < 0) return [...stack, replacement];
+  return stack.map((r, j) => (j === i ? replacement : r));
+}
