@@ -44,7 +44,10 @@ describe("policy pack mailserver-invariants", () => {
   it("declares spec defaults in each config schema, and config.prod.json agrees", async () => {
     const info = await pack().getAnalyzerInfo();
     const schema = (name: string) => info.policies.find((p) => p.name === name)?.configSchema;
-    assert.equal(schema("mail-service-etp-local")?.properties.loadBalancerIP?.default, "10.0.20.202");
+    assert.equal(
+      schema("mail-service-etp-local")?.properties.loadBalancerIP?.default,
+      "10.0.20.202",
+    );
     assert.equal(schema("spf-includes-brevo")?.properties.relayInclude?.default, "spf.brevo.com");
     for (const [policy, props] of Object.entries(prodConfig)) {
       for (const [key, value] of Object.entries(props as Record<string, unknown>)) {

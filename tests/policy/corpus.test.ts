@@ -1,0 +1,21 @@
+import * as assert from "node:assert/strict";
+import { CORPUS, FAKE_BREVO_KEY } from "./corpus";
+import { analyzeAll, mandatory, summary, usePack } from "./harness";
+
+describe("misconfiguration corpus", () => {
+  const pack = usePack();
+
+  it("has at least 15 cases", () => assert.ok(CORPUS.length >= 15));
+
+  for (const bad of CORPUS) {
+    it(`${bad.policy} catches: ${bad.title}`, async () => {
+      const ds = mandatory(await analyzeAll(pack(), bad.stack()));
+      assert.deepEqual([...new Set(ds.map((d) => d.policyName))], [bad.policy], summary(ds));
+      assert.ok(
+        ds.some((d) => bad.message.test(d.message)),
+        summary(ds),
+      );
+      for (const d of ds) assert.ok(!d.message.includes(FAKE_BREVO_KEY), "message leaks a secret");
+    });
+  }
+});

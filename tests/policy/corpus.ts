@@ -1,0 +1,245 @@
+/**
+ * Realistic misconfigurations of the mail stack, each applied to the good stack and expected to
+ * be caught by the named policy (and by no other mandatory policy).
+ */
+import type { AnalyzerResource } from "../../tools/analyzer";
+import {
+  acquisitionDoc,
+  configMap,
+  crowdsecAcquisition,
+  dkimContent,
+  dmsContainer,
+  goodStack,
+  mailDeployment,
+  mailEnv,
+  mailService,
+  probeCronJob,
+  pvc,
+  record,
+  T,
+  txt,
+  withResource,
+} from "./fixtures";
+
+export interface Misconfiguration {
+  title: string;
+  policy: string;
+  message: RegExp;
+  stack: () => AnalyzerResource[];
+}
+
+const D = "viktorbarzin.me";
+/** Looks like a Brevo SMTP key; generated, never a real one. */
+export const FAKE_BREVO_KEY = `xsmtpsib-${"ab12".repeat(16)}-${"cd34".repeat(4)}`;
+
+const env = (extra: Record<string, unknown>, drop: string[] = []) => {
+  const data = mailEnv(extra);
+  for (const k of drop) delete data[k];
+  return withResource(configMap("mailserver-env", "mailserver", data));
+};
+
+export const CORPUS: Misconfiguration[] = [
+  {
+    title: 'ENABLE_FAIL2BAN "1" in the env ConfigMap',
+    policy: "fail2ban-disabled",
+    message: /sets ENABLE_FAIL2BAN to "1"; set it to "0"\. CrowdSec owns the ban policy/,
+    stack: () => env({ ENABLE_FAIL2BAN: "1" }),
+  },
+  {
+    title: "ENABLE_FAIL2BAN missing (left to the image default)",
+    policy: "fail2ban-disabled",
+    message: /does not set ENABLE_FAIL2BAN/,
+    stack: () => env({}, ["ENABLE_FAIL2BAN"]),
+  },
+  {
+    title: "container env overrides ENABLE_FAIL2BAN=1",
+    policy: "fail2ban-disabled",
+    message: /container docker-mailserver sets ENABLE_FAIL2BAN to "1"/,
+    stack: () =>
+      withResource(
+        mailDeployment([dmsContainer({ env: [{ name: "ENABLE_FAIL2BAN", value: "1" }] })]),
+      ),
+  },
+  {
+    title: "SMTP Service with externalTrafficPolicy Cluster",
+    policy: "mail-service-etp-local",
+    message: /externalTrafficPolicy Cluster, which SNATs client IPs/,
+    stack: () => withResource(mailService({ externalTrafficPolicy: "Cluster" })),
+  },
+  {
+    title: "SMTP Service pinned to the shared IP 10.0.20.200",
+    policy: "mail-service-etp-local",
+    message: /asks MetalLB for 10\.0\.20\.200, but pfSense forwards port 25 to 10\.0\.20\.202/,
+    stack: () => withResource(mailService({}, { "metallb.io/loadBalancerIPs": "10.0.20.200" })),
+  },
+  {
+    title: "spec.loadBalancerIP next to the MetalLB annotation",
+    policy: "mail-service-etp-local",
+    message: /spec\.loadBalancerIP is set .* remove it/,
+    stack: () => withResource(mailService({ loadBalancerIP: "10.0.20.202" })),
+  },
+  {
+    title: "SPF still authorising Mailgun instead of Brevo",
+    policy: "spf-includes-brevo",
+    message: /lacks include:spf\.brevo\.com/,
+    stack: () => withResource(txt("spf", D, "v=spf1 include:mailgun.org -all")),
+  },
+  {
+    title: "a second SPF record at the apex",
+    policy: "spf-includes-brevo",
+    message: /2 v=spf1 TXT at viktorbarzin\.me records \(spf, spf-old\)/,
+    stack: () =>
+      withResource(txt("spf-old", "@", "v=spf1 include:spf.brevo.com include:mailgun.org ~all")),
+  },
+  {
+    title: "SPF ending in +all",
+    policy: "spf-valid",
+    message: /ends with \+all, which authorises any sender/,
+    stack: () => withResource(txt("spf", D, "v=spf1 include:spf.brevo.com +all")),
+  },
+  {
+    title: "SPF over the 10-lookup limit",
+    policy: "spf-valid",
+    message: /needs 11 DNS lookups/,
+    stack: () =>
+      withResource(
+        txt(
+          "spf",
+          D,
+          `v=spf1 include:spf.brevo.com a mx ${Array.from({ length: 8 }, (_, i) => `include:s${i}.example.net`).join(" ")} ~all`,
+        ),
+      ),
+  },
+  {
+    title: "mail A record proxied through Cloudflare",
+    policy: "mail-dns-only",
+    message: /A mail\.viktorbarzin\.me \(mail-a\) is proxied/,
+    stack: () =>
+      withResource(
+        record("mail-a", { name: `mail.${D}`, type: "A", content: "176.12.22.76", proxied: true }),
+      ),
+  },
+  {
+    title: "mail AAAA proxied, declared with the deprecated cloudflare.Record and a relative name",
+    policy: "mail-dns-only",
+    message: /AAAA mail\.viktorbarzin\.me \(mail-aaaa\) is proxied/,
+    stack: () =>
+      withResource(
+        record(
+          "mail-aaaa",
+          { name: "mail", type: "AAAA", content: "2001:470:6e:43d::2", proxied: true },
+          T.legacyRecord,
+        ),
+        goodStack().filter((r) => r.name !== "mail-aaaa"),
+      ),
+  },
+  {
+    title: "DMARC left at p=none",
+    policy: "dmarc-enforcing",
+    message: /p=none does not enforce/,
+    stack: () =>
+      withResource(txt("dmarc", `_dmarc.${D}`, `v=DMARC1; p=none; rua=mailto:dmarc@${D}`)),
+  },
+  {
+    title: "MTA-STS id with punctuation",
+    policy: "mta-sts-valid",
+    message: /id=2026-04-12 must be 1-32 letters or digits/,
+    stack: () => withResource(txt("mta-sts", "_mta-sts", "v=STSv1; id=2026-04-12")),
+  },
+  {
+    title: "TLS-RPT reporting to a plain http: URL",
+    policy: "tls-rpt-valid",
+    message: /rua URI "http:\/\/reports\.example\.net" must be mailto: or https:/,
+    stack: () =>
+      withResource(txt("tls-rpt", `_smtp._tls.${D}`, "v=TLSRPTv1; rua=http://reports.example.net")),
+  },
+  {
+    title: "1024-bit DKIM key at the Rspamd selector mail",
+    policy: "dkim-key-strength",
+    message: /mail\._domainkey\.viktorbarzin\.me is a 1024-bit RSA key, below 2048 bits/,
+    stack: () => withResource(txt("dkim-mail", `mail._domainkey.${D}`, dkimContent(1024))),
+  },
+  {
+    title: "dovecot exporter on :latest",
+    policy: "image-pinned",
+    message: /container dovecot-exporter image ".*:latest" uses :latest/,
+    stack: () =>
+      withResource(
+        mailDeployment([
+          dmsContainer(),
+          { name: "dovecot-exporter", image: "docker.io/viktorbarzin/dovecot-exporter:latest" },
+        ]),
+      ),
+  },
+  {
+    title: "NET_ADMIN added to docker-mailserver (upstream's Fail2ban example)",
+    policy: "mail-no-net-caps",
+    message: /adds NET_ADMIN; Fail2ban is off/,
+    stack: () =>
+      withResource(
+        mailDeployment([
+          dmsContainer({ securityContext: { capabilities: { add: ["NET_ADMIN"] } } }),
+        ]),
+      ),
+  },
+  {
+    title: "mail data PVC without protect",
+    policy: "mail-data-protected",
+    message: /PVC mailserver\/mailserver-data-proxmox holds mail data but is not protected/,
+    stack: () => withResource(pvc("mailserver-data-proxmox", false)),
+  },
+  {
+    title: "Brevo SMTP key pasted into the env ConfigMap",
+    policy: "no-literal-secrets",
+    message: /ConfigMap key RELAY_PASSWORD: the value looks like a Brevo SMTP key/,
+    stack: () => env({ RELAY_USER: "a7e778001@smtp-brevo.com", RELAY_PASSWORD: FAKE_BREVO_KEY }),
+  },
+  {
+    title: "ONE_DIR carried over from an old mailserver.env",
+    policy: "dms-env-known",
+    message:
+      /ONE_DIR in ConfigMap mailserver\/mailserver-env is not read by docker-mailserver 15\.0\.0/,
+    stack: () => env({ ONE_DIR: "1" }),
+  },
+  {
+    title: "RELAY_PASSWORD__FILE (a 15.1 feature) on 15.0.0",
+    policy: "dms-env-known",
+    message: /RELAY_PASSWORD__FILE .* uses the __FILE suffix/,
+    stack: () => env({ RELAY_PASSWORD__FILE: "/run/secrets/relay" }),
+  },
+  {
+    title: "CrowdSec acquisition labelled program: postfix",
+    policy: "crowdsec-covers-mail",
+    message:
+      /no CrowdSec acquisition .* to postfix-logs .*found labels type\/program: containerd\/postfix\b/,
+    stack: () => withResource(crowdsecAcquisition([acquisitionDoc("postfix")])),
+  },
+  {
+    title: "CrowdSec acquisition reading the wrong namespace's pod logs",
+    policy: "crowdsec-covers-mail",
+    message:
+      /feeds \/var\/log\/containers\/mailserver-.*_mailserver_docker-mailserver-.* to dovecot-logs/,
+    stack: () =>
+      withResource(
+        crowdsecAcquisition(
+          ["postfix/smtpd", "dovecot"].map((p) =>
+            acquisitionDoc(p, "containerd", [
+              "/var/log/containers/mailserver-*_mail_docker-mailserver-*.log",
+            ]),
+          ),
+        ),
+      ),
+  },
+  {
+    title: "roundtrip probe every minute",
+    policy: "probe-within-mailgun-quota",
+    message: /sends 1440 messages\/day through Mailgun/,
+    stack: () => withResource(probeCronJob("* * * * *")),
+  },
+  {
+    title: "roundtrip probe every 10 minutes (the spec's prose)",
+    policy: "probe-within-mailgun-quota",
+    message: /sends 144 messages\/day .* over the budget of 80/,
+    stack: () => withResource(probeCronJob("*/10 * * * *")),
+  },
+];
