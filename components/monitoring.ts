@@ -1,0 +1,306 @@
+/**
+ * Mail monitoring: the four Prometheus alerts, the end-to-end roundtrip probe that feeds three of
+ * them, and the scrape of the dovecot exporter sidecar.
+ *
+ * The probe sends a mail through Mailgun's HTTP API to smoke-test@<domain>, waits for it over IMAPS
+ * (the catch-all delivers it to the spam@ mailbox), deletes it and pushes its result to the
+ * Pushgateway (and to an Uptime Kuma push monitor when one is given).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Probe metrics, pushed by the script to the Pushgateway; the alerts read them. */
+export const METRICS = {
+  success: "email_roundtrip_success",
+  lastSuccess: "email_roundtrip_last_success_timestamp_seconds",
+} as const;
+
+export const PROBE_NAME = "email-roundtrip-monitor";
+export const PROBE_SCRIPT_FILE = "email_roundtrip.py";
+/** The probe's Python source (standard library only), shipped in a ConfigMap. */
+export const PROBE_SCRIPT = fs.readFileSync(
+  path.join(__dirname, "probe", PROBE_SCRIPT_FILE),
+  "utf8",
+);
+
+export interface ProbeSecrets {
+  mailgunApiKey: pulumi.Input<string>;
+  /** Password of the IMAP user (the catch-all's spam@ mailbox). */
+  imapPassword: pulumi.Input<string>;
+  /** Uptime Kuma push monitor URL (it holds the monitor's token). */
+  uptimeKumaPushUrl?: pulumi.Input<string>;
+}
+
+export interface ProbeArgs {
+  /** Cron schedule. Every 20 minutes is 72 mails a day, inside Mailgun's 100/day free tier. */
+  schedule: string;
+  /** Pinned image with python3 and CA certificates, e.g. docker.io/library/python:3.12-alpine. */
+  image: string;
+  /** Mailgun API base URL: https://api.eu.mailgun.net or https://api.mailgun.net. */
+  mailgunApiBase: string;
+  /** Mailgun sending domain; the probe sends from e2e-probe@<this>. */
+  mailgunDomain: string;
+  /** Where the probe mails, e.g. smoke-test@viktorbarzin.me (caught by the catch-all). */
+  recipient: string;
+  /** In-cluster host of the mail Service (IMAPS on 993). */
+  imapHost: pulumi.Input<string>;
+  /** Name on the mail server's certificate, e.g. mail.viktorbarzin.me. */
+  imapTlsName: string;
+  /** Mailbox the catch-all delivers to, e.g. spam@viktorbarzin.me. */
+  imapUser: string;
+  /** Pushgateway base URL, e.g. http://prometheus-pushgateway.monitoring:9091. */
+  pushgatewayUrl: string;
+  secrets: ProbeSecrets;
+}
+
+export interface MonitoringArgs {
+  /** Mail namespace; pass the MailServer's output so these resources wait for the namespace. */
+  namespace: pulumi.Input<string>;
+  /** docker-mailserver Deployment watched by MailServerDown. */
+  deploymentName: string;
+  /** Labels of the mail pod (the PodMonitor selects on them). */
+  podLabels: Record<string, string>;
+  /** Name of the exporter sidecar's container port (9166). */
+  metricsPortName: string;
+  /** Labels the Prometheus rule and PodMonitor selectors require (e.g. release: ...). */
+  ruleLabels: Record<string, string>;
+  probe: ProbeArgs;
+}
+
+const PROBE_TIMING = {
+  pollTimeoutSeconds: 300,
+  pollIntervalSeconds: 15,
+  // Above the poll timeout plus sending and pushing: a hung run is killed before the next one.
+  activeDeadlineSeconds: 480,
+} as const;
+
+export interface AlertRule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: Record<string, string>;
+  annotations: { summary: string; description: string };
+}
+export interface RuleGroup {
+  name: string;
+  rules: AlertRule[];
+}
+
+/** The PrometheusRule's groups; promtool checks exactly these. */
+export function alertRuleGroups(args: { namespace: string; deploymentName: string }): RuleGroup[] {
+  const labels = { severity: "warning" };
+  const deployment = `namespace="${args.namespace}", deployment="${args.deploymentName}"`;
+  return [
+    {
+      name: "mailserver",
+      rules: [
+        {
+          alert: "MailServerDown",
+          expr: `kube_deployment_status_replicas_available{${deployment}} < 1`,
+          for: "5m",
+          labels,
+          annotations: {
+            summary: "Mail server has no available replica",
+            description: `Deployment ${args.namespace}/${args.deploymentName} has had no available replica for 5 minutes: no SMTP or IMAP. Sending MTAs queue and retry for days.`,
+          },
+        },
+        {
+          alert: "EmailRoundtripFailing",
+          expr: `${METRICS.success} == 0`,
+          for: "30m",
+          labels,
+          annotations: {
+            summary: "End-to-end mail probe failing",
+            description: `Every ${PROBE_NAME} run for 30 minutes failed to get its Mailgun test mail delivered over IMAP. Check the CronJob's job logs, Mailgun (HTTP 429 = quota) and inbound port 25.`,
+          },
+        },
+        {
+          alert: "EmailRoundtripStale",
+          expr: `time() - ${METRICS.lastSuccess} > 2400`,
+          labels,
+          annotations: {
+            summary: "No successful mail roundtrip for over 40 minutes",
+            description: `The last successful ${PROBE_NAME} run is over 40 minutes old: the probe fails or no longer runs (suspended CronJob, jobs not starting).`,
+          },
+        },
+        {
+          alert: "EmailRoundtripNeverRun",
+          expr: `absent(${METRICS.success})`,
+          for: "40m",
+          labels,
+          annotations: {
+            summary: "Mail roundtrip probe has never reported",
+            description: `${METRICS.success} has been absent from the Pushgateway for 40 minutes: the ${PROBE_NAME} CronJob never pushed (or the Pushgateway lost its data).`,
+          },
+        },
+      ],
+    },
+  ];
+}
+
+/** Non-secret settings of the probe container. */
+export function probeEnv(probe: ProbeArgs): k8s.types.input.core.v1.EnvVar[] {
+  const plain: Record<string, pulumi.Input<string>> = {
+    MAILGUN_API_BASE: probe.mailgunApiBase,
+    MAILGUN_DOMAIN: probe.mailgunDomain,
+    PROBE_FROM: `e2e-probe@${probe.mailgunDomain}`,
+    PROBE_TO: probe.recipient,
+    IMAP_HOST: probe.imapHost,
+    IMAP_PORT: "993",
+    IMAP_TLS_NAME: probe.imapTlsName,
+    IMAP_USER: probe.imapUser,
+    PUSHGATEWAY_URL: probe.pushgatewayUrl,
+    PUSH_JOB: PROBE_NAME,
+    POLL_TIMEOUT_SECONDS: String(PROBE_TIMING.pollTimeoutSeconds),
+    POLL_INTERVAL_SECONDS: String(PROBE_TIMING.pollIntervalSeconds),
+    PYTHONDONTWRITEBYTECODE: "1",
+    PYTHONUNBUFFERED: "1",
+  };
+  return Object.entries(plain).map(([name, value]) => ({ name, value }));
+}
+
+/** Secret env var name -> the probe secret it carries. */
+export function probeSecretData(secrets: ProbeSecrets): Record<string, pulumi.Output<string>> {
+  const data: Record<string, pulumi.Output<string>> = {
+    MAILGUN_API_KEY: pulumi.secret(secrets.mailgunApiKey),
+    IMAP_PASSWORD: pulumi.secret(secrets.imapPassword),
+  };
+  if (secrets.uptimeKumaPushUrl !== undefined) {
+    data.UPTIME_KUMA_PUSH_URL = pulumi.secret(secrets.uptimeKumaPushUrl);
+  }
+  return data;
+}
+
+export class Monitoring extends pulumi.ComponentResource {
+  public readonly prometheusRuleName: pulumi.Output<string>;
+  public readonly podMonitorName: pulumi.Output<string>;
+  public readonly cronJobName: pulumi.Output<string>;
+
+  constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mailserver:monitoring:Monitoring", name, {}, opts);
+    const namespace = args.namespace;
+    const labels = { ...args.ruleLabels, "app.kubernetes.io/part-of": "mailserver" };
+
+    const rule = new k8s.apiextensions.CustomResource(
+      "alerts",
+      {
+        apiVersion: "monitoring.coreos.com/v1",
+        kind: "PrometheusRule",
+        metadata: { name: "mailserver-alerts", namespace, labels },
+        spec: pulumi.output(namespace).apply((ns) => ({
+          groups: alertRuleGroups({ namespace: ns, deploymentName: args.deploymentName }),
+        })),
+      },
+      { parent: this },
+    );
+
+    const podMonitor = new k8s.apiextensions.CustomResource(
+      "dovecot-exporter",
+      {
+        apiVersion: "monitoring.coreos.com/v1",
+        kind: "PodMonitor",
+        metadata: { name: "mailserver-dovecot-exporter", namespace, labels },
+        spec: {
+          selector: { matchLabels: args.podLabels },
+          podMetricsEndpoints: [{ port: args.metricsPortName, path: "/metrics", interval: "60s" }],
+        },
+      },
+      { parent: this },
+    );
+
+    const cronJob = this.probe(namespace, args.probe);
+
+    this.prometheusRuleName = rule.metadata.name;
+    this.podMonitorName = podMonitor.metadata.name;
+    this.cronJobName = cronJob.metadata.name;
+    this.registerOutputs({
+      prometheusRuleName: this.prometheusRuleName,
+      podMonitorName: this.podMonitorName,
+      cronJobName: this.cronJobName,
+    });
+  }
+
+  private probe(namespace: pulumi.Input<string>, probe: ProbeArgs): k8s.batch.v1.CronJob {
+    const labels = { app: PROBE_NAME };
+    const meta = { name: PROBE_NAME, namespace, labels };
+    const script = new k8s.core.v1.ConfigMap(
+      "probe-script",
+      { metadata: meta, data: { [PROBE_SCRIPT_FILE]: PROBE_SCRIPT } },
+      { parent: this },
+    );
+    const secretData = probeSecretData(probe.secrets);
+    const secret = new k8s.core.v1.Secret(
+      "probe-credentials",
+      { metadata: meta, type: "Opaque", stringData: secretData },
+      { parent: this },
+    );
+    const secretEnv = Object.keys(secretData).map((key) => ({
+      name: key,
+      valueFrom: { secretKeyRef: { name: secret.metadata.name, key } },
+    }));
+
+    return new k8s.batch.v1.CronJob(
+      "probe",
+      {
+        metadata: meta,
+        spec: {
+          schedule: probe.schedule,
+          timeZone: "Etc/UTC",
+          concurrencyPolicy: "Forbid",
+          // A run more than 5 minutes late is skipped: the next one is due soon after.
+          startingDeadlineSeconds: 300,
+          successfulJobsHistoryLimit: 3,
+          failedJobsHistoryLimit: 3,
+          jobTemplate: {
+            metadata: { labels },
+            spec: {
+              // No retry: each attempt spends one mail of the Mailgun quota.
+              backoffLimit: 0,
+              activeDeadlineSeconds: PROBE_TIMING.activeDeadlineSeconds,
+              template: {
+                metadata: { labels },
+                spec: {
+                  restartPolicy: "Never",
+                  automountServiceAccountToken: false,
+                  securityContext: {
+                    runAsNonRoot: true,
+                    runAsUser: 65534,
+                    runAsGroup: 65534,
+                    seccompProfile: { type: "RuntimeDefault" },
+                  },
+                  containers: [
+                    {
+                      name: "probe",
+                      image: probe.image,
+                      command: ["python3", `/probe/${PROBE_SCRIPT_FILE}`],
+                      env: [...probeEnv(probe), ...secretEnv],
+                      resources: {
+                        requests: { cpu: "10m", memory: "32Mi" },
+                        limits: { memory: "64Mi" },
+                      },
+                      securityContext: {
+                        allowPrivilegeEscalation: false,
+                        readOnlyRootFilesystem: true,
+                        capabilities: { drop: ["ALL"] },
+                      },
+                      volumeMounts: [{ name: "script", mountPath: "/probe", readOnly: true }],
+                    },
+                  ],
+                  volumes: [
+                    {
+                      name: "script",
+                      configMap: { name: script.metadata.name, defaultMode: 0o444 },
+                    },
+                  ],
+                },
+              },
+            },
+          },
+        },
+      },
+      { parent: this },
+    );
+  }
+}
