@@ -94,6 +94,11 @@ export class PreviewGaps {
     return v instanceof Unknown;
   }
 
+  /** Whether an unknown has been noted: a missing thing might then exist after all. */
+  get pending(): boolean {
+    return this.first !== undefined;
+  }
+
   settle(): void {
     if (!this.first) return;
     const err = this.first.error;
