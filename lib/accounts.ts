@@ -1,3 +1,4 @@
+/// <reference path="../types/unixcrypt.d.ts" />
 /**
  * docker-mailserver account and alias files, rendered deterministically so that `pulumi preview`
  * shows no change while the Vault data is unchanged (the Terraform original hashed with a random

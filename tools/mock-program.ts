@@ -3,13 +3,25 @@
  * run it, and records every registered resource with its parent, options and which inputs are
  * secret. Vault and the Cloudflare zone lookup are answered with placeholders.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { vaultPlaceholders } from "./placeholders";
 
-export const ROOT = path.resolve(__dirname, "..");
+/** The project directory (with Pulumi.yaml), also when this file runs compiled from bin/. */
+function projectRoot(dir: string): string {
+  while (!existsSync(path.join(dir, "Pulumi.yaml"))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`no Pulumi.yaml above ${__dirname}`);
+    dir = up;
+  }
+  return dir;
+}
+
+export const ROOT = projectRoot(path.resolve(__dirname, ".."));
+/** The program's entry: index.ts, or index.js beside the compiled tools. */
+const ENTRY = path.resolve(__dirname, "..", "index");
 export const PROJECT = "mailserver";
 
 /** Pulumi's wire marker for a secret value. */
@@ -186,7 +198,7 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
   const captured: CapturedResource[] = opts.record ?? [];
   recordRegistrations(captured);
 
-  const entry = require.resolve(path.join(ROOT, "index"));
+  const entry = require.resolve(ENTRY);
   delete require.cache[entry];
   const outputs = (await pulumi.runtime.runInPulumiStack(
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -273,7 +273,10 @@ describe("mail server component", () => {
       const pvc = find(run, "kubernetes:core/v1:PersistentVolumeClaim", "mailserver-data-proxmox");
       assert.equal(at(pvc, "spec.storageClassName"), "proxmox-lvm");
       assert.equal(at(pvc, "spec.resources.requests.storage"), "2Gi");
-      assert.equal(at(pvc, "metadata.annotations")["resize.topolvm.io/storage_limit"], "5Gi");
+      assert.equal(
+        at<Record<string, string>>(pvc, "metadata.annotations")["resize.topolvm.io/storage_limit"],
+        "5Gi",
+      );
     });
 
     it("is protected from deletion and retained if ever removed from the program", () => {
@@ -292,7 +295,10 @@ describe("mail server component", () => {
     it("is a LoadBalancer with externalTrafficPolicy Local pinned to 10.0.20.202", () => {
       assert.equal(at(svc, "spec.type"), "LoadBalancer");
       assert.equal(at(svc, "spec.externalTrafficPolicy"), "Local");
-      assert.equal(at(svc, "metadata.annotations")["metallb.io/loadBalancerIPs"], "10.0.20.202");
+      assert.equal(
+        at<Record<string, string>>(svc, "metadata.annotations")["metallb.io/loadBalancerIPs"],
+        "10.0.20.202",
+      );
       assert.equal(at(svc, "spec.loadBalancerIP"), undefined);
     });
 
