@@ -3,8 +3,16 @@
  * it is wrong), Vault is read in one place, and each part of the stack is one component.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { CrowdSecAcquisition } from "./components/crowdsec-acquisition";
 import { DnsRecords } from "./components/dns-records";
-import { MailServer } from "./components/mailserver";
+import {
+  EXPORTER_PORT_NAME,
+  MAIL_CONTAINER,
+  MAIL_DEPLOYMENT,
+  MAIL_POD_LABELS,
+  MailServer,
+} from "./components/mailserver";
+import { Monitoring } from "./components/monitoring";
 import { Webmail } from "./components/webmail";
 import { parseConfig, rawConfigFromPulumi } from "./lib/config";
 import { readMailSecrets } from "./lib/secrets";
@@ -55,6 +63,40 @@ const dns = new DnsRecords("dns", {
   tlsRptRua: config.dns.tlsRptRua,
 });
 
+const probe = config.monitoring.probe;
+const monitoring = new Monitoring("monitoring", {
+  namespace: mail.namespace,
+  deploymentName: MAIL_DEPLOYMENT,
+  podLabels: { ...MAIL_POD_LABELS },
+  metricsPortName: EXPORTER_PORT_NAME,
+  ruleLabels: config.monitoring.ruleLabels,
+  probe: {
+    schedule: probe.schedule,
+    image: probe.image,
+    mailgunApiBase: probe.mailgunApiBase,
+    mailgunDomain: probe.mailgunDomain,
+    recipient: probe.recipient,
+    imapHost: mail.serviceHost,
+    imapTlsName: config.mailserver.hostname,
+    imapUser: probe.imapUser,
+    pushgatewayUrl: probe.pushgatewayUrl,
+    secrets: {
+      mailgunApiKey: secrets.mailgunApiKey,
+      imapPassword: secrets.probeImapPassword,
+      uptimeKumaPushUrl: secrets.uptimeKumaPushUrl,
+    },
+  },
+});
+
+const crowdsec = new CrowdSecAcquisition("crowdsec", {
+  namespace: config.crowdsec.namespace,
+  mailNamespace: config.namespace,
+  podPrefix: MAIL_DEPLOYMENT,
+  containerName: MAIL_CONTAINER,
+  containerRuntime: config.crowdsec.containerRuntime,
+  collections: config.crowdsec.collections,
+});
+
 export const namespace = mail.namespace;
 export const mailLoadBalancerIp = mail.loadBalancerIp;
 export const mailHostname = config.mailserver.hostname;
@@ -62,3 +104,5 @@ export const mailServiceHost = mail.serviceHost;
 export const webmailUrl = webmail.url;
 export const dnsRecordNames = dns.recordNames;
 export const mtaStsPolicy = dns.mtaStsPolicy;
+export const probeCronJob = monitoring.cronJobName;
+export const crowdsecAcquisitionConfigMap = crowdsec.configMapName;

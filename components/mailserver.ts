@@ -20,7 +20,9 @@ export interface MailServerArgs {
 
 /** Labels of the mail pod; the Service, the PodMonitor and the CrowdSec acquisition rely on them. */
 export const MAIL_POD_LABELS = { app: "mailserver" } as const;
+export const MAIL_DEPLOYMENT = "mailserver";
 export const MAIL_CONTAINER = "docker-mailserver";
+export const EXPORTER_PORT_NAME = "metrics";
 export const EXPORTER_CONTAINER = "dovecot-exporter";
 export const EXPORTER_PORT = 9166;
 export const MAIL_PORTS = [
@@ -236,7 +238,7 @@ export class MailServer extends pulumi.ComponentResource {
     const deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
-        metadata: meta("mailserver"),
+        metadata: meta(MAIL_DEPLOYMENT),
         spec: {
           replicas: 1,
           // One pod owns the RWO volume: the old pod must stop before the new one starts.
@@ -371,7 +373,7 @@ function exporterContainer(config: MailServerConfig): k8s.types.input.core.v1.Co
     image: config.exporterImage,
     command: ["/dovecot_exporter/exporter"],
     args: [`--dovecot.socket-path=${DOVECOT_RUN}/stats-reader`],
-    ports: [{ name: "metrics", containerPort: EXPORTER_PORT, protocol: "TCP" }],
+    ports: [{ name: EXPORTER_PORT_NAME, containerPort: EXPORTER_PORT, protocol: "TCP" }],
     volumeMounts: [{ name: "dovecot-run", mountPath: DOVECOT_RUN }],
     securityContext: {
       runAsNonRoot: true,
