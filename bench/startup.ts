@@ -5,6 +5,7 @@
  * compiled run, and of a floor that only loads the SDKs.
  */
 import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync } from "node:fs";
 import * as path from "node:path";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -35,6 +36,10 @@ const floorScript =
 
 execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "--outDir", "bin"], {
   cwd: ROOT,
+});
+// The probe script is read from beside the component at run time.
+cpSync(path.join(ROOT, "components/probe"), path.join(ROOT, "bin/components/probe"), {
+  recursive: true,
 });
 const modes: [string, number][] = [
   ["floor: load @pulumi/pulumi + 3 providers", time(["-e", floorScript])],
