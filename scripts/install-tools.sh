@@ -3,7 +3,7 @@
 # unpacked into .tmp/crowdsec. Without root or apt the tests that need them skip loudly; nothing
 # here is needed to run the program itself.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=()
   command -v promtool >/dev/null || need+=(prometheus)
