@@ -23,7 +23,10 @@ export function parseAcquisition(text: string): { sources: Datasource[]; errors:
       string,
       unknown
     >;
-    const names = [d.filename, ...(Array.isArray(d.filenames) ? d.filenames : [])];
+    const names: unknown[] = [
+      d.filename,
+      ...(Array.isArray(d.filenames) ? (d.filenames as unknown[]) : []),
+    ];
     const ds: Datasource = {
       // CrowdSec treats a datasource with filename(s) and no source as a file datasource.
       source: typeof d.source === "string" ? d.source : "file",

@@ -34,7 +34,7 @@ export function toPlain(value: unknown, path = ""): Plain {
   if (typeof value === "object") {
     const out: PlainObject = {};
     for (const key of Object.keys(value)) {
-      out[key] = readChild(value as Record<string, unknown>, key, `${path}.${key}`);
+      out[key] = readChild(value, key, `${path}.${key}`);
     }
     return out;
   }
