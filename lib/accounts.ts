@@ -1,3 +1,5 @@
+// ts-node loads no ambient files unless referenced; the shim gives unixcrypt's types to its resolver.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
 /// <reference path="../types/unixcrypt.d.ts" />
 /**
  * docker-mailserver account and alias files, rendered deterministically so that `pulumi preview`

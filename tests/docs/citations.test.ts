@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { mkdtempSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { checkDoc, findCitations } from "../../tools/citations";
@@ -26,7 +26,7 @@ describe("doc citations", () => {
 
   it("the architecture doc cites the line that disables Fail2ban and the policy enforcing it", () => {
     const cited = findCitations(
-      require("node:fs").readFileSync(path.join(ROOT, "docs/architecture/mailserver.md"), "utf8"),
+      readFileSync(path.join(ROOT, "docs/architecture/mailserver.md"), "utf8"),
       "mailserver.md",
     );
     assert.ok(
