@@ -95,7 +95,7 @@ const mailServerSchema = z.strictObject({
   dkimSelector: z
     .string()
     .regex(/^[a-z0-9-]+$/, { error: "expected a DKIM selector such as mail" }),
-  storage: storage.extend({ name: k8sName(), maxSize: quantity() }),
+  storage: storage.extend({ name: k8sName(), maxSize: quantity() }).superRefine(checkMaxSize),
   rateLimits: z.strictObject({
     clientConnectionRateLimit: z.int().positive(),
     clientMessageRateLimit: z.int().positive(),
@@ -146,17 +146,19 @@ const dnsSchema = z.strictObject({
   legacyDkimSelector: z.string().regex(/^[a-z0-9-]+$/),
 });
 
-const probeSchema = z.strictObject({
-  schedule: cron(),
-  image: image(),
-  recipient: email(),
-  imapUser: email(),
-  mailgunApiBase: z.url({ protocol: /^https$/, error: "expected an https:// URL" }),
-  mailgunDomain: hostname(),
-  pushgatewayUrl: z.url({ protocol: /^https?$/, error: "expected an http(s):// URL" }),
-  dailyQuota: z.int().positive(),
-  quotaHeadroom: z.number().gt(0).lte(1),
-});
+const probeSchema = z
+  .strictObject({
+    schedule: cron(),
+    image: image(),
+    recipient: email(),
+    imapUser: email(),
+    mailgunApiBase: z.url({ protocol: /^https$/, error: "expected an https:// URL" }),
+    mailgunDomain: hostname(),
+    pushgatewayUrl: z.url({ protocol: /^https?$/, error: "expected an http(s):// URL" }),
+    dailyQuota: z.int().positive(),
+    quotaHeadroom: z.number().gt(0).lte(1),
+  })
+  .superRefine(checkProbeQuota);
 
 const monitoringSchema = z.strictObject({
   ruleLabels: z.record(z.string(), z.string()).default({}),
@@ -240,11 +242,12 @@ function checkCrossFieldRules(cfg: z.infer<z.ZodObject>, ctx: Ctx): void {
       message: `expected an address @${c.domain} (an outside rua needs a _report._dmarc authorisation record)`,
     });
   }
-  checkProbeQuota(c.monitoring.probe, ctx);
-  checkStorage(c.mailserver.storage, ctx);
 }
 
-function checkProbeQuota(probe: ProbeConfig, ctx: Ctx): void {
+function checkProbeQuota(
+  probe: Pick<ProbeConfig, "schedule" | "dailyQuota" | "quotaHeadroom">,
+  ctx: Ctx,
+): void {
   let runs: number;
   try {
     runs = runsPerDay(probe.schedule);
@@ -255,7 +258,7 @@ function checkProbeQuota(probe: ProbeConfig, ctx: Ctx): void {
   if (runs > allowed) {
     ctx.addIssue({
       code: "custom",
-      path: ["monitoring", "probe", "schedule"],
+      path: ["schedule"],
       input: probe.schedule,
       message: `expected at most ${allowed} runs a day (${probe.quotaHeadroom * 100}% of the ${probe.dailyQuota}/day Mailgun quota); this schedule runs ${runs} times a day`,
     });
@@ -279,11 +282,11 @@ export function quantityBytes(q: string): number {
   return m ? Number(m[1]) * (UNITS[m[2]] ?? 1) : NaN;
 }
 
-function checkStorage(s: MailServerConfig["storage"], ctx: Ctx): void {
+function checkMaxSize(s: { size: string; maxSize: string }, ctx: Ctx): void {
   if (quantityBytes(s.maxSize) < quantityBytes(s.size)) {
     ctx.addIssue({
       code: "custom",
-      path: ["mailserver", "storage", "maxSize"],
+      path: ["maxSize"],
       input: s.maxSize,
       message: `expected at least the initial size ${s.size}`,
     });
