@@ -13,6 +13,22 @@ export const SPEC = {
   probeCronJobs: ["email-roundtrip-monitor"],
 } as const;
 
+/** Config that finds docker-mailserver's environment; shared by the policies that read it. */
+export const DMS_ENV_SCHEMA_PROPERTIES: PolicyConfigSchema["properties"] = {
+  namespace: { type: "string", default: SPEC.mailNamespace, description: "Mail namespace" },
+  envConfigMaps: {
+    type: "array",
+    items: { type: "string" },
+    default: [...SPEC.envConfigMaps],
+    description: "ConfigMaps holding the docker-mailserver env (used via envFrom)",
+  },
+  dmsImage: {
+    type: "string",
+    default: SPEC.dmsImage,
+    description: "Image repository name that identifies docker-mailserver containers",
+  },
+};
+
 type JsonType = "string" | "number" | "integer" | "boolean" | "array" | "object";
 
 function typeOf(value: unknown): JsonType | "null" {

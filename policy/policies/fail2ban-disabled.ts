@@ -18,7 +18,7 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
-import { readConfig, SPEC } from "../lib/config";
+import { DMS_ENV_SCHEMA_PROPERTIES, readConfig } from "../lib/config";
 import {
   containersOf,
   isDmsContainer,
@@ -37,18 +37,7 @@ export const WHY =
 
 const configSchema: PolicyConfigSchema = {
   properties: {
-    namespace: { type: "string", default: SPEC.mailNamespace, description: "Mail namespace" },
-    envConfigMaps: {
-      type: "array",
-      items: { type: "string" },
-      default: [...SPEC.envConfigMaps],
-      description: "ConfigMaps holding the docker-mailserver env (used via envFrom)",
-    },
-    dmsImage: {
-      type: "string",
-      default: SPEC.dmsImage,
-      description: "Image repository name that identifies docker-mailserver containers",
-    },
+    ...DMS_ENV_SCHEMA_PROPERTIES,
   },
 };
 
