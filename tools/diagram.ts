@@ -21,13 +21,15 @@ function shortType(type: string): string {
 function label(item: Item): string {
   const meta = item.inputs.metadata as { name?: unknown; namespace?: unknown } | undefined;
   if (item.type.startsWith("kubernetes:") && typeof meta?.name === "string") {
-    return `${shortType(item.type)}<br/>${meta.name}`;
+    return `${escape(shortType(item.type))}<br/>${escape(meta.name)}`;
   }
   if (/^cloudflare:index\/(dnsRecord:DnsRecord|record:Record)$/.test(item.type)) {
     const { type, name } = item.inputs as { type?: unknown; name?: unknown };
-    if (typeof type === "string" && typeof name === "string") return `DNS ${type}<br/>${name}`;
+    if (typeof type === "string" && typeof name === "string") {
+      return `DNS ${escape(type)}<br/>${escape(name)}`;
+    }
   }
-  return `${shortType(item.type)}<br/>${item.name}`;
+  return `${escape(shortType(item.type))}<br/>${escape(item.name)}`;
 }
 
 export function renderMermaid(items: Item[]): string {
@@ -57,7 +59,7 @@ export function renderMermaid(items: Item[]): string {
     for (const item of kids.filter((k) => !children.has(k.urn))) {
       const id = `r${++counter}`;
       const shape = item.custom ? [`["`, `"]`] : [`(["`, `"])`];
-      lines.push(`${indent}${id}${shape[0]}${escape(label(item))}${shape[1]}`);
+      lines.push(`${indent}${id}${shape[0]}${label(item)}${shape[1]}`);
     }
   };
   if (root) {
