@@ -13,6 +13,13 @@ export const SPEC = {
   probeCronJobs: ["email-roundtrip-monitor"],
 } as const;
 
+/** Config of the policies that need only the mail domain. */
+export const DOMAIN_SCHEMA: PolicyConfigSchema = {
+  properties: {
+    domain: { type: "string", default: SPEC.domain, description: "Mail domain" },
+  },
+};
+
 /** Config that finds docker-mailserver's environment; shared by the policies that read it. */
 export const DMS_ENV_SCHEMA_PROPERTIES: PolicyConfigSchema["properties"] = {
   namespace: { type: "string", default: SPEC.mailNamespace, description: "Mail namespace" },

@@ -1,22 +1,17 @@
 /** A mandatory policy for a tag-list TXT record that must exist once at `<label>.<domain>`. */
 import type {
-  PolicyConfigSchema,
   ReportViolation,
   ResourceValidationArgs,
   ResourceValidationPolicy,
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
-import { readConfig, SPEC } from "./config";
+import { DOMAIN_SCHEMA, readConfig } from "./config";
 import { checkSingleRecord, parseTags, recordOf, stackRecords, txtAt } from "./dns";
 import { PreviewGaps, raise, Unknown } from "./plain";
 import { plainResources } from "./stack";
 
-const configSchema: PolicyConfigSchema = {
-  properties: {
-    domain: { type: "string", default: SPEC.domain, description: "Mail domain" },
-  },
-};
+const configSchema = DOMAIN_SCHEMA;
 
 export interface TagRecordSpec {
   label: string;

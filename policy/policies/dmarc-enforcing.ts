@@ -8,23 +8,18 @@
  * (v first, p required, adkim/aspf r|s, pct 100, rua/ruf mailto: URIs).
  */
 import type {
-  PolicyConfigSchema,
   ReportViolation,
   ResourceValidationArgs,
   ResourceValidationPolicy,
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
-import { readConfig, SPEC } from "../lib/config";
+import { DOMAIN_SCHEMA, readConfig } from "../lib/config";
 import { checkSingleRecord, parseTags, recordOf, stackRecords, txtAt } from "../lib/dns";
 import { PreviewGaps, raise, Unknown } from "../lib/plain";
 import { plainResources } from "../lib/stack";
 
-const configSchema: PolicyConfigSchema = {
-  properties: {
-    domain: { type: "string", default: SPEC.domain, description: "Mail domain" },
-  },
-};
+const configSchema = DOMAIN_SCHEMA;
 
 interface Config {
   domain: string;

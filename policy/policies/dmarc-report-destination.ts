@@ -9,20 +9,15 @@
  * Fix: use rua=mailto:dmarc@<domain>, or confirm the receiver's authorisation record exists.
  */
 import type {
-  PolicyConfigSchema,
   ReportViolation,
   ResourceValidationArgs,
   ResourceValidationPolicy,
 } from "@pulumi/policy";
-import { readConfig, SPEC } from "../lib/config";
+import { DOMAIN_SCHEMA, readConfig } from "../lib/config";
 import { parseTags, recordOf, txtAt } from "../lib/dns";
 import { raise, Unknown } from "../lib/plain";
 
-const configSchema: PolicyConfigSchema = {
-  properties: {
-    domain: { type: "string", default: SPEC.domain, description: "Mail domain" },
-  },
-};
+const configSchema = DOMAIN_SCHEMA;
 
 function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {
   const { domain } = readConfig<{ domain: string }>(configSchema, args.getConfig());
