@@ -1,20 +1,42 @@
 #!/usr/bin/env bash
-# Debian tools for the real-tool tests: promtool (prometheus), shellcheck, yamllint, and CrowdSec
-# unpacked into .tmp/crowdsec. Without root or apt the tests that need them skip loudly; nothing
-# here is needed to run the program itself.
+# Debian tools for the real-tool tests: promtool (prometheus), shellcheck, yamllint, the mail daemons
+# docker-mailserver 15.0.0 runs (postfix 3.7, dovecot 2.3.19.1, rspamd 3.4; Debian bookworm ships the
+# same versions), php-cli for Roundcube's config, and CrowdSec unpacked into .tmp/crowdsec.
+# Without root or apt the real-tool tests skip loudly locally; with CI=true a missing tool fails both
+# this script and the tests (tests/helpers/tools.ts).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  need=()
-  command -v promtool >/dev/null || need+=(prometheus)
-  command -v shellcheck >/dev/null || need+=(shellcheck)
-  command -v yamllint >/dev/null || need+=(yamllint)
-  if [ ${#need[@]} -gt 0 ]; then
+declare -A provides=(
+  [promtool]=prometheus [shellcheck]=shellcheck [yamllint]=yamllint [postconf]=postfix
+  [doveconf]=dovecot-core [dovecot]=dovecot-core [rspamadm]=rspamd [php]=php-cli
+)
+need=()
+for tool in "${!provides[@]}"; do
+  command -v "$tool" >/dev/null || need+=("${provides[$tool]}")
+done
+# dovecot-imapd has no command of its own: the IMAP tests need its binary.
+[ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
+if [ ${#need[@]} -gt 0 ]; then
+  mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    # policy-rc.d keeps the packages' services from starting: the tests start daemons themselves.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    fi
     apt-get update -qq >/dev/null &&
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
-      echo "install-tools: could not install ${need[*]}; tests needing them will skip loudly" >&2
+      echo "install-tools: could not install ${need[*]}" >&2
+  else
+    echo "install-tools: not root or no apt-get; cannot install ${need[*]}" >&2
   fi
-else
-  echo "install-tools: not root or no apt-get; tests needing promtool will skip loudly" >&2
 fi
+missing=()
+for tool in "${!provides[@]}"; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+[ -x /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
 bash scripts/install-crowdsec.sh
+[ -x .tmp/crowdsec/usr/bin/crowdsec ] || missing+=(crowdsec)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-tools: missing ${missing[*]}" >&2
+  if [ "${CI:-}" = "true" ]; then exit 1; fi
+fi
+exit 0
