@@ -13,6 +13,7 @@ import {
   MailServer,
 } from "./components/mailserver";
 import { Monitoring } from "./components/monitoring";
+import { MtaStsSite } from "./components/mta-sts";
 import { Webmail } from "./components/webmail";
 import { parseConfig, rawConfigFromPulumi } from "./lib/config";
 import { readMailSecrets } from "./lib/secrets";
@@ -31,6 +32,15 @@ const mail = new MailServer("mailserver", {
   domain: config.domain,
   config: config.mailserver,
   secrets,
+  certificate: {
+    secretName: config.tls.secretName,
+    // SMTP/IMAP and the webmail share one certificate; MTA-STS is served by Cloudflare's edge.
+    hostnames: [config.mailserver.hostname, config.webmail.host],
+    acmeServerUrl: config.tls.acmeServerUrl,
+    acmeEmail: config.tls.acmeEmail,
+    minDaysRemaining: config.tls.minDaysRemaining,
+    cloudflareDnsToken: secrets.acmeDnsToken,
+  },
 });
 
 const webmail = new Webmail("webmail", {
@@ -38,6 +48,7 @@ const webmail = new Webmail("webmail", {
   config: config.webmail,
   mailServiceName: mail.serviceName,
   mailTlsName: config.mailserver.hostname,
+  tlsSecretName: mail.tlsSecretName,
   dbPassword: secrets.roundcubeDbPassword,
 });
 
@@ -61,6 +72,13 @@ const dns = new DnsRecords("dns", {
   dmarc: config.dns.dmarc,
   mtaSts: config.dns.mtaSts,
   tlsRptRua: config.dns.tlsRptRua,
+});
+
+const mtaSts = new MtaStsSite("mta-sts", {
+  domain: config.domain,
+  zoneId: dns.zoneId,
+  accountId: dns.accountId,
+  policy: dns.mtaStsPolicy,
 });
 
 const probe = config.monitoring.probe;
@@ -104,5 +122,7 @@ export const mailServiceHost = mail.serviceHost;
 export const webmailUrl = webmail.url;
 export const dnsRecordNames = dns.recordNames;
 export const mtaStsPolicy = dns.mtaStsPolicy;
+export const mtaStsPolicyUrl = mtaSts.url;
+export const tlsSecretName = mail.tlsSecretName;
 export const probeCronJob = monitoring.cronJobName;
 export const crowdsecAcquisitionConfigMap = crowdsec.configMapName;

@@ -88,12 +88,13 @@ const SELECTOR = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}
  * The mail DNS records of one Cloudflare zone: MX and mail-host A/AAAA (always DNS-only), SPF,
  * DKIM (TXT and delegated CNAMEs), Brevo verification, DMARC, the `_mta-sts` TXT and TLS-RPT.
  *
- * It also owns the MTA-STS policy text (`mtaStsPolicy`), whose hash is the `_mta-sts` id. Serving
- * that text at `mtaStsPolicyUrl` (and the `mta-sts.<domain>` host record) is out of scope here:
- * whoever serves it must publish exactly `mtaStsPolicy`.
+ * It also owns the MTA-STS policy text (`mtaStsPolicy`), whose hash is the `_mta-sts` id; MtaStsSite
+ * (components/mta-sts.ts) serves exactly that text at `mtaStsPolicyUrl`.
  */
 export class DnsRecords extends pulumi.ComponentResource {
   public readonly zoneId: pulumi.Output<string>;
+  /** Cloudflare account of the zone, for account-level resources such as Workers. */
+  public readonly accountId: pulumi.Output<string>;
   /** Every record created, by key (e.g. "mx-mail.viktorbarzin.me", "spf", "dkim-mail"). */
   public readonly records: Readonly<Record<string, cloudflare.DnsRecord>>;
   /** FQDNs that carry a record, in creation order, without duplicates. */
@@ -128,6 +129,7 @@ export class DnsRecords extends pulumi.ComponentResource {
     // The provider fills `zoneId` on filter lookups; its `id` is not guaranteed to be the zone id.
     const zone = cloudflare.getZoneOutput({ filter: { name: domain } }, { parent: this });
     this.zoneId = zone.zoneId;
+    this.accountId = zone.account.id;
 
     const records: Record<string, cloudflare.DnsRecord> = {};
     for (const spec of specs) {

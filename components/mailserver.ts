@@ -7,6 +7,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { MailServerConfig } from "../lib/config";
 import type { MailSecrets } from "../lib/secrets";
+import { TlsCertificate, type TlsCertificateArgs } from "./certificate";
 
 export interface MailServerArgs {
   namespace: string;
@@ -16,6 +17,8 @@ export interface MailServerArgs {
     MailSecrets,
     "postfixAccounts" | "postfixVirtual" | "relaySaslPassword" | "dkimPrivateKey"
   >;
+  /** The certificate this stack issues into the mail namespace (components/certificate.ts). */
+  certificate: Omit<TlsCertificateArgs, "namespace">;
 }
 
 /** Labels of the mail pod; the Service, the PodMonitor and the CrowdSec acquisition rely on them. */
@@ -153,6 +156,8 @@ export class MailServer extends pulumi.ComponentResource {
   public readonly loadBalancerIp: pulumi.Output<string>;
   public readonly deploymentName: pulumi.Output<string>;
   public readonly dataClaimName: pulumi.Output<string>;
+  /** The owned `kubernetes.io/tls` Secret: mounted here and by the webmail Ingress. */
+  public readonly tlsSecretName: pulumi.Output<string>;
 
   constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailserver:mail:MailServer", name, {}, opts);
@@ -166,6 +171,11 @@ export class MailServer extends pulumi.ComponentResource {
     );
     const namespace = ns.metadata.name;
     const meta = (name: string) => ({ name, namespace, labels });
+    const certificate = new TlsCertificate(
+      `${name}-tls`,
+      { ...args.certificate, namespace },
+      { parent: this },
+    );
 
     const env = new k8s.core.v1.ConfigMap(
       `${name}-env`,
@@ -251,6 +261,7 @@ export class MailServer extends pulumi.ComponentResource {
               files: files.metadata.name,
               secretFiles: secretFiles.metadata.name,
               dkim: dkim.metadata.name,
+              tls: certificate.secretName,
               data: data.metadata.name,
             }),
           },
@@ -288,7 +299,9 @@ export class MailServer extends pulumi.ComponentResource {
     this.loadBalancerIp = pulumi.output(config.loadBalancerIp);
     this.deploymentName = deployment.metadata.name;
     this.dataClaimName = data.metadata.name;
+    this.tlsSecretName = certificate.secretName;
     this.registerOutputs({
+      tlsSecretName: this.tlsSecretName,
       namespace: this.namespace,
       serviceName: this.serviceName,
       serviceHost: this.serviceHost,
@@ -301,7 +314,7 @@ export class MailServer extends pulumi.ComponentResource {
   private podSpec(
     config: MailServerConfig,
     domain: string,
-    refs: Record<"env" | "files" | "secretFiles" | "dkim" | "data", pulumi.Input<string>>,
+    refs: Record<"env" | "files" | "secretFiles" | "dkim" | "tls" | "data", pulumi.Input<string>>,
   ): k8s.types.input.core.v1.PodSpec {
     return {
       // Service links would add *_PORT variables to an environment docker-mailserver reads.
@@ -312,7 +325,8 @@ export class MailServer extends pulumi.ComponentResource {
         { name: "config-secret", secret: { secretName: refs.secretFiles, defaultMode: 0o400 } },
         // Rspamd runs as _rspamd and must read the key.
         { name: "dkim", secret: { secretName: refs.dkim, defaultMode: 0o444 } },
-        { name: "tls", secret: { secretName: config.tlsSecretName } },
+        // The stack's own certificate; renewals reach the directory mount below in place.
+        { name: "tls", secret: { secretName: refs.tls } },
         { name: "data", persistentVolumeClaim: { claimName: refs.data } },
         { name: "dovecot-run", emptyDir: {} },
       ],

@@ -13,6 +13,8 @@ export interface WebmailArgs {
   mailServiceName: pulumi.Input<string>;
   /** Name on the mail server's certificate, checked on the IMAP and SMTP connections. */
   mailTlsName: string;
+  /** The stack's own `kubernetes.io/tls` Secret (MailServer.tlsSecretName) Traefik serves. */
+  tlsSecretName: pulumi.Input<string>;
   dbPassword: pulumi.Output<string>;
 }
 
@@ -173,7 +175,7 @@ export class Webmail extends pulumi.ComponentResource {
         metadata: meta("roundcubemail"),
         spec: {
           ingressClassName: config.ingressClassName,
-          tls: [{ hosts: [config.host], secretName: config.tlsSecretName }],
+          tls: [{ hosts: [config.host], secretName: args.tlsSecretName }],
           rules: [
             {
               host: config.host,

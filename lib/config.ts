@@ -91,7 +91,6 @@ const mailServerSchema = z.strictObject({
   hostname: hostname(),
   loadBalancerIp: ipv4(),
   relay: z.strictObject({ host: hostname(), port: z.int().min(1).max(65535) }),
-  tlsSecretName: k8sName(),
   dkimSelector: z
     .string()
     .regex(/^[a-z0-9-]+$/, { error: "expected a DKIM selector such as mail" }),
@@ -110,7 +109,6 @@ const webmailSchema = z.strictObject({
   image: image(),
   host: hostname(),
   ingressClassName: k8sName(),
-  tlsSecretName: k8sName(),
   database: z.strictObject({
     host: hostname(),
     port: z.int().min(1).max(65535),
@@ -171,6 +169,20 @@ const crowdsecSchema = z.strictObject({
   collections: z.array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/)).min(1),
 });
 
+/**
+ * The certificate this stack issues (components/certificate.ts): the name of the `kubernetes.io/tls`
+ * Secret it owns, the ACME directory and account, and when to renew.
+ */
+const tlsSchema = z.strictObject({
+  secretName: k8sName(),
+  acmeServerUrl: z.url({ protocol: /^https$/, error: "expected an https:// ACME directory URL" }),
+  acmeEmail: email(),
+  // Let's Encrypt certificates last 90 days; renewing later than 60 days before expiry is refused.
+  minDaysRemaining: z.int().min(7).max(60, {
+    error: "expected 7-60 days (Let's Encrypt certificates last 90 days)",
+  }),
+});
+
 const vaultPath = z.strictObject({ mount: z.string().min(1), name: z.string().min(1) });
 
 export const stackConfigSchema = z
@@ -182,6 +194,7 @@ export const stackConfigSchema = z
     dns: dnsSchema,
     monitoring: monitoringSchema,
     crowdsec: crowdsecSchema,
+    tls: tlsSchema,
     vault: z.strictObject({ platform: vaultPath, personal: vaultPath }),
   })
   .superRefine(checkCrossFieldRules);
@@ -193,6 +206,7 @@ export type DnsConfig = StackConfig["dns"];
 export type MonitoringConfig = StackConfig["monitoring"];
 export type ProbeConfig = MonitoringConfig["probe"];
 export type CrowdSecConfig = StackConfig["crowdsec"];
+export type TlsConfig = StackConfig["tls"];
 export type VaultPath = z.infer<typeof vaultPath>;
 
 /** Runs of a cron schedule over one UTC day: the probe's sends per day. */

@@ -18,6 +18,8 @@ export const VAULT_KEYS = {
     roundcubeDbPassword: "roundcubemail_db_password",
     mailgunDkimTxt: "mailserver_mailgun_dkim_txt",
     brevoVerification: "mailserver_brevo_verification",
+    // Cloudflare API token (Zone:DNS:Edit + Zone:Zone:Read on the zone) for the ACME DNS-01 solver.
+    acmeDnsToken: "mailserver_acme_cloudflare_token",
   },
   personal: {
     mailgunApiKey: "mailgun_api_key",
@@ -39,6 +41,8 @@ export interface MailSecrets {
   mailgunApiKey: pulumi.Output<string>;
   probeImapPassword: pulumi.Output<string>;
   uptimeKumaPushUrl: pulumi.Output<string>;
+  /** Cloudflare token the ACME DNS-01 solver writes `_acme-challenge` TXT records with. */
+  acmeDnsToken: pulumi.Output<string>;
   /** Published DNS data kept in Vault because the spec only shows it truncated. */
   mailgunDkimTxt: pulumi.Output<string>;
   brevoVerification: pulumi.Output<string>;
@@ -115,6 +119,7 @@ export function readMailSecrets(args: SecretsArgs): MailSecrets {
     uptimeKumaPushUrl: pulumi.secret(
       field(personal, args.personal, VAULT_KEYS.personal.uptimeKumaPushUrl),
     ),
+    acmeDnsToken: pulumi.secret(field(platform, args.platform, p.acmeDnsToken)),
     probeImapPassword: pulumi.secret(
       accounts.apply((acc) => {
         const password = acc[args.probe.imapUser.toLowerCase()];

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { vaultPlaceholders } from "./placeholders";
+import { PLACEHOLDER, vaultPlaceholders } from "./placeholders";
 
 /** The project directory (with Pulumi.yaml), also when this file runs compiled from bin/. */
 function projectRoot(dir: string): string {
@@ -158,11 +158,33 @@ function recordRegistrations(captured: CapturedResource[]): void {
     });
 }
 
+/**
+ * What the ACME and TLS providers would compute: placeholders, never key material, so a plan shows
+ * the Secret's shape without a real certificate or key in its output.
+ */
+function issuedOutputs(type: string): Record<string, unknown> {
+  switch (type) {
+    case "tls:index/privateKey:PrivateKey":
+      return { privateKeyPem: `${PLACEHOLDER}-acme-account-key` };
+    case "acme:index/registration:Registration":
+      return { registrationUrl: "https://acme.invalid/acct/PLACEHOLDER" };
+    case "acme:index/certificate:Certificate":
+      return {
+        certificatePem: `${PLACEHOLDER}-certificate\n`,
+        issuerPem: `${PLACEHOLDER}-issuer\n`,
+        privateKeyPem: `${PLACEHOLDER}-certificate-key`,
+        certificateNotAfter: "2027-02-22T00:00:00Z",
+      };
+    default:
+      return {};
+  }
+}
+
 function mocks(vault: VaultAnswer): pulumi.runtime.Mocks {
   return {
     newResource: (args) => ({
       id: `${args.name}-id`,
-      state: args.inputs as Record<string, unknown>,
+      state: { ...(args.inputs as Record<string, unknown>), ...issuedOutputs(args.type) },
     }),
     call: (args) => {
       const inputs = args.inputs as Record<string, unknown>;
@@ -173,7 +195,12 @@ function mocks(vault: VaultAnswer): pulumi.runtime.Mocks {
         }
         case "cloudflare:index/getZone:getZone": {
           const filter = inputs.filter as { name?: string } | undefined;
-          return { id: "PLACEHOLDER-zone-id", zoneId: "PLACEHOLDER-zone-id", name: filter?.name };
+          return {
+            id: "PLACEHOLDER-zone-id",
+            zoneId: "PLACEHOLDER-zone-id",
+            name: filter?.name,
+            account: { id: "PLACEHOLDER-account-id", name: "PLACEHOLDER" },
+          };
         }
         default:
           throw new Error(`no mock answer for the invoke ${args.token}`);

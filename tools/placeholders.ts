@@ -51,6 +51,7 @@ export function vaultPlaceholders(opts: PlaceholderOptions): {
       [p.roundcubeDbPassword]: `${PLACEHOLDER}-roundcube-db`,
       [p.mailgunDkimTxt]: keys().mailgun1024,
       [p.brevoVerification]: `${PLACEHOLDER}brevocode`,
+      [p.acmeDnsToken]: `${PLACEHOLDER}-cloudflare-dns-token`,
     },
     personal: {
       [VAULT_KEYS.personal.mailgunApiKey]: `${PLACEHOLDER}-mailgun-api-key`,

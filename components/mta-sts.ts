@@ -1,0 +1,64 @@
+/**
+ * Serves the MTA-STS policy at `https://mta-sts.<domain>/.well-known/mta-sts.txt` from a Cloudflare
+ * Worker on the zone. A Worker Custom Domain makes Cloudflare create the host's DNS record and
+ * edge certificate (developers.cloudflare.com/workers/configuration/routing/custom-domains), so
+ * the policy stays reachable over valid HTTPS without the home cluster, its certificate or an
+ * inbound port 443; senders fetch it only when the `_mta-sts` id changes.
+ */
+import * as cloudflare from "@pulumi/cloudflare";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  MTA_STS_PATH,
+  MTA_STS_POLICY_BINDING,
+  MTA_STS_WORKER_MODULE,
+  MTA_STS_WORKER_SOURCE,
+} from "../lib/mta-sts-worker";
+
+export interface MtaStsSiteArgs {
+  domain: string;
+  zoneId: pulumi.Input<string>;
+  /** Cloudflare account that owns the zone (Workers are account resources). */
+  accountId: pulumi.Input<string>;
+  /** The exact policy file whose hash is the `_mta-sts` id (DnsRecords.mtaStsPolicy). */
+  policy: string;
+}
+
+/** Workers runtime semantics this script was written against (Cloudflare compatibility dates). */
+const COMPATIBILITY_DATE = "2025-06-01";
+
+export class MtaStsSite extends pulumi.ComponentResource {
+  public readonly url: string;
+  public readonly scriptName: pulumi.Output<string>;
+
+  constructor(name: string, args: MtaStsSiteArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mailserver:dns:MtaStsSite", name, {}, opts);
+    const host = `mta-sts.${args.domain}`;
+
+    const script = new cloudflare.WorkersScript(
+      `${name}-worker`,
+      {
+        accountId: args.accountId,
+        scriptName: host.replace(/\./g, "-"),
+        mainModule: MTA_STS_WORKER_MODULE,
+        content: MTA_STS_WORKER_SOURCE,
+        compatibilityDate: COMPATIBILITY_DATE,
+        bindings: [{ type: "plain_text", name: MTA_STS_POLICY_BINDING, text: args.policy }],
+      },
+      { parent: this },
+    );
+    new cloudflare.WorkersCustomDomain(
+      `${name}-domain`,
+      {
+        accountId: args.accountId,
+        zoneId: args.zoneId,
+        hostname: host,
+        service: script.scriptName,
+      },
+      { parent: this },
+    );
+
+    this.url = `https://${host}${MTA_STS_PATH}`;
+    this.scriptName = script.scriptName;
+    this.registerOutputs({ url: this.url, scriptName: this.scriptName });
+  }
+}
