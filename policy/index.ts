@@ -11,12 +11,14 @@ import { mailDataProtected } from "./policies/mail-data-protected";
 import { mailDnsOnly } from "./policies/mail-dns-only";
 import { mailNoNetCaps } from "./policies/mail-no-net-caps";
 import { mailServiceEtpLocal } from "./policies/mail-service-etp-local";
+import { mtaStsServed } from "./policies/mta-sts-served";
 import { mtaStsValid } from "./policies/mta-sts-valid";
 import { noLiteralSecrets } from "./policies/no-literal-secrets";
 import { probeWithinMailgunQuota } from "./policies/probe-within-mailgun-quota";
 import { spfIncludesBrevo } from "./policies/spf-includes-brevo";
 import { spfValid } from "./policies/spf-valid";
 import { tlsRptValid } from "./policies/tls-rpt-valid";
+import { tlsSecretOwned } from "./policies/tls-secret-owned";
 
 // The only statement with effects: constructing the pack starts the Analyzer server.
 new PolicyPack("mailserver-invariants", {
@@ -40,5 +42,7 @@ new PolicyPack("mailserver-invariants", {
     dmsEnvKnown,
     crowdsecCoversMail,
     probeWithinMailgunQuota,
+    tlsSecretOwned,
+    mtaStsServed,
   ],
 });

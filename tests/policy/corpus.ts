@@ -13,11 +13,16 @@ import {
   mailDeployment,
   mailEnv,
   mailService,
+  mtaStsDomain,
+  mtaStsId,
+  mtaStsPolicy,
+  mtaStsWorker,
   probeCronJob,
   pvc,
   record,
   T,
   txt,
+  webmailIngress,
   withResource,
 } from "./fixtures";
 
@@ -37,6 +42,17 @@ const env = (extra: Record<string, unknown>, drop: string[] = []) => {
   for (const k of drop) delete data[k];
   return withResource(configMap("mailserver-env", "mailserver", data));
 };
+
+/** The mail Deployment of the good stack with its tls volume naming another Secret. */
+function mailMounting(secretName: string): AnalyzerResource {
+  const d = mailDeployment();
+  const spec = (d.properties as { spec: { template: { spec: { volumes: unknown[] } } } }).spec;
+  spec.template.spec.volumes = [
+    { name: "data", persistentVolumeClaim: { claimName: "mailserver-data-proxmox" } },
+    { name: "tls", secret: { secretName } },
+  ];
+  return d;
+}
 
 export const CORPUS: Misconfiguration[] = [
   {
@@ -139,6 +155,51 @@ export const CORPUS: Misconfiguration[] = [
     message: /p=none does not enforce/,
     stack: () =>
       withResource(txt("dmarc", `_dmarc.${D}`, `v=DMARC1; p=none; rua=mailto:dmarc@${D}`)),
+  },
+  {
+    title: "mail Deployment mounts the Terraform-made tls-secret",
+    policy: "tls-secret-owned",
+    message:
+      /Deployment mailserver\/mailserver uses Secret "tls-secret" \(volume tls\), which no resource of this stack creates/,
+    stack: () => withResource(mailMounting("tls-secret")),
+  },
+  {
+    title: "webmail Ingress serves a TLS Secret the stack does not create",
+    policy: "tls-secret-owned",
+    message: /Ingress mailserver\/roundcubemail uses Secret "tls-secret" \(spec\.tls\[0\]\)/,
+    stack: () => withResource(webmailIngress("tls-secret")),
+  },
+  {
+    title: "_mta-sts TXT published but no Worker serves the policy",
+    policy: "mta-sts-served",
+    message:
+      /publishes id=[0-9a-f]{20}, but nothing in this stack serves https:\/\/mta-sts\.viktorbarzin\.me\/\.well-known\/mta-sts\.txt/,
+    stack: () =>
+      goodStack().filter((r) => r.type !== T.workersScript && r.type !== T.workersCustomDomain),
+  },
+  {
+    title: "mta-sts host routed to a different Worker",
+    policy: "mta-sts-served",
+    message: /nothing in this stack serves/,
+    stack: () => withResource(mtaStsDomain("some-other-worker")),
+  },
+  {
+    title: "_mta-sts id hand-written instead of derived from the served bytes",
+    policy: "mta-sts-served",
+    message: /publishes id=20260412a1b2c3, but the policy served .* hashes to id=[0-9a-f]{20}/,
+    stack: () => withResource(txt("mta-sts", `_mta-sts.${D}`, "v=STSv1; id=20260412a1b2c3")),
+  },
+  {
+    title: "served policy lists an mx that is not the MX host",
+    policy: "mta-sts-served",
+    message: /MX host mail\.viktorbarzin\.me is not covered by any mx line .*\(mx\.example\.net\)/,
+    stack: () => {
+      const policy = mtaStsPolicy(["mx.example.net"]);
+      return withResource(
+        txt("mta-sts", `_mta-sts.${D}`, `v=STSv1; id=${mtaStsId(policy)}`),
+        withResource(mtaStsWorker(policy)),
+      );
+    },
   },
   {
     title: "MTA-STS id with punctuation",

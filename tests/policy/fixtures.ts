@@ -1,5 +1,5 @@
 /** A realistic "good" mail stack as the program will declare it, plus builders for variants. */
-import { generateKeyPairSync } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
 import type { AnalyzerResource } from "../../tools/analyzer";
 
 export const T = {
@@ -11,6 +11,10 @@ export const T = {
   statefulSet: "kubernetes:apps/v1:StatefulSet",
   cronJob: "kubernetes:batch/v1:CronJob",
   pod: "kubernetes:core/v1:Pod",
+  secret: "kubernetes:core/v1:Secret",
+  ingress: "kubernetes:networking.k8s.io/v1:Ingress",
+  workersScript: "cloudflare:index/workersScript:WorkersScript",
+  workersCustomDomain: "cloudflare:index/workersCustomDomain:WorkersCustomDomain",
   dnsRecord: "cloudflare:index/dnsRecord:DnsRecord",
   legacyRecord: "cloudflare:index/record:Record",
 } as const;
@@ -112,6 +116,7 @@ export function mailDeployment(
             containers,
             volumes: [
               { name: "data", persistentVolumeClaim: { claimName: "mailserver-data-proxmox" } },
+              { name: "tls", secret: { secretName: TLS_SECRET } },
             ],
           },
         },
@@ -269,6 +274,77 @@ export function roundcube(): AnalyzerResource {
 
 const D = "viktorbarzin.me";
 
+/** The stack's own certificate Secret (components/certificate.ts); values are placeholders. */
+export const TLS_SECRET = "mailserver-tls";
+
+export function tlsSecret(name = TLS_SECRET, type = "kubernetes.io/tls"): AnalyzerResource {
+  return {
+    type: T.secret,
+    name,
+    properties: {
+      metadata: { name, namespace: "mailserver" },
+      type,
+      stringData: { "tls.crt": "PLACEHOLDER-certificate", "tls.key": "PLACEHOLDER-key" },
+    },
+  };
+}
+
+export function webmailIngress(secretName = TLS_SECRET): AnalyzerResource {
+  return {
+    type: T.ingress,
+    name: "roundcubemail",
+    properties: {
+      metadata: { name: "roundcubemail", namespace: "mailserver" },
+      spec: {
+        ingressClassName: "traefik",
+        tls: [{ hosts: [`mail.${D}`], secretName }],
+        rules: [{ host: `mail.${D}` }],
+      },
+    },
+  };
+}
+
+/** The MTA-STS policy file as DnsRecords renders it (CRLF). */
+export function mtaStsPolicy(mx: string[] = [`mail.${D}`]): string {
+  return [
+    "version: STSv1",
+    "mode: enforce",
+    ...mx.map((h) => `mx: ${h}`),
+    "max_age: 604800",
+    "",
+  ].join("\r\n");
+}
+
+/** The `_mta-sts` id of a policy: the first 20 hex digits of its SHA-256. */
+export function mtaStsId(policy: string): string {
+  return createHash("sha256").update(policy, "utf8").digest("hex").slice(0, 20);
+}
+
+export function mtaStsWorker(policy = mtaStsPolicy()): AnalyzerResource {
+  return {
+    type: T.workersScript,
+    name: "mta-sts-worker",
+    properties: {
+      accountId: "PLACEHOLDER-account-id",
+      scriptName: "mta-sts-viktorbarzin-me",
+      mainModule: "mta-sts.mjs",
+      content: "export default {}",
+      bindings: [{ type: "plain_text", name: "MTA_STS_POLICY", text: policy }],
+    },
+  };
+}
+
+export function mtaStsDomain(
+  service = "mta-sts-viktorbarzin-me",
+  hostname = `mta-sts.${D}`,
+): AnalyzerResource {
+  return {
+    type: T.workersCustomDomain,
+    name: "mta-sts-domain",
+    properties: { accountId: "PLACEHOLDER-account-id", zoneId: ZONE_ID, hostname, service },
+  };
+}
+
 export function dnsRecords(): AnalyzerResource[] {
   return [
     record("mx", { name: D, type: "MX", content: `mail.${D}`, priority: 1 }),
@@ -289,7 +365,7 @@ export function dnsRecords(): AnalyzerResource[] {
       content: "b2.viktorbarzin-me.dkim.brevo.com",
     }),
     txt("dmarc", `_dmarc.${D}`, `v=DMARC1; p=quarantine; pct=100; rua=mailto:dmarc@${D}`),
-    txt("mta-sts", `_mta-sts.${D}`, "v=STSv1; id=20260412a1b2c3"),
+    txt("mta-sts", `_mta-sts.${D}`, `v=STSv1; id=${mtaStsId(mtaStsPolicy())}`),
     txt("tls-rpt", `_smtp._tls.${D}`, `v=TLSRPTv1; rua=mailto:postmaster@${D}`),
   ];
 }
@@ -304,9 +380,13 @@ export function goodStack(): AnalyzerResource[] {
     pvc("roundcubemail-html-proxmox", true),
     pvc("roundcubemail-enigma-proxmox", true),
     roundcube(),
+    tlsSecret(),
+    webmailIngress(),
     probeCronJob("*/20 * * * *"),
     crowdsecAcquisition(GOOD_ACQUISITION),
     ...dnsRecords(),
+    mtaStsWorker(),
+    mtaStsDomain(),
   ];
 }
 

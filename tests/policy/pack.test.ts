@@ -24,6 +24,8 @@ const EXPECTED_LEVELS: Record<string, string> = {
   "dms-env-known": "mandatory",
   "crowdsec-covers-mail": "mandatory",
   "probe-within-mailgun-quota": "mandatory",
+  "tls-secret-owned": "mandatory",
+  "mta-sts-served": "mandatory",
 };
 
 const prodConfig = JSON.parse(

@@ -64,12 +64,14 @@ describe("webmail component", () => {
     }
   });
 
-  it("is published by Traefik at mail.viktorbarzin.me with TLS", () => {
+  it("is published by Traefik at mail.viktorbarzin.me with the stack's own TLS Secret", () => {
     const ingress = find(run, "kubernetes:networking.k8s.io/v1:Ingress", "roundcubemail");
     assert.equal(at(ingress, "spec.ingressClassName"), "traefik");
     assert.deepEqual(at(ingress, "spec.tls"), [
-      { hosts: ["mail.viktorbarzin.me"], secretName: "tls-secret" },
+      { hosts: ["mail.viktorbarzin.me"], secretName: "mailserver-tls" },
     ]);
+    const secret = find(run, "kubernetes:core/v1:Secret", "mailserver-tls");
+    assert.equal(at(secret, "type"), "kubernetes.io/tls");
     const [rule] = at<{ host: string; http: { paths: { backend: unknown }[] } }[]>(
       ingress,
       "spec.rules",
