@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.." || exit 1
 declare -A provides=(
   [promtool]=prometheus [shellcheck]=shellcheck [yamllint]=yamllint [postconf]=postfix
   [doveconf]=dovecot-core [dovecot]=dovecot-core [rspamadm]=rspamd [php]=php-cli
+  [openssl]=openssl
 )
 need=()
 for tool in "${!provides[@]}"; do

@@ -16,6 +16,7 @@ export const TOOL_INSTALL = {
   rspamadm: "apt-get install rspamd",
   php: "apt-get install php-cli",
   python3: "apt-get install python3",
+  openssl: "apt-get install openssl",
   crowdsec: "bash scripts/install-crowdsec.sh",
 } as const;
 
