@@ -1,0 +1,76 @@
+/** Edge cases of the seam policies: tls-secret-owned and mta-sts-served. */
+import * as assert from "node:assert/strict";
+import { UNKNOWN, type Diagnostic } from "../../tools/analyzer";
+import {
+  mtaStsId,
+  mtaStsPolicy,
+  mtaStsWorker,
+  record,
+  tlsSecret,
+  txt,
+  webmailIngress,
+  withResource,
+} from "./fixtures";
+import { summary, usePack } from "./harness";
+
+const D = "viktorbarzin.me";
+const only = (ds: Diagnostic[], policy: string) => ds.filter((d) => d.policyName === policy);
+
+describe("seam policies", () => {
+  const pack = usePack();
+  const stackFindings = async (rs: ReturnType<typeof withResource>, policy: string) =>
+    only((await pack().analyzeStack(rs)).diagnostics, policy);
+
+  it("mta-sts-served accepts a wildcard mx that covers the MX host", async () => {
+    const policy = mtaStsPolicy([`*.${D}`]);
+    const rs = withResource(
+      txt("mta-sts", `_mta-sts.${D}`, `v=STSv1; id=${mtaStsId(policy)}`),
+      withResource(mtaStsWorker(policy)),
+    );
+    assert.deepEqual(await stackFindings(rs, "mta-sts-served"), []);
+  });
+
+  it("mta-sts-served reports every MX host the policy leaves out", async () => {
+    const rs = withResource(
+      record("mx2", { name: D, type: "MX", content: "mx2.example.net", priority: 10 }),
+    );
+    const ds = await stackFindings(rs, "mta-sts-served");
+    assert.equal(ds.length, 1, summary(ds));
+    assert.match(ds[0]?.message ?? "", /MX host mx2\.example\.net is not covered/);
+  });
+
+  it("mta-sts-served refuses a served file that is not an RFC 8461 policy", async () => {
+    const text = "mode: enforce\r\nmx: mail.viktorbarzin.me\r\n";
+    const rs = withResource(
+      txt("mta-sts", `_mta-sts.${D}`, `v=STSv1; id=${mtaStsId(text)}`),
+      withResource(mtaStsWorker(text)),
+    );
+    const text2 = summary(await stackFindings(rs, "mta-sts-served"));
+    assert.match(text2, /first line must be "version: STSv1"/);
+    assert.match(text2, /max_age null must be/);
+  });
+
+  it("tls-secret-owned refuses an Ingress serving an Opaque Secret of the stack", async () => {
+    const rs = withResource(webmailIngress("roundcubemail-db"), [
+      ...withResource(tlsSecret()),
+      tlsSecret("roundcubemail-db", "Opaque"),
+    ]);
+    const ds = await stackFindings(rs, "tls-secret-owned");
+    assert.equal(ds.length, 1, summary(ds));
+    assert.match(ds[0]?.message ?? "", /of type "Opaque"; Traefik needs a kubernetes\.io\/tls/);
+  });
+
+  it("both turn unknowns into a preview advisory instead of passing or failing", async () => {
+    const rs = withResource(
+      webmailIngress(UNKNOWN.string),
+      withResource(mtaStsWorker(UNKNOWN.string)),
+    );
+    const ds = (await pack().analyzeStack(rs)).diagnostics;
+    for (const policy of ["tls-secret-owned", "mta-sts-served"]) {
+      const mine = only(ds, policy);
+      assert.equal(mine.length, 1, `${policy}: ${summary(ds)}`);
+      assert.equal(mine[0]?.enforcementLevel, "advisory");
+      assert.match(mine[0]?.message ?? "", /during preview/);
+    }
+  });
+});
