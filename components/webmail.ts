@@ -41,8 +41,8 @@ export function roundcubeEnv(
 }
 
 /**
- * The in-cluster name `mailserver` is not on the wildcard certificate: verify the certificate
- * against the public mail host instead of switching verification off.
+ * The in-cluster name `mailserver` is not on the stack's certificate (components/certificate.ts):
+ * verify the certificate against the public mail host instead of switching verification off.
  */
 export function tlsPeerConfig(mailTlsName: string): string {
   const options = `['ssl' => ['peer_name' => '${mailTlsName}', 'verify_peer' => true]]`;
