@@ -185,9 +185,19 @@ const tlsSchema = z.strictObject({
 
 const vaultPath = z.strictObject({ mount: z.string().min(1), name: z.string().min(1) });
 
+/**
+ * Minor version of the cluster's Kubernetes ("1.34"): the tests validate every planned object
+ * against the upstream OpenAPI schema of this version (tests/kubernetes/schema.test.ts).
+ */
+const kubernetesMinor = () =>
+  z
+    .string()
+    .regex(/^1\.[0-9]{1,2}$/, { error: 'expected a Kubernetes minor version such as "1.34"' });
+
 export const stackConfigSchema = z
   .strictObject({
     domain: hostname(),
+    kubernetesVersion: kubernetesMinor(),
     namespace: k8sName(),
     mailserver: mailServerSchema,
     webmail: webmailSchema,

@@ -1,0 +1,218 @@
+/**
+ * One checker per daemon that reads a file the program renders: which mounted paths it owns, the
+ * real tool that reads them (Debian bookworm ships the versions docker-mailserver 15.0.0 runs), and
+ * how to break the file for the negative control.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Tool } from "../helpers/tools";
+
+/** docker-mailserver's config directory (dms-15.0.0-config-files.tsv). */
+const DMS = "/tmp/docker-mailserver";
+
+export interface Checker {
+  daemon: string;
+  tool: Tool;
+  /** Command and arguments that print the version of the tool that does the check. */
+  version: [string, string[]];
+  owns(mountPath: string): boolean;
+  /** Problems the daemon reports for the file (empty: accepted). */
+  check(mountPath: string, content: string): string[];
+  /** Negative controls: each breaks the content as `what` says, and the check must report it. */
+  controls: { what: string; corrupt(content: string): string }[];
+}
+
+export function run(cmd: string, args: string[], cwd?: string) {
+  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", timeout: 60_000 });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, out: `${r.stdout}${r.stderr}` };
+}
+
+/** A fresh temporary directory, removed when `use` returns. */
+function inTempDir<T>(prefix: string, use: (dir: string) => T): T {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  try {
+    return use(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Swaps the 3rd and 4th letters of the first parameter name matched by `line` (group 1). */
+function misspellFirst(content: string, line: RegExp): string {
+  const m = line.exec(content);
+  const name = m?.[1];
+  if (!m || !name || name.length < 4) throw new Error(`no parameter to misspell in:\n${content}`);
+  const at = m.index + m[0].indexOf(name);
+  const typo = name.slice(0, 2) + name[3] + name[2] + name.slice(4);
+  return content.slice(0, at) + typo + content.slice(at + name.length);
+}
+
+/**
+ * Postfix 3.7: DMS appends `postfix-main.cf` to its main.cf; `postconf -n` then warns "unused
+ * parameter" for any name Postfix does not know. Debian's stock main.cf and master.cf stand in.
+ */
+const postfix: Checker = {
+  daemon: "Postfix",
+  tool: "postconf",
+  version: ["postconf", ["-d", "mail_version"]],
+  owns: (p) => p === `${DMS}/postfix-main.cf`,
+  check: (_p, content) =>
+    inTempDir("postfix-", (dir) => {
+      const stock = fs.readFileSync("/usr/share/postfix/main.cf.dist", "utf8");
+      fs.writeFileSync(path.join(dir, "main.cf"), `${stock}\n${content}`);
+      fs.copyFileSync("/usr/share/postfix/master.cf.dist", path.join(dir, "master.cf"));
+      const r = run("postconf", ["-c", dir, "-n"]);
+      const warnings = r.out.split("\n").filter((l) => /warning|fatal|error/i.test(l));
+      return r.status === 0 ? warnings : [`exit ${r.status}`, ...warnings];
+    }),
+  controls: [
+    {
+      what: "first parameter name misspelt",
+      corrupt: (content) => misspellFirst(content, /^([a-z_]+)\s*=/m),
+    },
+  ],
+};
+
+/**
+ * Dovecot 2.3.19.1: DMS makes `dovecot.cf` its local.conf, read after conf.d; `doveconf -n` is
+ * fatal on an unknown setting. A copy of Debian's stock /etc/dovecot stands in for the image's.
+ */
+const dovecot: Checker = {
+  daemon: "Dovecot",
+  tool: "doveconf",
+  version: ["dovecot", ["--version"]],
+  owns: (p) => p === `${DMS}/dovecot.cf`,
+  check: (_p, content) =>
+    inTempDir("dovecot-", (dir) => {
+      fs.cpSync("/etc/dovecot/dovecot.conf", path.join(dir, "dovecot.conf"));
+      fs.cpSync("/etc/dovecot/conf.d", path.join(dir, "conf.d"), { recursive: true });
+      fs.writeFileSync(path.join(dir, "local.conf"), content);
+      const r = run("doveconf", ["-c", path.join(dir, "dovecot.conf"), "-n"]);
+      return r.status === 0
+        ? []
+        : [`exit ${r.status}`, ...r.out.split("\n").filter((l) => /Fatal|Error/.test(l))];
+    }),
+  controls: [
+    {
+      what: "first setting name misspelt",
+      corrupt: (content) => misspellFirst(content, /^\s*([a-z_]+)\s*=/m),
+    },
+  ],
+};
+
+const RSPAMD_SHARE = "/usr/share/rspamd";
+
+/** Every Lua source rspamd ships (plugins and their libraries), for the option-name check. */
+function rspamdLua(): string {
+  const files = fs
+    .readdirSync(RSPAMD_SHARE, { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".lua"));
+  return files.map((f) => fs.readFileSync(path.join(RSPAMD_SHARE, f), "utf8")).join("\n");
+}
+
+/** `rspamadm` reading a copy of /etc/rspamd with the file in place of the image's. */
+function rspamadm(tree: string, command: string, ...args: string[]) {
+  const vars = [`--var=CONFDIR=${tree}`, `--var=LOCAL_CONFDIR=${tree}`];
+  return run("rspamadm", [...vars, command, "-c", path.join(tree, "rspamd.conf"), ...args]);
+}
+
+/**
+ * Rspamd 3.4: DMS copies `rspamd/override.d/*` and `local.d/*` into /etc/rspamd. `configtest`
+ * (non-strict: strict fails on DNS without network) rejects bad UCL but not a misspelt module
+ * option, which the module simply ignores; so each option the file adds to the module's effective
+ * config (`configdump`) must also be a name rspamd's own Lua code uses.
+ */
+const rspamd: Checker = {
+  daemon: "Rspamd",
+  tool: "rspamadm",
+  version: ["rspamadm", ["--version"]],
+  owns: (p) => /^\/tmp\/docker-mailserver\/rspamd\/(override|local)\.d\/[^/]+$/.test(p),
+  check: (p, content) =>
+    inTempDir("rspamd-", (dir) => {
+      const tree = path.join(dir, "rspamd");
+      fs.cpSync("/etc/rspamd", tree, { recursive: true });
+      const module = path.basename(p).replace(/\.(conf|inc)$/, "");
+      const stock = rspamadm(tree, "configdump", "-j", module);
+      const target = path.join(tree, path.relative(`${DMS}/rspamd`, p));
+      fs.writeFileSync(target, content);
+      const test = rspamadm(tree, "configtest");
+      if (test.status !== 0 || !/syntax OK/.test(test.out)) {
+        return [
+          `configtest exit ${test.status}`,
+          ...test.out.split("\n").filter((l) => /error|BAD/i.test(l)),
+        ];
+      }
+      if (!fs.existsSync(path.join(RSPAMD_SHARE, "plugins", `${module}.lua`))) return [];
+      // `enabled` is the switch rspamd's core reads for every module.
+      const before = new Set(Object.keys(JSON.parse(stock.stdout || "{}") as object));
+      const after = rspamadm(tree, "configdump", "-j", module);
+      const added = Object.keys(JSON.parse(after.stdout) as object).filter((k) => !before.has(k));
+      const lua = rspamdLua();
+      return added
+        .filter((k) => k !== "enabled" && !new RegExp(`\\b${k}\\b`).test(lua))
+        .map((k) => `option "${k}" of ${module} is read nowhere in rspamd's Lua (${RSPAMD_SHARE})`);
+    }),
+  controls: [
+    { what: "first option name misspelt", corrupt: (c) => misspellFirst(c, /^\s*([a-z_]+)\s*=/m) },
+    { what: "a section left unclosed (bad UCL)", corrupt: (c) => `${c}\nbroken {\n` },
+  ],
+};
+
+/**
+ * Roundcube's config is PHP: `php -l` must parse it and including it must run cleanly. The Debian
+ * php-cli is 8.2, the roundcube 1.6 apache image's PHP line. Roundcube's option names are not
+ * checked (Roundcube is not installed here): the negative control is a syntax error.
+ */
+const php: Checker = {
+  daemon: "PHP (Roundcube config)",
+  tool: "php",
+  version: ["php", ["--version"]],
+  owns: (p) => p.endsWith(".php"),
+  check: (p, content) =>
+    inTempDir("php-", (dir) => {
+      const file = path.join(dir, path.basename(p));
+      fs.writeFileSync(file, content);
+      const lint = run("php", ["-l", file]);
+      if (lint.status !== 0) return [lint.out.trim()];
+      const include = run("php", [
+        "-d",
+        "error_reporting=E_ALL",
+        "-r",
+        `$config = []; include '${file}';`,
+      ]);
+      return include.status === 0 && include.out.trim() === "" ? [] : [include.out.trim()];
+    }),
+  controls: [
+    {
+      what: "first statement's semicolon dropped",
+      corrupt: (content) => content.replace(/;[ \t]*$/m, ""),
+    },
+  ],
+};
+
+/** Python scripts (the probe): compiled by python3. The negative control is a syntax error. */
+const python: Checker = {
+  daemon: "Python",
+  tool: "python3",
+  version: ["python3", ["--version"]],
+  owns: (p) => p.endsWith(".py"),
+  check: (p, content) =>
+    inTempDir("py-", (dir) => {
+      const file = path.join(dir, path.basename(p));
+      fs.writeFileSync(file, content);
+      const r = run("python3", ["-B", "-m", "py_compile", file]);
+      return r.status === 0 ? [] : [r.out.trim()];
+    }),
+  controls: [
+    {
+      what: "first block header's colon dropped",
+      corrupt: (content) =>
+        content.replace(/^(\s*(?:def|class|if|for|while|with|try)\b[^\n]*):[ \t]*$/m, "$1"),
+    },
+  ],
+};
+
+export const CHECKERS: readonly Checker[] = [postfix, dovecot, rspamd, php, python];
