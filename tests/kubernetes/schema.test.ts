@@ -48,14 +48,15 @@ function misspeltField(object: Record<string, unknown>): Record<string, unknown>
 function wrongType(value: unknown, depth = 0): { value: unknown; done: boolean } {
   if (typeof value === "string" && depth > 1) return { value: { wrong: true }, done: true };
   if (value && typeof value === "object") {
-    const copy: Record<string, unknown> | unknown[] = Array.isArray(value)
-      ? [...value]
-      : { ...value };
+    const copy = (Array.isArray(value) ? [...(value as unknown[])] : { ...value }) as Record<
+      string,
+      unknown
+    >;
     for (const key of Object.keys(copy)) {
       if (depth === 0 && (key === "apiVersion" || key === "kind")) continue;
-      const inner = wrongType((copy as Record<string, unknown>)[key], depth + 1);
+      const inner = wrongType(copy[key], depth + 1);
       if (inner.done) {
-        (copy as Record<string, unknown>)[key] = inner.value;
+        copy[key] = inner.value;
         return { value: copy, done: true };
       }
     }
