@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian tools for the real-tool tests: promtool (prometheus), shellcheck, yamllint, the mail daemons
 # docker-mailserver 15.0.0 runs (postfix 3.7, dovecot 2.3.19.1, rspamd 3.4; Debian bookworm ships the
-# same versions), php-cli for Roundcube's config, and CrowdSec unpacked into .tmp/crowdsec.
+# same versions), php-cli for Roundcube's config, python3 and openssl for the probe's tests, and
+# CrowdSec unpacked into .tmp/crowdsec.
 # Without root or apt the real-tool tests skip loudly locally; with CI=true a missing tool fails both
 # this script and the tests (tests/helpers/tools.ts).
 set -uo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.." || exit 1
 declare -A provides=(
   [promtool]=prometheus [shellcheck]=shellcheck [yamllint]=yamllint [postconf]=postfix
   [doveconf]=dovecot-core [dovecot]=dovecot-core [rspamadm]=rspamd [php]=php-cli
-  [openssl]=openssl
+  [python3]=python3 [openssl]=openssl
 )
 need=()
 for tool in "${!provides[@]}"; do

@@ -1,14 +1,15 @@
 /**
- * Generates lib/dms-env.generated.ts from the checked reference table of docker-mailserver's
- * environment variables (dms-15.0.0-env.tsv). The policy pack must load without ../shared, so the
- * data is committed; tests/policy/dms-env.test.ts checks it still matches the table.
+ * Generates lib/dms-env.generated.ts from the reference table of docker-mailserver's environment
+ * variables, committed as data/dms-15.0.0-env.tsv (provenance in data/README.md);
+ * tests/policy/dms-env.test.ts checks the generated module still matches the table.
  *
- *   npx ts-node policy/tools/gen-dms-env.ts ../shared/reference/dms-15.0.0-env.tsv
+ *   npx ts-node policy/tools/gen-dms-env.ts [table.tsv]
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
 export const GENERATED_PATH = path.join(__dirname, "..", "lib", "dms-env.generated.ts");
+export const TSV_PATH = path.join(__dirname, "..", "data", "dms-15.0.0-env.tsv");
 
 interface Tables {
   read: string[];
@@ -78,7 +79,6 @@ export function renderDmsEnvModule(tsv: string): string {
 }
 
 if (require.main === module) {
-  const source = process.argv[2];
-  if (!source) throw new Error("usage: gen-dms-env.ts <dms-15.0.0-env.tsv>");
+  const source = process.argv[2] ?? TSV_PATH;
   writeFileSync(GENERATED_PATH, renderDmsEnvModule(readFileSync(source, "utf8")));
 }

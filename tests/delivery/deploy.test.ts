@@ -8,7 +8,7 @@ import { parse } from "yaml";
 import type { Output } from "@pulumi/pulumi";
 import type * as ConfigModule from "../../deploy/config";
 import type * as DeliveryModule from "../../deploy/delivery";
-import { ROOT, deployPulumi, deployRequire, deployStackConfig, skipLoudly } from "./support";
+import { ROOT, deployPulumi, deployRequire, deployStackConfig } from "./support";
 
 const { parseDeliveryConfig, loadPolicyPackSource } = deployRequire(
   "./config",
@@ -324,25 +324,15 @@ describe("delivery: Pulumi Cloud resources (mocks on deploy/'s SDK)", () => {
 });
 
 describe("delivery: contract with the root program and policy/", () => {
-  it("deploy config names the root Pulumi project", function () {
+  it("deploy config names the root Pulumi project", () => {
     const file = path.join(ROOT, "Pulumi.yaml");
-    if (!fs.existsSync(file)) skipLoudly(this, "root Pulumi.yaml not written yet");
     const doc = parse(fs.readFileSync(file, "utf8")) as { name?: string };
     assert.equal(doc.name, PROD.project);
   });
 
-  it("the prod stack imports an ESC environment (the deployment's only credential source)", function () {
+  it("the prod stack imports an ESC environment (the deployment's only credential source)", () => {
     const file = path.join(ROOT, `Pulumi.${PROD.stack}.yaml`);
-    if (!fs.existsSync(file)) skipLoudly(this, `root Pulumi.${PROD.stack}.yaml not written yet`);
     const doc = parse(fs.readFileSync(file, "utf8")) as { environment?: unknown };
-    if (doc.environment === undefined) {
-      // Root-owned file: until the import is added, previews and deployments have no credentials.
-      skipLoudly(
-        this,
-        `Pulumi.${PROD.stack}.yaml has no "environment:" import yet; previews and deployments ` +
-          "cannot reach Vault, Cloudflare or Kubernetes until it imports the ESC environment",
-      );
-    }
     const envs = Array.isArray(doc.environment) ? (doc.environment as unknown[]) : [];
     assert.ok(
       envs.length > 0 && envs.every((e) => typeof e === "string" && /^[\w.-]+\/[\w.-]+$/.test(e)),
@@ -350,20 +340,17 @@ describe("delivery: contract with the root program and policy/", () => {
     );
   });
 
-  /** policy/ as published: skips loudly until the pack and its prod config exist. */
-  function realPack(ctx: Mocha.Context): string {
+  /** policy/ as published: the pack and the prod config the preview passes must both exist. */
+  function realPack(): string {
     const dir = path.join(ROOT, "policy");
-    if (!fs.existsSync(path.join(dir, "PulumiPolicy.yaml"))) {
-      skipLoudly(ctx, "policy/ pack not written yet");
-    }
-    if (!fs.existsSync(path.join(dir, PROD.policyConfigFile))) {
-      skipLoudly(ctx, `policy/${PROD.policyConfigFile} not written yet (the preview passes it)`);
+    for (const file of ["PulumiPolicy.yaml", PROD.policyConfigFile]) {
+      assert.ok(fs.existsSync(path.join(dir, file)), `policy/${file} is missing`);
     }
     return dir;
   }
 
   it("policy/ is publishable: version, config file, and the pack's own name", function () {
-    const dir = realPack(this);
+    const dir = realPack();
     const src = loadPolicyPackSource(dir, PROD.policyConfigFile);
     assert.match(src.versionTag, /^\d+\.\d+\.\d+/);
     const index = fs.readFileSync(path.join(dir, "index.ts"), "utf8");
@@ -375,7 +362,7 @@ describe("delivery: contract with the root program and policy/", () => {
   });
 
   it("the whole deploy program runs under mocks against the real policy/", async function () {
-    const dir = realPack(this);
+    const dir = realPack();
     const pulumi = deployPulumi();
     const registered = await underMocks(() => {
       pulumi.runtime.setAllConfig(

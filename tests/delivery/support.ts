@@ -24,12 +24,6 @@ export function deployPulumi(): typeof PulumiSdk {
   }
 }
 
-/** Skips with a message that stands out in the mocha output, so a skip is never mistaken for a pass. */
-export function skipLoudly(ctx: Mocha.Context, why: string): never {
-  console.warn(`\n  !!! SKIPPED: ${ctx.test?.title ?? "test"}: ${why}\n`);
-  ctx.skip();
-}
-
 /** `mailserver-deploy:*` keys of a deploy stack file, without the prefix. */
 export function deployStackConfig(stack: string): Record<string, unknown> {
   const doc = parse(fs.readFileSync(path.join(DEPLOY, `Pulumi.${stack}.yaml`), "utf8")) as {

