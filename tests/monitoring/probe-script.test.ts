@@ -9,8 +9,15 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
-import { PROBE_SCRIPT, PROBE_SCRIPT_FILE } from "../../components/monitoring";
+import { alertRuleGroups, PROBE_SCRIPT, PROBE_SCRIPT_FILE } from "../../components/monitoring";
 import { requireTool, toolMissing } from "../helpers/tools";
+import { exposedMetrics, promqlMetrics } from "./promql";
+
+/**
+ * kube-state-metrics names every metric `kube_<object>_...` (kubernetes/kube-state-metrics,
+ * docs/metrics/workload/deployment-metrics.md); the cluster's prometheus chart runs it.
+ */
+const KUBE_STATE_METRICS = /^kube_/;
 /** The interpreter itself: version-manager shims cost a second a start. */
 function findPython(): string | undefined {
   const r = spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" });
@@ -193,6 +200,27 @@ print("ok")
       assert.match(output, /CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError/);
       assert.deepEqual(seen.imap_logins, [], "logged in over an unverified connection");
       assert.match(seen.pushes[0].body, /^email_roundtrip_success 0$/m);
+    });
+
+    it("pushes every metric the alert rules read, beside kube-state-metrics' own", async () => {
+      const runs = [await probe({}), await probe({ drop: true })];
+      const pushed = new Set(
+        runs.flatMap((r) => r.seen.pushes.flatMap((p) => exposedMetrics(p.body))),
+      );
+      const unproduced = (names: string[]) =>
+        names.filter((m) => !pushed.has(m) && !KUBE_STATE_METRICS.test(m));
+      const rules = alertRuleGroups({ namespace: "mailserver", deploymentName: "mailserver" });
+      const read = rules.flatMap((g) => g.rules).flatMap((r) => promqlMetrics(r.expr));
+      assert.ok(
+        read.some((m) => pushed.has(m)),
+        `no alert reads what the probe pushes: ${read.join(", ")}`,
+      );
+      assert.deepEqual(unproduced(read), [], `pushed: ${[...pushed].join(", ")}`);
+      // Negative control: a rule reading a misspelt probe metric is caught.
+      const typo = [...pushed][0].replace(/_(\w)/, "$1");
+      assert.deepEqual(unproduced(promqlMetrics(`absent(${typo}) or time() - ${typo} > 60`)), [
+        typo,
+      ]);
     });
   });
 });

@@ -5,7 +5,14 @@ import { analyzeAll, mandatory, summary, usePack } from "./harness";
 describe("misconfiguration corpus", () => {
   const pack = usePack();
 
-  it("has at least 15 cases", () => assert.ok(CORPUS.length >= 15));
+  it("has a case for every mandatory policy the pack serves", async () => {
+    const info = await pack().getAnalyzerInfo();
+    const covered = new Set(CORPUS.map((bad) => bad.policy));
+    const uncovered = info.policies
+      .filter((p) => p.enforcementLevel === "mandatory" && !covered.has(p.name))
+      .map((p) => p.name);
+    assert.deepEqual(uncovered, []);
+  });
 
   for (const bad of CORPUS) {
     it(`${bad.policy} catches: ${bad.title}`, async () => {
