@@ -83,7 +83,7 @@ const postfix: Checker = {
 const dovecot: Checker = {
   daemon: "Dovecot",
   tool: "doveconf",
-  version: ["dovecot", ["--version"]],
+  version: ["doveconf", ["-d"]],
   owns: (p) => p === `${DMS}/dovecot.cf`,
   check: (_p, content) =>
     inTempDir("dovecot-", (dir) => {
