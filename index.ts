@@ -113,6 +113,7 @@ const crowdsec = new CrowdSecAcquisition("crowdsec", {
   containerName: MAIL_CONTAINER,
   containerRuntime: config.crowdsec.containerRuntime,
   collections: config.crowdsec.collections,
+  agent: config.crowdsec.agent,
 });
 
 export const namespace = mail.namespace;
@@ -126,3 +127,5 @@ export const mtaStsPolicyUrl = mtaSts.url;
 export const tlsSecretName = mail.tlsSecretName;
 export const probeCronJob = monitoring.cronJobName;
 export const crowdsecAcquisitionConfigMap = crowdsec.configMapName;
+/** Paste into the CrowdSec stack's chart values: its agent then mounts the mail acquisition. */
+export const crowdsecAgentValues = crowdsec.agentValues;

@@ -1,23 +1,28 @@
 /**
- * What CrowdSec reads from the mail pod. The CrowdSec agent (DaemonSet, LAPI, bouncers) belongs to
- * the CrowdSec stack; this component owns only the acquisition and the list of collections.
+ * What CrowdSec reads from the mail pod, and the proof that the agent reads it. The CrowdSec agent
+ * (the crowdsec Helm chart's DaemonSet, LAPI, bouncers) belongs to the CrowdSec stack; this
+ * component owns the acquisition ConfigMap and reads the agent's live state at preview.
  *
- * Contract with the CrowdSec stack:
- * - mount the ConfigMap `crowdsec-mail-acquisition` (namespace `crowdsec`) into the agent's
- *   `/etc/crowdsec/acquis.d/` (only the `acquis-mail.yaml` key: `crowdsecAgentValues` does this);
- * - install the collections in the ConfigMap's `collections` key (the agent image's COLLECTIONS);
- * - mount the node's `/var/log` (chart default `agent.hostVarLog: true`).
+ * The seam, from the consumer's side:
+ * - the agent's DaemonSet and its acquisition ConfigMaps are read with `.get()` and published as
+ *   this component's `agent` output (mounts and volumes only), which the policy pack checks: the
+ *   acquisition must be mounted by subPath into /etc/crowdsec/acquis.d, nothing else may read the
+ *   mail logs, and every datasource polls;
+ * - `agentValues` is the chart values (YAML) that make the agent do so, computed from what was read.
  *
- * The crux is the `program` label. Pod logs are read as CRI or docker lines; the cri-logs /
- * docker-logs parsers take the program from the datasource label and never look inside the syslog
- * line. The hub parsers filter on that program: postfix-logs wants one ending in `/smtpd`,
- * postscreen-logs wants `postfix/postscreen`, dovecot-logs wants `dovecot`. One `program: postfix`
- * label matches none of them, and brute force goes unnoticed without an error. So the same log file
- * is declared once per parser family; each parser ignores the other families' lines.
+ * The crux of the acquisition is the `program` label. Pod logs are read as CRI or docker lines; the
+ * cri-logs / docker-logs parsers take the program from the datasource label and never look inside
+ * the syslog line. The hub parsers filter on that program: postfix-logs wants one ending in
+ * `/smtpd`, postscreen-logs wants `postfix/postscreen`, dovecot-logs wants `dovecot`. One
+ * `program: postfix` label matches none of them, and brute force goes unnoticed without an error.
+ * So the same log file is declared once per parser family; each parser ignores the other families'
+ * lines.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
+import type { CrowdSecAgentConfig } from "../lib/config";
+import { agentValues, agentValuesYaml, agentView, type LiveAgent } from "../lib/crowdsec-agent";
 
 export type ContainerRuntime = "containerd" | "docker";
 
@@ -34,6 +39,8 @@ export interface CrowdSecAcquisitionArgs {
   containerRuntime: ContainerRuntime;
   /** Hub collections the agent must install, e.g. crowdsecurity/postfix, crowdsecurity/dovecot. */
   collections: string[];
+  /** The live agent to read at preview (its DaemonSet and acquisition ConfigMaps, in `namespace`). */
+  agent: CrowdSecAgentConfig;
 }
 
 /** One datasource per hub parser family, all over the same container log. */
@@ -66,6 +73,11 @@ export function acquisitionDatasources(args: CrowdSecAcquisitionArgs): Record<st
     filenames: [containerLogGlob(args)],
     // Watch the glob even before the pod's log file exists (pods are replaced on every rollout).
     force_inotify: true,
+    // Since CrowdSec 1.5 files are followed by inotify unless this is set (pkg/acquisition/modules/
+    // file). /var/log/containers/*.log are symlinks to the pod's current log, and on a symlink
+    // inotify "will not be able to detect rotation" (CrowdSec's own warning, v1.7.8 file/run.go):
+    // after a restart or rotation the agent would stop reading. Polling follows the symlink.
+    poll_without_inotify: true,
     labels: { type: args.containerRuntime, program },
   }));
 }
@@ -78,36 +90,38 @@ export function renderAcquisition(args: CrowdSecAcquisitionArgs): string {
   ).join("---\n");
 }
 
-/** Values fragment for the crowdsecurity/crowdsec chart: mount the acquisition, add collections. */
-export function crowdsecAgentValues(args: CrowdSecAcquisitionArgs) {
-  return {
-    agent: {
-      env: [{ name: "COLLECTIONS", value: args.collections.join(" ") }],
-      extraVolumes: [
-        {
-          name: "mail-acquisition",
-          configMap: {
-            name: ACQUISITION_CONFIGMAP,
-            items: [{ key: ACQUISITION_KEY, path: ACQUISITION_KEY }],
-          },
-        },
-      ],
-      // A directory mount (not subPath) so ConfigMap updates reach the agent.
-      extraVolumeMounts: [
-        { name: "mail-acquisition", mountPath: "/etc/crowdsec/acquis.d", readOnly: true },
-      ],
-    },
-  };
+/** Reads the live agent: its DaemonSet and the ConfigMaps it loads acquisitions from. */
+function readAgent(
+  args: CrowdSecAcquisitionArgs,
+  parent: pulumi.Resource,
+): pulumi.Output<LiveAgent> {
+  const ns = args.namespace;
+  const { daemonSet, container, acquisitionConfigMaps } = args.agent;
+  const ds = k8s.apps.v1.DaemonSet.get("agent", `${ns}/${daemonSet}`, { parent });
+  const maps = acquisitionConfigMaps.map((name) =>
+    k8s.core.v1.ConfigMap.get(`agent-${name}`, `${ns}/${name}`, { parent }).data.apply((data) => ({
+      namespace: ns,
+      name,
+      data: data ?? {},
+    })),
+  );
+  return pulumi.all([ds.spec, pulumi.all(maps)]).apply(([spec, configMaps]) => ({
+    daemonSet: agentView(ns, daemonSet, container, spec.template.spec),
+    configMaps,
+  }));
 }
 
 export class CrowdSecAcquisition extends pulumi.ComponentResource {
   public readonly configMapName: pulumi.Output<string>;
   public readonly collections: string[];
-  /** Hand this to the CrowdSec stack's chart values (merge `agent.env` with its own). */
-  public readonly agentValues: ReturnType<typeof crowdsecAgentValues>;
+  /** The live agent as read at preview: what the policy pack checks the seam against. */
+  public readonly agent: pulumi.Output<LiveAgent>;
+  /** The crowdsec chart values (YAML) the CrowdSec stack needs so its agent reads this acquisition. */
+  public readonly agentValues: pulumi.Output<string>;
 
   constructor(name: string, args: CrowdSecAcquisitionArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailserver:crowdsec:CrowdSecAcquisition", name, {}, opts);
+    const acquisition = renderAcquisition(args);
     const configMap = new k8s.core.v1.ConfigMap(
       "acquisition",
       {
@@ -117,7 +131,7 @@ export class CrowdSecAcquisition extends pulumi.ComponentResource {
           labels: { "app.kubernetes.io/part-of": "mailserver" },
         },
         data: {
-          [ACQUISITION_KEY]: renderAcquisition(args),
+          [ACQUISITION_KEY]: acquisition,
           [COLLECTIONS_KEY]: args.collections.join(" "),
         },
       },
@@ -125,10 +139,23 @@ export class CrowdSecAcquisition extends pulumi.ComponentResource {
     );
     this.configMapName = configMap.metadata.name;
     this.collections = args.collections;
-    this.agentValues = crowdsecAgentValues(args);
+    this.agent = readAgent(args, this);
+    this.agentValues = this.agent.apply((live) =>
+      agentValuesYaml(
+        agentValues(live, {
+          configMap: ACQUISITION_CONFIGMAP,
+          key: ACQUISITION_KEY,
+          mailNamespace: args.mailNamespace,
+          mailPodPrefix: args.podPrefix,
+          content: acquisition,
+        }),
+        live,
+      ),
+    );
     this.registerOutputs({
       configMapName: this.configMapName,
       collections: this.collections,
+      agent: this.agent,
       agentValues: this.agentValues,
     });
   }

@@ -163,10 +163,22 @@ const monitoringSchema = z.strictObject({
   probe: probeSchema,
 });
 
+/**
+ * The live CrowdSec agent (the crowdsec Helm chart of the CrowdSec stack) the program reads at
+ * preview: its DaemonSet, its container, and every ConfigMap it loads acquisitions from (the
+ * chart's `acquis-configmap` and any the stack's values mount into acquis.d).
+ */
+const crowdsecAgentSchema = z.strictObject({
+  daemonSet: k8sName(),
+  container: k8sName(),
+  acquisitionConfigMaps: z.array(k8sName()).min(1),
+});
+
 const crowdsecSchema = z.strictObject({
   namespace: k8sName(),
   containerRuntime: z.enum(["containerd", "docker"]),
   collections: z.array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/)).min(1),
+  agent: crowdsecAgentSchema,
 });
 
 /**
@@ -217,6 +229,7 @@ export type MonitoringConfig = StackConfig["monitoring"];
 export type ProbeConfig = MonitoringConfig["probe"];
 export type CrowdSecConfig = StackConfig["crowdsec"];
 export type TlsConfig = StackConfig["tls"];
+export type CrowdSecAgentConfig = CrowdSecConfig["agent"];
 export type VaultPath = z.infer<typeof vaultPath>;
 
 /** Runs of a cron schedule over one UTC day: the probe's sends per day. */

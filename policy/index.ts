@@ -1,5 +1,8 @@
 import { PolicyPack } from "@pulumi/policy";
+import { crowdsecAcquisitionPolls } from "./policies/crowdsec-acquisition-polls";
+import { crowdsecAgentMountsAcquisition } from "./policies/crowdsec-agent-mounts-acquisition";
 import { crowdsecCoversMail } from "./policies/crowdsec-covers-mail";
+import { crowdsecSingleAcquisition } from "./policies/crowdsec-single-acquisition";
 import { dkimKeyStrength } from "./policies/dkim-key-strength";
 import { dkimLegacyKey } from "./policies/dkim-legacy-key";
 import { dmarcEnforcing } from "./policies/dmarc-enforcing";
@@ -41,6 +44,9 @@ new PolicyPack("mailserver-invariants", {
     noLiteralSecrets,
     dmsEnvKnown,
     crowdsecCoversMail,
+    crowdsecAgentMountsAcquisition,
+    crowdsecSingleAcquisition,
+    crowdsecAcquisitionPolls,
     probeWithinMailgunQuota,
     tlsSecretOwned,
     mtaStsServed,

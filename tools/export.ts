@@ -79,7 +79,7 @@ function mentionsAny(value: unknown, secrets: string[]): boolean {
 
 /**
  * The mocked run as analyzer items: inputs with secrets re-wrapped; outputs are the inputs echoed
- * back (what the mocks answer) for custom resources, nothing for components, the stack exports for
+ * back (what the mocks answer) for custom resources, registered outputs for components, the stack exports for
  * the root stack (an export that carries any secret string is itself treated as secret).
  */
 export function itemsFromRun(run: ProgramRun): Item[] {
@@ -103,7 +103,9 @@ export function itemsFromRun(run: ProgramRun): Item[] {
       retainOnDelete: r.retainOnDelete,
       dependencies: r.dependencies,
       inputs,
-      outputs: r.custom ? inputs : {},
+      outputs: r.custom
+        ? inputs
+        : (wrapAtPaths(r.outputs ?? {}, r.outputSecretPaths ?? []) as Record<string, unknown>),
     };
   });
   const stack = items.find((i) => i.type === ROOT_STACK && !i.parent);

@@ -7,6 +7,8 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
+import { parseConfig, rawConfigFromPulumi } from "../lib/config";
+import { liveObjects, pastedValues, type Values } from "./crowdsec-agent";
 import { PLACEHOLDER, vaultPlaceholders } from "./placeholders";
 
 /** The project directory (with Pulumi.yaml), also when this file runs compiled from bin/. */
@@ -39,6 +41,9 @@ export interface CapturedResource {
   inputs: Record<string, unknown>;
   /** Dotted paths of the inputs that were secret. */
   secretPaths: string[];
+  /** A component's registered outputs (what AnalyzeStack sees of it), secrets unwrapped. */
+  outputs?: Record<string, unknown>;
+  outputSecretPaths?: string[];
   protect: boolean;
   retainOnDelete: boolean;
   dependencies: string[];
@@ -61,6 +66,11 @@ export interface RunOptions {
   vault?: VaultAnswer;
   /** Filled with the registrations as they happen, also when the program fails. */
   record?: CapturedResource[];
+  /**
+   * crowdsec chart values the live agent is rendered from (tools/crowdsec-agent.ts) to answer the
+   * program's reads; defaults to the owner's values with `crowdsecAgentValues` pasted.
+   */
+  crowdsecValues?: Values;
 }
 
 /** The flat config map of `Pulumi.<stack>.yaml`; throws naming the file when it is unusable. */
@@ -128,8 +138,13 @@ interface RegisterRequest {
   getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
 }
 type Callback = (err: unknown, response?: { getUrn(): string }) => void;
+interface OutputsRequest {
+  getUrn(): string;
+  getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined;
+}
 interface Monitor {
   registerResource(req: RegisterRequest, cb: Callback): Promise<void>;
+  registerResourceOutputs(req: OutputsRequest, cb: (err: unknown, res?: unknown) => void): void;
 }
 
 /** Wraps the mock monitor so each registration is recorded with what `MockResourceArgs` omits. */
@@ -156,6 +171,16 @@ function recordRegistrations(captured: CapturedResource[]): void {
       }
       cb(err, response);
     });
+  const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
+  monitor.registerResourceOutputs = (req, cb) => {
+    const r = captured.find((c) => c.urn === req.getUrn());
+    if (r && !r.custom) {
+      r.outputSecretPaths = [];
+      const outputs = req.getOutputs()?.toJavaScript() ?? {};
+      r.outputs = unwrapSecrets(outputs, "", r.outputSecretPaths) as Record<string, unknown>;
+    }
+    registerOutputs(req, cb);
+  };
 }
 
 /**
@@ -180,12 +205,25 @@ function issuedOutputs(type: string): Record<string, unknown> {
   }
 }
 
-function mocks(vault: VaultAnswer): pulumi.runtime.Mocks {
+/** Answers a `.get()` read from the live objects; a missing one fails as a real read would. */
+function readAnswer(live: () => Map<string, Record<string, unknown>>, type: string, id: string) {
+  const state = live().get(`${type} ${id}`);
+  if (!state) throw new Error(`read ${type} ${id}: not found in the mocked cluster`);
+  return { id, state };
+}
+
+function mocks(
+  vault: VaultAnswer,
+  live: () => Map<string, Record<string, unknown>>,
+): pulumi.runtime.Mocks {
   return {
-    newResource: (args) => ({
-      id: `${args.name}-id`,
-      state: { ...(args.inputs as Record<string, unknown>), ...issuedOutputs(args.type) },
-    }),
+    newResource: (args) =>
+      args.id
+        ? readAnswer(live, args.type, args.id)
+        : {
+            id: `${args.name}-id`,
+            state: { ...(args.inputs as Record<string, unknown>), ...issuedOutputs(args.type) },
+          },
     call: (args) => {
       const inputs = args.inputs as Record<string, unknown>;
       switch (args.token) {
@@ -215,8 +253,14 @@ function mocks(vault: VaultAnswer): pulumi.runtime.Mocks {
  */
 export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
   const stack = opts.stack ?? "prod";
+  // Computed on the first read only: a run with a bad config fails before it reads anything.
+  let live: Map<string, Record<string, unknown>> | undefined;
+  const liveCluster = () =>
+    (live ??= liveObjects(
+      opts.crowdsecValues ?? pastedValues(parseConfig(rawConfigFromPulumi(opts.config))),
+    ));
   await pulumi.runtime.setMocks(
-    mocks(opts.vault ?? placeholderVault(opts.config)),
+    mocks(opts.vault ?? placeholderVault(opts.config), liveCluster),
     PROJECT,
     stack,
     opts.preview ?? false,

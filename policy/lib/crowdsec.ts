@@ -1,11 +1,15 @@
 /** CrowdSec acquisition datasources and whether the hub's mail parsers will see their lines. */
 import { parseAllDocuments } from "yaml";
+import { kindOf } from "./k8s";
+import type { DmsContainer } from "./stack";
 
 export interface Datasource {
   source: string;
   filenames: string[];
   type?: string;
   program?: string;
+  /** `poll_without_inotify: true`: the file is polled instead of followed by inotify. */
+  polls: boolean;
 }
 
 export function parseAcquisition(text: string): { sources: Datasource[]; errors: string[] } {
@@ -31,6 +35,7 @@ export function parseAcquisition(text: string): { sources: Datasource[]; errors:
       // CrowdSec treats a datasource with filename(s) and no source as a file datasource.
       source: typeof d.source === "string" ? d.source : "file",
       filenames: names.filter((n): n is string => typeof n === "string"),
+      polls: d.poll_without_inotify === true,
     };
     if (typeof labels.type === "string") ds.type = labels.type;
     if (typeof labels.program === "string") ds.program = labels.program;
@@ -70,4 +75,45 @@ export function feedsParser(ds: Datasource, parser: ParserName): boolean {
   if (ds.type === "syslog") return true;
   if (ds.type !== "containerd" && ds.type !== "docker") return false;
   return ds.program !== undefined && PARSERS[parser](ds.program);
+}
+
+/**
+ * Where the CrowdSec agent image loads acquisitions from: acquis.yaml and every *.yaml|*.yml in
+ * acquis.d (crowdsecurity/crowdsec build/docker/config.yaml; pkg/csconfig/crowdsec_service.go).
+ */
+export const ACQUIS_FILE = "/etc/crowdsec/acquis.yaml";
+export const ACQUIS_DIR = "/etc/crowdsec/acquis.d";
+
+/** Is `path` a file the agent loads as an acquisition? */
+export function isAcquisitionPath(path: string): boolean {
+  if (path === ACQUIS_FILE) return true;
+  const slash = path.lastIndexOf("/");
+  return path.slice(0, slash) === ACQUIS_DIR && /\.ya?ml$/.test(path.slice(slash + 1));
+}
+
+/** Does a directory mount at `mountPath` cover acquis.d (hiding what is mounted beneath it)? */
+export function coversAcquisDir(mountPath: string): boolean {
+  const dir = mountPath.replace(/\/+$/, "") || "/";
+  return dir === "/" || `${ACQUIS_DIR}/`.startsWith(`${dir}/`);
+}
+
+/** A concrete pod log path of the container, as the kubelet names it under /var/log/containers. */
+export function podLogPath(c: DmsContainer): string {
+  const kind = kindOf(c.workload.type);
+  const pod =
+    kind === "Pod"
+      ? c.workloadName
+      : kind === "StatefulSet"
+        ? `${c.workloadName}-0`
+        : kind === "Deployment"
+          ? `${c.workloadName}-5d8f7c9b6d-x7k2p`
+          : `${c.workloadName}-x7k2p`;
+  return `/var/log/containers/${pod}_${c.namespace}_${c.container.name}-${"0".repeat(64)}.log`;
+}
+
+/** Does a datasource read the container's logs (pod logs, or DMS's syslog file when typed syslog)? */
+export function readsMailLog(ds: Datasource, c: DmsContainer, mailLogFiles: string[]): boolean {
+  if (ds.source !== "file") return false;
+  const paths = ds.type === "syslog" ? mailLogFiles : [podLogPath(c)];
+  return ds.filenames.some((glob) => paths.some((p) => globMatches(glob, p)));
 }

@@ -22,15 +22,16 @@ import type {
 import { readConfig, SPEC } from "../lib/config";
 import {
   feedsParser,
-  globMatches,
   parseAcquisition,
   PARSERS,
+  podLogPath,
+  readsMailLog,
   type Datasource,
   type ParserName,
 } from "../lib/crowdsec";
 import { kindOf, namespaceOf } from "../lib/k8s";
 import { at, isObject, PreviewGaps } from "../lib/plain";
-import { dmsContainers, plainResources, type DmsContainer, type StackResource } from "../lib/stack";
+import { dmsContainers, plainResources, type StackResource } from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
   properties: {
@@ -59,20 +60,6 @@ interface Config {
   mailLogFiles: string[];
 }
 
-/** A concrete pod log path of the container, as the kubelet names it under /var/log/containers. */
-export function podLogPath(c: DmsContainer): string {
-  const kind = kindOf(c.workload.type);
-  const pod =
-    kind === "Pod"
-      ? c.workloadName
-      : kind === "StatefulSet"
-        ? `${c.workloadName}-0`
-        : kind === "Deployment"
-          ? `${c.workloadName}-5d8f7c9b6d-x7k2p`
-          : `${c.workloadName}-x7k2p`;
-  return `/var/log/containers/${pod}_${c.namespace}_${c.container.name}-${"0".repeat(64)}.log`;
-}
-
 function acquisitions(
   resources: StackResource[],
   cfg: Config,
@@ -98,12 +85,6 @@ function acquisitions(
   return sources;
 }
 
-function targets(ds: Datasource, c: DmsContainer, cfg: Config): boolean {
-  if (ds.source !== "file") return false;
-  const paths = ds.type === "syslog" ? cfg.mailLogFiles : [podLogPath(c)];
-  return ds.filenames.some((glob) => paths.some((p) => globMatches(glob, p)));
-}
-
 const WANTS: Record<ParserName, string> = {
   "postfix-logs": 'a program ending in "/smtpd" (e.g. postfix/submission/smtpd)',
   "dovecot-logs": 'program "dovecot"',
@@ -116,7 +97,7 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
   const mail = dmsContainers(resources, cfg.dmsImage, gaps);
   const sources = acquisitions(resources, cfg, report, gaps);
   for (const c of mail) {
-    const mine = sources.filter((ds) => targets(ds, c, cfg));
+    const mine = sources.filter((ds) => readsMailLog(ds, c, cfg.mailLogFiles));
     const programs =
       mine.map((ds) => `${ds.type ?? "?"}/${ds.program ?? "-"}`).join(", ") || "none";
     for (const parser of Object.keys(PARSERS) as ParserName[]) {

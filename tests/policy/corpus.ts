@@ -3,13 +3,17 @@
  * be caught by the named policy (and by no other mandatory policy).
  */
 import type { AnalyzerResource } from "../../tools/analyzer";
+import { mergeValues, OWNER_VALUES, type Values } from "../../tools/crowdsec-agent";
 import {
   acquisitionDoc,
+  agentValuesWithMail,
   configMap,
   crowdsecAcquisition,
+  crowdsecAgent,
   dkimContent,
   dmsContainer,
   goodStack,
+  GOOD_ACQUISITION,
   mailDeployment,
   mailEnv,
   mailService,
@@ -34,6 +38,12 @@ export interface Misconfiguration {
 }
 
 const D = "viktorbarzin.me";
+
+/** The good agent's values with agent.<key> replaced (Helm replaces lists whole). */
+const agentWith = (agent: Values) =>
+  withResource(crowdsecAgent(mergeValues(agentValuesWithMail(), { agent })));
+const goodAgent = agentValuesWithMail().agent as Record<string, Values[]>;
+
 /** Looks like a Brevo SMTP key; generated, never a real one. */
 export const FAKE_BREVO_KEY = `xsmtpsib-${"ab12".repeat(16)}-${"cd34".repeat(4)}`;
 
@@ -289,6 +299,85 @@ export const CORPUS: Misconfiguration[] = [
             ]),
           ),
         ),
+      ),
+  },
+  {
+    title:
+      "CrowdSec agent as the CrowdSec stack runs it today: the mail acquisition is not mounted",
+    policy: "crowdsec-agent-mounts-acquisition",
+    message:
+      /crowdsec-mail-acquisition key acquis-mail\.yaml is a CrowdSec acquisition that the agent DaemonSet crowdsec\/crowdsec-agent .*does not mount.*agent\.extraVolumeMounts \{name: mail-acquisition, mountPath: \/etc\/crowdsec\/acquis\.d\/acquis-mail\.yaml, subPath: acquis-mail\.yaml\}/,
+    stack: () =>
+      withResource(
+        crowdsecAgent(mergeValues(OWNER_VALUES, { agent: { acquisition: goodAgent.acquisition } })),
+      ),
+  },
+  {
+    title: "acquisition ConfigMap mounted as the whole acquis.d directory",
+    policy: "crowdsec-agent-mounts-acquisition",
+    message:
+      /mounts volume mail-acquisition over the whole directory \/etc\/crowdsec\/acquis\.d, which hides .*\/etc\/crowdsec\/acquis\.d\/syslog\.yaml/,
+    stack: () =>
+      agentWith({
+        extraVolumeMounts: [
+          ...goodAgent.extraVolumeMounts.filter((m) => m.name !== "mail-acquisition"),
+          { name: "mail-acquisition", mountPath: "/etc/crowdsec/acquis.d", readOnly: true },
+        ],
+      }),
+  },
+  {
+    title: "an acquisition and no CrowdSec agent read at preview",
+    policy: "crowdsec-agent-mounts-acquisition",
+    message: /the stack reads no CrowdSec agent, so nothing proves any agent mounts it/,
+    stack: () => goodStack().filter((r) => r.type !== T.crowdsecComponent),
+  },
+  {
+    title: "chart acquisition still reads the mail pod (program: postfix, program: dovecot)",
+    policy: "crowdsec-single-acquisition",
+    message:
+      /reads \/var\/log\/containers\/mailserver-.* a second time through \/etc\/crowdsec\/acquis\.yaml \(ConfigMap crowdsec\/acquis-configmap key acquis\.yaml: program: postfix, program: dovecot\).*halves the ban thresholds/,
+    stack: () => agentWith({ acquisition: (OWNER_VALUES.agent as Values).acquisition as Values[] }),
+  },
+  {
+    title: "agent loads an acquisition ConfigMap the stack did not read",
+    policy: "crowdsec-single-acquisition",
+    message:
+      /loads \/etc\/crowdsec\/acquis\.d\/extra\.yaml from ConfigMap crowdsec\/crowdsec-extra-acquisition key extra\.yaml, which this stack neither creates nor read/,
+    stack: () =>
+      agentWith({
+        extraVolumes: [
+          ...goodAgent.extraVolumes,
+          { name: "extra", configMap: { name: "crowdsec-extra-acquisition" } },
+        ],
+        extraVolumeMounts: [
+          ...goodAgent.extraVolumeMounts,
+          { name: "extra", mountPath: "/etc/crowdsec/acquis.d/extra.yaml", subPath: "extra.yaml" },
+        ],
+      }),
+  },
+  {
+    title: "mail pod logs also read as DMS's syslog file in the same acquisition",
+    policy: "crowdsec-single-acquisition",
+    message: /feeds the mail logs of .* to dovecot-logs through 2 datasources/,
+    stack: () =>
+      withResource(
+        crowdsecAcquisition([
+          ...GOOD_ACQUISITION,
+          acquisitionDoc("", "syslog", ["/var/log/mail/mail.log"]),
+        ]),
+      ),
+  },
+  {
+    title: "CrowdSec datasource following pod logs by inotify only",
+    policy: "crowdsec-acquisition-polls",
+    message:
+      /datasource 3 \(.*program dovecot\) follows its files by inotify.*add poll_without_inotify: true/,
+    stack: () =>
+      withResource(
+        crowdsecAcquisition([
+          ...GOOD_ACQUISITION.slice(0, 2),
+          acquisitionDoc("dovecot", "containerd", undefined, false),
+        ]),
       ),
   },
   {

@@ -1,6 +1,7 @@
 /** A realistic "good" mail stack as the program will declare it, plus builders for variants. */
 import { createHash, generateKeyPairSync } from "node:crypto";
 import type { AnalyzerResource } from "../../tools/analyzer";
+import { liveAgentFor, mergeValues, OWNER_VALUES, type Values } from "../../tools/crowdsec-agent";
 
 export const T = {
   namespace: "kubernetes:core/v1:Namespace",
@@ -17,6 +18,7 @@ export const T = {
   workersCustomDomain: "cloudflare:index/workersCustomDomain:WorkersCustomDomain",
   dnsRecord: "cloudflare:index/dnsRecord:DnsRecord",
   legacyRecord: "cloudflare:index/record:Record",
+  crowdsecComponent: "mailserver:crowdsec:CrowdSecAcquisition",
 } as const;
 
 const ZONE_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
@@ -215,11 +217,14 @@ export function acquisitionDoc(
   program: string,
   type = "containerd",
   filenames = [POD_LOGS],
+  poll = true,
 ): string {
   return [
     "source: file",
     "filenames:",
     ...filenames.map((f) => `  - ${f}`),
+    "force_inotify: true",
+    ...(poll ? ["poll_without_inotify: true"] : []),
     "labels:",
     `  type: ${type}`,
     ...(program ? [`  program: ${program}`] : []),
@@ -237,6 +242,54 @@ export const GOOD_ACQUISITION = [
   acquisitionDoc("postfix/postscreen"),
   acquisitionDoc("dovecot"),
 ];
+
+export const AGENT_CONFIG = {
+  daemonSet: "crowdsec-agent",
+  container: "crowdsec-agent",
+  acquisitionConfigMaps: ["acquis-configmap", "crowdsec-syslog-acquisition"],
+};
+
+/** The crowdsec chart values once the owner pasted the mail mount and dropped the mail entries. */
+export function agentValuesWithMail(): Values {
+  const owner = OWNER_VALUES.agent as Values &
+    Record<"extraVolumes" | "extraVolumeMounts", unknown[]>;
+  return mergeValues(OWNER_VALUES, {
+    agent: {
+      acquisition: [{ namespace: "traefik", podName: "traefik-*", program: "traefik" }],
+      extraVolumes: [
+        ...owner.extraVolumes,
+        {
+          name: "mail-acquisition",
+          configMap: {
+            name: "crowdsec-mail-acquisition",
+            items: [{ key: "acquis-mail.yaml", path: "acquis-mail.yaml" }],
+          },
+        },
+      ],
+      extraVolumeMounts: [
+        ...owner.extraVolumeMounts,
+        {
+          name: "mail-acquisition",
+          mountPath: "/etc/crowdsec/acquis.d/acquis-mail.yaml",
+          subPath: "acquis-mail.yaml",
+          readOnly: true,
+        },
+      ],
+    },
+  });
+}
+
+/** The CrowdSecAcquisition component as AnalyzeStack sees it: its `agent` output, read live. */
+export function crowdsecAgent(values: Values = agentValuesWithMail()): AnalyzerResource {
+  return {
+    type: T.crowdsecComponent,
+    name: "crowdsec",
+    properties: {
+      configMapName: "crowdsec-mail-acquisition",
+      agent: liveAgentFor(values, AGENT_CONFIG) as unknown as Record<string, unknown>,
+    },
+  };
+}
 
 export function roundcube(): AnalyzerResource {
   return {
@@ -384,6 +437,7 @@ export function goodStack(): AnalyzerResource[] {
     webmailIngress(),
     probeCronJob("*/20 * * * *"),
     crowdsecAcquisition(GOOD_ACQUISITION),
+    crowdsecAgent(),
     ...dnsRecords(),
     mtaStsWorker(),
     mtaStsDomain(),
