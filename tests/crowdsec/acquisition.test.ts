@@ -8,15 +8,16 @@ import {
   PARSER_PROGRAMS,
   acquisitionDatasources,
   containerLogGlob,
-  crowdsecAgentValues,
   renderAcquisition,
   type CrowdSecAcquisitionArgs,
 } from "../../components/crowdsec-acquisition";
+import { OWNER_VALUES, renderAcquisYaml } from "../../tools/crowdsec-agent";
+import { toolMissing } from "../helpers/tools";
 import {
   CrowdSecSandbox,
   HUB,
   REPO_ROOT,
-  ensureCrowdSec,
+  crowdsecMissing,
   type ReplayResult,
 } from "./crowdsec-sandbox";
 
@@ -27,12 +28,18 @@ const ARGS: CrowdSecAcquisitionArgs = {
   containerName: "docker-mailserver",
   containerRuntime: "containerd",
   collections: ["crowdsecurity/postfix", "crowdsecurity/dovecot"],
+  agent: {
+    daemonSet: "crowdsec-agent",
+    container: "crowdsec-agent",
+    acquisitionConfigMaps: ["acquis-configmap"],
+  },
 };
 
 const SMTP_ATTACKER = "203.0.113.45";
 const IMAP_ATTACKER = "198.51.100.23";
 const BENIGN = "192.0.2.10";
 const SIDECAR_ONLY = "192.0.2.99";
+const SLOW_GUESSER = "198.51.100.77";
 
 // Log files named as the kubelet names them: <pod>_<namespace>_<container>-<container id>.log
 const POD = "mailserver-7d9f8c6b5-x2k4p";
@@ -63,17 +70,26 @@ function writeContainerLogs(dir: string, start: Date): string {
   return out;
 }
 
+/** The one field Debian's CrowdSec 1.4.6 does not know (see forReplay). */
+const POLL = "poll_without_inotify";
+
 /**
  * The rendered acquisition, adapted for a replay: the node's /var/log/containers becomes the
- * fixture directory (the glob itself is kept, so CrowdSec expands it) and every datasource reads
- * its files once (`mode: cat`) instead of tailing them.
+ * fixture directory (the glob itself is kept, so CrowdSec expands it), every datasource reads its
+ * files once (`mode: cat`) instead of tailing them, and `poll_without_inotify` is dropped: 1.4.6
+ * parses datasources strictly and predates the field (crowdsecurity/crowdsec 2701454f, v1.5.0),
+ * while it always polls (v1.4.6 pkg/acquisition/modules/file/file.go `Poll: true`), which is what
+ * the field asks of the v1.7.8 agent. A test below shows 1.4.6 refusing the field.
  */
-function forReplay(acquisition: string, containersDir: string): string {
+function forReplay(acquisition: string, containersDir: string, keepPoll = false): string {
   return parseAllDocuments(acquisition)
     .map((doc) => {
-      const ds = doc.toJS() as { filenames: string[] } & Record<string, unknown>;
+      const { [POLL]: poll, ...ds } = doc.toJS() as { filenames: string[] } & Record<
+        string,
+        unknown
+      >;
       const filenames = ds.filenames.map((f) => f.replace("/var/log/containers", containersDir));
-      return stringify({ ...ds, filenames, mode: "cat" });
+      return stringify({ ...ds, ...(keepPoll ? { [POLL]: poll } : {}), filenames, mode: "cat" });
     })
     .join("---\n");
 }
@@ -128,16 +144,14 @@ describe("CrowdSec acquisition (rendered)", () => {
     assert.ok(docker.every((d) => d.labels.type === "docker"));
   });
 
-  it("gives the chart a directory mount of the acquisition and the collections", () => {
-    const { agent } = crowdsecAgentValues(ARGS);
-    assert.deepEqual(agent.env, [
-      { name: "COLLECTIONS", value: "crowdsecurity/postfix crowdsecurity/dovecot" },
-    ]);
-    assert.equal(agent.extraVolumeMounts[0].mountPath, "/etc/crowdsec/acquis.d");
-    assert.equal(agent.extraVolumes[0].configMap.name, "crowdsec-mail-acquisition");
-    assert.deepEqual(agent.extraVolumes[0].configMap.items, [
-      { key: "acquis-mail.yaml", path: "acquis-mail.yaml" },
-    ]);
+  it("polls every datasource instead of trusting inotify on the pods' symlinked logs", () => {
+    const raw = parseAllDocuments(renderAcquisition(ARGS)).map(
+      (d) => d.toJS() as Record<string, unknown>,
+    );
+    for (const d of raw) {
+      assert.equal(d[POLL], true);
+      assert.equal(d.force_inotify, true);
+    }
   });
 });
 
@@ -148,11 +162,8 @@ describe("CrowdSec acquisition replayed by the real CrowdSec (Debian 1.4.6, offl
   const sandboxes: CrowdSecSandbox[] = [];
 
   before(function () {
-    const unavailable = ensureCrowdSec();
-    if (unavailable) {
-      console.warn(`\n  !!! SKIPPING the CrowdSec replay tests: ${unavailable}\n`);
-      this.skip();
-    }
+    const unavailable = crowdsecMissing();
+    if (unavailable) toolMissing(this, "crowdsec", unavailable);
     work = fs.mkdtempSync(path.join(os.tmpdir(), "crowdsec-mail-"));
     // Near now: bans last 4h from the log's own timestamps.
     containers = writeContainerLogs(work, new Date(Date.now() - 10 * 60_000));
@@ -163,16 +174,36 @@ describe("CrowdSec acquisition replayed by the real CrowdSec (Debian 1.4.6, offl
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  async function replay(name: string, acquisition: string): Promise<ReplayResult> {
+  async function replay(
+    name: string,
+    acquisition: string,
+    keepPoll = false,
+  ): Promise<ReplayResult> {
     const sandbox = new CrowdSecSandbox(path.join(work, name), ARGS.collections, "containerd");
     sandboxes.push(sandbox);
     await sandbox.start();
     try {
-      return sandbox.replay(forReplay(acquisition, containers));
+      return sandbox.replay(forReplay(acquisition, containers, keepPoll));
     } finally {
       await sandbox.stop();
     }
   }
+
+  it("drops only poll_without_inotify for 1.4.6, which refuses it (it predates the field)", async () => {
+    const rendered = renderAcquisition(ARGS);
+    // Apart from the replay's own changes (files, mode), the replay runs what the program renders.
+    const strip = (yaml: string) =>
+      parseAllDocuments(yaml).map((d) => {
+        const ds = d.toJS() as Record<string, unknown>;
+        for (const key of [POLL, "mode", "filenames"]) delete ds[key];
+        return ds;
+      });
+    assert.deepEqual(strip(forReplay(rendered, containers)), strip(rendered));
+    await assert.rejects(
+      replay("with-poll-field", rendered, true),
+      /field poll_without_inotify not found/,
+    );
+  });
 
   it("the fixture's addresses are not whitelisted by the hub (the benign one must pass for real)", () => {
     const wl = parse(
@@ -184,7 +215,7 @@ describe("CrowdSec acquisition replayed by the real CrowdSec (Debian 1.4.6, offl
       const [addr, bits] = c.split("/");
       list.addSubnet(addr, Number(bits), net.isIPv6(addr) ? "ipv6" : "ipv4");
     }
-    for (const ip of [SMTP_ATTACKER, IMAP_ATTACKER, BENIGN, SIDECAR_ONLY]) {
+    for (const ip of [SMTP_ATTACKER, IMAP_ATTACKER, BENIGN, SIDECAR_ONLY, SLOW_GUESSER]) {
       assert.equal(list.check(ip), false, `${ip} is whitelisted`);
     }
   });
@@ -214,5 +245,21 @@ describe("CrowdSec acquisition replayed by the real CrowdSec (Debian 1.4.6, offl
       `active decisions differ; replay log:\n${result.log}`,
     );
     assert.ok(!result.alerts.some((a) => a.scenario === "crowdsecurity/postfix-spam"));
+  });
+
+  it("next to the chart's mail entries (the CrowdSec stack today), two IMAP failures ban", async () => {
+    // The owner's chart acquisition as the chart renders it: traefik, then the mailserver pod's
+    // `program: postfix` and `program: dovecot`; only the mail ones matter here.
+    const chart = parseAllDocuments(renderAcquisYaml(OWNER_VALUES))
+      .map((d) => d.toJS() as { labels: { program: string } })
+      .filter((d) => d.labels.program !== "traefik")
+      .map((d) => stringify(d));
+    const result = await replay("double", [renderAcquisition(ARGS), ...chart].join("---\n"));
+    assert.equal(
+      byIp(result)[SLOW_GUESSER],
+      "crowdsecurity/dovecot-spam",
+      `the doubled dovecot lines should ban ${SLOW_GUESSER}; replay log:\n${result.log}`,
+    );
+    assert.equal(byIp(result)[BENIGN], undefined, "one failure counted twice stays under 4");
   });
 });
