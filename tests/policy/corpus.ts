@@ -336,7 +336,7 @@ export const CORPUS: Misconfiguration[] = [
     policy: "crowdsec-single-acquisition",
     message:
       /reads \/var\/log\/containers\/mailserver-.* a second time through \/etc\/crowdsec\/acquis\.yaml \(ConfigMap crowdsec\/acquis-configmap key acquis\.yaml: program: postfix, program: dovecot\).*halves the ban thresholds/,
-    stack: () => agentWith({ acquisition: (OWNER_VALUES.agent as Values).acquisition as Values[] }),
+    stack: () => agentWith({ acquisition: (OWNER_VALUES.agent as Values).acquisition }),
   },
   {
     title: "agent loads an acquisition ConfigMap the stack did not read",

@@ -286,7 +286,7 @@ export function crowdsecAgent(values: Values = agentValuesWithMail()): AnalyzerR
     name: "crowdsec",
     properties: {
       configMapName: "crowdsec-mail-acquisition",
-      agent: liveAgentFor(values, AGENT_CONFIG) as unknown as Record<string, unknown>,
+      agent: liveAgentFor(values, AGENT_CONFIG),
     },
   };
 }
