@@ -92,18 +92,17 @@ export function renderAcquisition(args: CrowdSecAcquisitionArgs): string {
 
 /** Reads the live agent: its DaemonSet and the ConfigMaps it loads acquisitions from. */
 function readAgent(
+  name: string,
   args: CrowdSecAcquisitionArgs,
   parent: pulumi.Resource,
 ): pulumi.Output<LiveAgent> {
   const ns = args.namespace;
   const { daemonSet, container, acquisitionConfigMaps } = args.agent;
-  const ds = k8s.apps.v1.DaemonSet.get("agent", `${ns}/${daemonSet}`, { parent });
-  const maps = acquisitionConfigMaps.map((name) =>
-    k8s.core.v1.ConfigMap.get(`agent-${name}`, `${ns}/${name}`, { parent }).data.apply((data) => ({
-      namespace: ns,
-      name,
-      data: data ?? {},
-    })),
+  const ds = k8s.apps.v1.DaemonSet.get(`${name}-agent`, `${ns}/${daemonSet}`, { parent });
+  const maps = acquisitionConfigMaps.map((cm) =>
+    k8s.core.v1.ConfigMap.get(`${name}-agent-${cm}`, `${ns}/${cm}`, { parent }).data.apply(
+      (data) => ({ namespace: ns, name: cm, data: data ?? {} }),
+    ),
   );
   return pulumi.all([ds.spec, pulumi.all(maps)]).apply(([spec, configMaps]) => ({
     daemonSet: agentView(ns, daemonSet, container, spec.template.spec),
@@ -139,7 +138,7 @@ export class CrowdSecAcquisition extends pulumi.ComponentResource {
     );
     this.configMapName = configMap.metadata.name;
     this.collections = args.collections;
-    this.agent = readAgent(args, this);
+    this.agent = readAgent(name, args, this);
     this.agentValues = this.agent.apply((live) =>
       agentValuesYaml(
         agentValues(live, {
