@@ -6,13 +6,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { CrowdSecAcquisition } from "./components/crowdsec-acquisition";
 import { DnsRecords } from "./components/dns-records";
 import {
-  EXPORTER_PORT_NAME,
   MAIL_CONTAINER,
   MAIL_DEPLOYMENT,
   MAIL_POD_LABELS,
   MailServer,
 } from "./components/mailserver";
-import { Monitoring } from "./components/monitoring";
+import { Monitoring, scrapeAnnotations } from "./components/monitoring";
 import { MtaStsSite } from "./components/mta-sts";
 import { Webmail } from "./components/webmail";
 import { parseConfig, rawConfigFromPulumi } from "./lib/config";
@@ -41,6 +40,7 @@ const mail = new MailServer("mailserver", {
     minDaysRemaining: config.tls.minDaysRemaining,
     cloudflareDnsToken: secrets.acmeDnsToken,
   },
+  podAnnotations: scrapeAnnotations(config.monitoring.prometheus),
 });
 
 const webmail = new Webmail("webmail", {
@@ -86,8 +86,7 @@ const monitoring = new Monitoring("monitoring", {
   namespace: mail.namespace,
   deploymentName: MAIL_DEPLOYMENT,
   podLabels: { ...MAIL_POD_LABELS },
-  metricsPortName: EXPORTER_PORT_NAME,
-  ruleLabels: config.monitoring.ruleLabels,
+  prometheus: config.monitoring.prometheus,
   probe: {
     schedule: probe.schedule,
     image: probe.image,
@@ -126,6 +125,9 @@ export const mtaStsPolicy = dns.mtaStsPolicy;
 export const mtaStsPolicyUrl = mtaSts.url;
 export const tlsSecretName = mail.tlsSecretName;
 export const probeCronJob = monitoring.cronJobName;
+export const alertRules = monitoring.rulesName;
+/** Values the prometheus chart release needs so its server loads the mail alerts (chart setup). */
+export const prometheusChartValues = monitoring.chartValues;
 export const crowdsecAcquisitionConfigMap = crowdsec.configMapName;
 /** Paste into the CrowdSec stack's chart values: its agent then mounts the mail acquisition. */
 export const crowdsecAgentValues = crowdsec.agentValues;

@@ -1,11 +1,17 @@
 /**
- * docker-mailserver 15.0.0: namespace, environment, config files, the Deployment with its dovecot
- * exporter sidecar, the protected data volume and the LoadBalancer Service on the dedicated IP.
+ * docker-mailserver 15.0.0: namespace, environment, config files, the Deployment (Dovecot serves
+ * its own metrics, no sidecar), the protected data volume and the LoadBalancer Service on the
+ * dedicated IP.
  */
 import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { MailServerConfig } from "../lib/config";
+import {
+  DOVECOT_METRICS_PORT,
+  DOVECOT_METRICS_PORT_NAME,
+  dovecotMetricsCf,
+} from "../lib/dovecot-metrics";
 import type { MailSecrets } from "../lib/secrets";
 import { TlsCertificate, type TlsCertificateArgs } from "./certificate";
 
@@ -19,15 +25,14 @@ export interface MailServerArgs {
   >;
   /** The certificate this stack issues into the mail namespace (components/certificate.ts). */
   certificate: Omit<TlsCertificateArgs, "namespace">;
+  /** Annotations of the pod template, e.g. the prometheus.io scrape annotations. */
+  podAnnotations?: Record<string, string>;
 }
 
 /** Labels of the mail pod; the Service, the PodMonitor and the CrowdSec acquisition rely on them. */
 export const MAIL_POD_LABELS = { app: "mailserver" } as const;
 export const MAIL_DEPLOYMENT = "mailserver";
 export const MAIL_CONTAINER = "docker-mailserver";
-export const EXPORTER_PORT_NAME = "metrics";
-export const EXPORTER_CONTAINER = "dovecot-exporter";
-export const EXPORTER_PORT = 9166;
 export const MAIL_PORTS = [
   { name: "smtp", port: 25 },
   { name: "submissions", port: 465 },
@@ -37,7 +42,6 @@ export const MAIL_PORTS = [
 
 const CONFIG_DIR = "/tmp/docker-mailserver";
 const TLS_DIR = "/etc/ssl/mailserver";
-const DOVECOT_RUN = "/var/run/dovecot";
 
 export function dkimKeyPath(selector: string, domain: string): string {
   return `${CONFIG_DIR}/rspamd/dkim/rsa-2048-${selector}-${domain}.private.txt`;
@@ -91,23 +95,12 @@ export function postfixMainCf(config: MailServerConfig): string {
 }
 
 /**
- * `dovecot.cf` (Dovecot's local.conf, read after conf.d): the image ships the stats sockets with
- * mode 0, which leaves the exporter sidecar with nothing to read; reopen them to the pod. Roundcube
- * connects from one pod IP, so it needs more than the default 10 connections per user and IP.
+ * `dovecot.cf` (Dovecot's local.conf, read after conf.d): Dovecot's own OpenMetrics listener and
+ * the metrics it counts (lib/dovecot-metrics.ts). Roundcube connects from one pod IP, so it needs
+ * more than the default 10 connections per user and IP.
  */
 export function dovecotCf(): string {
-  return [
-    "service stats {",
-    "  unix_listener stats-reader {",
-    "    mode = 0666",
-    "  }",
-    "  unix_listener stats-writer {",
-    "    mode = 0666",
-    "  }",
-    "}",
-    "mail_max_userip_connections = 50",
-    "",
-  ].join("\n");
+  return [...dovecotMetricsCf(), "mail_max_userip_connections = 50", ""].join("\n");
 }
 
 /** Rspamd `override.d/dkim_signing.conf`: sign as the domain with the selector's key. */
@@ -177,9 +170,10 @@ export class MailServer extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const envData = mailserverEnv(config, domain);
     const env = new k8s.core.v1.ConfigMap(
       `${name}-env`,
-      { metadata: meta("mailserver-env"), data: mailserverEnv(config, domain) },
+      { metadata: meta("mailserver-env"), data: envData },
       { parent: this },
     );
     const configData: Record<string, string> = {
@@ -240,10 +234,13 @@ export class MailServer extends pulumi.ComponentResource {
       { parent: this, protect: true, retainOnDelete: true },
     );
 
-    // Restart the pod when a mounted file changes: subPath mounts are not refreshed in place.
+    // Restart the pod when anything it reads at start changes: envFrom is read once, and subPath
+    // mounts are not refreshed in place. It covers secrets, so it stays a secret.
     const checksum = pulumi
       .all([s.postfixAccounts, s.postfixVirtual, s.relaySaslPassword, s.dkimPrivateKey])
-      .apply((secretParts) => sha256(...Object.values(configData), ...secretParts));
+      .apply((secretParts) =>
+        sha256(JSON.stringify(envData), JSON.stringify(configData), ...secretParts),
+      );
 
     const deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
@@ -255,7 +252,10 @@ export class MailServer extends pulumi.ComponentResource {
           strategy: { type: "Recreate" },
           selector: { matchLabels: labels },
           template: {
-            metadata: { labels, annotations: { "checksum/config": pulumi.secret(checksum) } },
+            metadata: {
+              labels,
+              annotations: { ...args.podAnnotations, "checksum/config": pulumi.secret(checksum) },
+            },
             spec: this.podSpec(config, domain, {
               env: env.metadata.name,
               files: files.metadata.name,
@@ -319,7 +319,7 @@ export class MailServer extends pulumi.ComponentResource {
     return {
       // Service links would add *_PORT variables to an environment docker-mailserver reads.
       enableServiceLinks: false,
-      containers: [mailContainer(config, domain, refs.env), exporterContainer(config)],
+      containers: [mailContainer(config, domain, refs.env)],
       volumes: [
         { name: "config", configMap: { name: refs.files } },
         { name: "config-secret", secret: { secretName: refs.secretFiles, defaultMode: 0o400 } },
@@ -328,7 +328,6 @@ export class MailServer extends pulumi.ComponentResource {
         // The stack's own certificate; renewals reach the directory mount below in place.
         { name: "tls", secret: { secretName: refs.tls } },
         { name: "data", persistentVolumeClaim: { claimName: refs.data } },
-        { name: "dovecot-run", emptyDir: {} },
       ],
     };
   }
@@ -352,7 +351,11 @@ function mailContainer(
     name: MAIL_CONTAINER,
     image: config.image,
     envFrom: [{ configMapRef: { name: envConfigMap } }],
-    ports: MAIL_PORTS.map((p) => ({ name: p.name, containerPort: p.port, protocol: "TCP" })),
+    ports: [
+      ...MAIL_PORTS.map((p) => ({ name: p.name, containerPort: p.port, protocol: "TCP" })),
+      // Dovecot's stats listener: scraped on the pod IP, never published by the Service.
+      { name: DOVECOT_METRICS_PORT_NAME, containerPort: DOVECOT_METRICS_PORT, protocol: "TCP" },
+    ],
     volumeMounts: [
       ...fileMounts,
       {
@@ -366,7 +369,6 @@ function mailContainer(
       { name: "data", mountPath: "/var/mail", subPath: "data" },
       { name: "data", mountPath: "/var/mail-state", subPath: "state" },
       { name: "data", mountPath: "/var/log/mail", subPath: "log" },
-      { name: "dovecot-run", mountPath: DOVECOT_RUN },
     ],
     securityContext: {
       // postdrop is set-group-ID: local submission fails without privilege escalation.
@@ -378,24 +380,5 @@ function mailContainer(
     startupProbe: { tcpSocket: { port: "smtp" }, periodSeconds: 10, failureThreshold: 30 },
     readinessProbe: { tcpSocket: { port: "smtp" }, periodSeconds: 10 },
     livenessProbe: { tcpSocket: { port: "imaps" }, periodSeconds: 60, timeoutSeconds: 15 },
-  };
-}
-
-function exporterContainer(config: MailServerConfig): k8s.types.input.core.v1.Container {
-  return {
-    name: EXPORTER_CONTAINER,
-    image: config.exporterImage,
-    command: ["/dovecot_exporter/exporter"],
-    args: [`--dovecot.socket-path=${DOVECOT_RUN}/stats-reader`],
-    ports: [{ name: EXPORTER_PORT_NAME, containerPort: EXPORTER_PORT, protocol: "TCP" }],
-    volumeMounts: [{ name: "dovecot-run", mountPath: DOVECOT_RUN }],
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: 65534,
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ["ALL"] },
-    },
-    resources: config.exporterResources,
   };
 }

@@ -1,6 +1,9 @@
 /**
- * Mail monitoring: the four Prometheus alerts, the end-to-end roundtrip probe that feeds three of
- * them, and the scrape of the dovecot exporter sidecar.
+ * Mail monitoring: the Prometheus alerts, the end-to-end roundtrip probe that feeds three of them,
+ * and the delivery of both to the Prometheus the cluster runs: with the prometheus-community chart
+ * (`setup: chart`) the rules go into a ConfigMap its server is checked to load and the mail pod is
+ * scraped through its prometheus.io annotations; with a Prometheus Operator (`setup: operator`)
+ * they are a PrometheusRule and a PodMonitor whose CRDs are checked to exist.
  *
  * The probe sends a mail through Mailgun's HTTP API to smoke-test@<domain>, waits for it over IMAPS
  * (the catch-all delivers it to the spam@ mailbox), deletes it and pushes its result to the
@@ -10,6 +13,23 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { stringify } from "yaml";
+import type { PrometheusConfig } from "../lib/config";
+import {
+  DOVECOT_METRICS_PATH,
+  DOVECOT_METRICS_PORT,
+  DOVECOT_METRICS_PORT_NAME,
+  dovecotAlertRules,
+} from "../lib/dovecot-metrics";
+import {
+  chartValues,
+  loadProblems,
+  OBSERVED_SERVER_ANNOTATION,
+  observeServer,
+  RULES_CONFIGMAP,
+  RULES_FILE,
+  SERVER_CONFIG_KEY,
+} from "../lib/prometheus-chart";
 
 /** Probe metrics, pushed by the script to the Pushgateway; the alerts read them. */
 export const METRICS = {
@@ -62,11 +82,28 @@ export interface MonitoringArgs {
   deploymentName: string;
   /** Labels of the mail pod (the PodMonitor selects on them). */
   podLabels: Record<string, string>;
-  /** Name of the exporter sidecar's container port (9166). */
-  metricsPortName: string;
-  /** Labels the Prometheus rule and PodMonitor selectors require (e.g. release: ...). */
-  ruleLabels: Record<string, string>;
+  /** Which Prometheus reads the rules and scrapes the pod. */
+  prometheus: PrometheusConfig;
   probe: ProbeArgs;
+}
+
+/**
+ * Pod annotations the chart's `kubernetes-pods` job scrapes on (prometheus.io/scrape, port, path:
+ * its relabel_configs in ViktorBarzin/infra prometheus_chart_values.tpl); none for an operator,
+ * which scrapes through the PodMonitor.
+ */
+export function scrapeAnnotations(prometheus: PrometheusConfig): Record<string, string> {
+  if (prometheus.setup !== "chart") return {};
+  return {
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": String(DOVECOT_METRICS_PORT),
+    "prometheus.io/path": DOVECOT_METRICS_PATH,
+  };
+}
+
+/** The rule file as the chart's server loads it; promtool checks exactly this text. */
+export function ruleFileText(groups: RuleGroup[]): string {
+  return stringify({ groups });
 }
 
 const PROBE_TIMING = {
@@ -88,7 +125,7 @@ export interface RuleGroup {
   rules: AlertRule[];
 }
 
-/** The PrometheusRule's groups; promtool checks exactly these. */
+/** The alert groups, whichever way they ship. */
 export function alertRuleGroups(args: { namespace: string; deploymentName: string }): RuleGroup[] {
   const labels = { severity: "warning" };
   const deployment = `namespace="${args.namespace}", deployment="${args.deploymentName}"`;
@@ -137,6 +174,7 @@ export function alertRuleGroups(args: { namespace: string; deploymentName: strin
         },
       ],
     },
+    { name: "mailserver-dovecot", rules: dovecotAlertRules({ namespace: args.namespace }) },
   ];
 }
 
@@ -174,52 +212,122 @@ export function probeSecretData(secrets: ProbeSecrets): Record<string, pulumi.Ou
 }
 
 export class Monitoring extends pulumi.ComponentResource {
-  public readonly prometheusRuleName: pulumi.Output<string>;
-  public readonly podMonitorName: pulumi.Output<string>;
+  /** The ConfigMap (chart) or PrometheusRule (operator) that carries the alerts. */
+  public readonly rulesName: pulumi.Output<string>;
   public readonly cronJobName: pulumi.Output<string>;
+  /** Chart values the monitoring stack needs (chart setup only; see lib/prometheus-chart.ts). */
+  public readonly chartValues?: pulumi.Output<string>;
 
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailserver:monitoring:Monitoring", name, {}, opts);
-    const namespace = args.namespace;
-    const labels = { ...args.ruleLabels, "app.kubernetes.io/part-of": "mailserver" };
+    const groups = pulumi
+      .output(args.namespace)
+      .apply((ns) => alertRuleGroups({ namespace: ns, deploymentName: args.deploymentName }));
+    const p = args.prometheus;
+    if (p.setup === "chart") {
+      this.rulesName = this.chartRules(name, p, groups);
+      this.chartValues = pulumi.output(chartValues(p.rulesMountPath));
+    } else {
+      this.rulesName = this.operatorObjects(name, args, p.ruleLabels, groups);
+    }
+    this.cronJobName = this.probe(args.namespace, args.probe).metadata.name;
+    this.registerOutputs({
+      rulesName: this.rulesName,
+      cronJobName: this.cronJobName,
+      chartValues: this.chartValues,
+    });
+  }
 
+  /**
+   * The rules ConfigMap in the chart's namespace. The live server Deployment and its config are
+   * read at preview; when the server would not load the file, the preview fails naming the chart
+   * values to add. What was read is recorded on the ConfigMap for the policy pack.
+   */
+  private chartRules(
+    name: string,
+    p: Extract<PrometheusConfig, { setup: "chart" }>,
+    groups: pulumi.Output<RuleGroup[]>,
+  ): pulumi.Output<string> {
+    const serverId = `${p.namespace}/${p.serverDeployment}`;
+    const server = k8s.apps.v1.Deployment.get(`${name}-prometheus-server`, serverId, {
+      parent: this,
+    });
+    // prometheus.yml may carry scrape credentials: whatever is read stays secret in the state.
+    const serverConfig = k8s.core.v1.ConfigMap.get(
+      `${name}-prometheus-server-config`,
+      `${p.namespace}/${p.serverConfigMap}`,
+      { parent: this, additionalSecretOutputs: ["data"] },
+    );
+    const observed = pulumi.all([server.spec, serverConfig.data]).apply(([spec, data]) => {
+      const obs = observeServer(serverId, spec, data?.[SERVER_CONFIG_KEY], RULES_CONFIGMAP);
+      const problems = loadProblems(obs, [RULES_FILE]);
+      if (problems.length > 0) {
+        throw new Error(
+          `The cluster's Prometheus would not load the mail alerts:\n  - ${problems.join("\n  - ")}\n` +
+            `Add these values to the prometheus chart release (append to lists it already has), apply it, then run the preview again:\n${chartValues(p.rulesMountPath)}`,
+        );
+      }
+      return JSON.stringify(obs);
+    });
+    const cm = new k8s.core.v1.ConfigMap(
+      `${name}-rules`,
+      {
+        metadata: {
+          name: RULES_CONFIGMAP,
+          namespace: p.namespace,
+          labels: { "app.kubernetes.io/part-of": "mailserver" },
+          // Paths and rule_files only: nothing secret, so the pack can read it.
+          annotations: { [OBSERVED_SERVER_ANNOTATION]: pulumi.unsecret(observed) },
+        },
+        data: { [RULES_FILE]: groups.apply(ruleFileText) },
+      },
+      { parent: this },
+    );
+    return cm.metadata.name;
+  }
+
+  /** PrometheusRule and PodMonitor, after reading their CRDs so a cluster without them fails the preview. */
+  private operatorObjects(
+    name: string,
+    args: MonitoringArgs,
+    ruleLabels: Record<string, string>,
+    groups: pulumi.Output<RuleGroup[]>,
+  ): pulumi.Output<string> {
+    const crds = ["prometheusrules", "podmonitors"].map((plural) =>
+      k8s.apiextensions.v1.CustomResourceDefinition.get(
+        `${name}-${plural}-crd`,
+        `${plural}.monitoring.coreos.com`,
+        { parent: this },
+      ),
+    );
+    const labels = { ...ruleLabels, "app.kubernetes.io/part-of": "mailserver" };
+    const namespace = args.namespace;
     const rule = new k8s.apiextensions.CustomResource(
       "alerts",
       {
         apiVersion: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
         metadata: { name: "mailserver-alerts", namespace, labels },
-        spec: pulumi.output(namespace).apply((ns) => ({
-          groups: alertRuleGroups({ namespace: ns, deploymentName: args.deploymentName }),
-        })),
+        spec: { groups },
       },
-      { parent: this },
+      { parent: this, dependsOn: crds },
     );
-
-    const podMonitor = new k8s.apiextensions.CustomResource(
-      "dovecot-exporter",
+    new k8s.apiextensions.CustomResource(
+      "dovecot-metrics",
       {
         apiVersion: "monitoring.coreos.com/v1",
         kind: "PodMonitor",
-        metadata: { name: "mailserver-dovecot-exporter", namespace, labels },
+        metadata: { name: "mailserver-dovecot", namespace, labels },
         spec: {
           selector: { matchLabels: args.podLabels },
-          podMetricsEndpoints: [{ port: args.metricsPortName, path: "/metrics", interval: "60s" }],
+          podMetricsEndpoints: [
+            { port: DOVECOT_METRICS_PORT_NAME, path: DOVECOT_METRICS_PATH, interval: "60s" },
+          ],
         },
       },
-      { parent: this },
+      { parent: this, dependsOn: crds },
     );
-
-    const cronJob = this.probe(namespace, args.probe);
-
-    this.prometheusRuleName = rule.metadata.name;
-    this.podMonitorName = podMonitor.metadata.name;
-    this.cronJobName = cronJob.metadata.name;
-    this.registerOutputs({
-      prometheusRuleName: this.prometheusRuleName,
-      podMonitorName: this.podMonitorName,
-      cronJobName: this.cronJobName,
-    });
+    return rule.metadata.name;
   }
 
   private probe(namespace: pulumi.Input<string>, probe: ProbeArgs): k8s.batch.v1.CronJob {

@@ -2,6 +2,7 @@
  * Roundcube webmail on MySQL, talking IMAPS and submission to the mail Service inside the cluster,
  * published by Traefik at the webmail host with TLS.
  */
+import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { WebmailConfig } from "../lib/config";
@@ -74,13 +75,23 @@ export class Webmail extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    const phpData = { "tls-peer.inc.php": tlsPeerConfig(args.mailTlsName) };
     const phpConfig = new k8s.core.v1.ConfigMap(
       `${name}-config`,
-      {
-        metadata: meta("roundcubemail-config"),
-        data: { "tls-peer.inc.php": tlsPeerConfig(args.mailTlsName) },
-      },
+      { metadata: meta("roundcubemail-config"), data: phpData },
       { parent: this },
+    );
+    // The env literals are part of the template already; the subPath-mounted config file and the
+    // password read through secretKeyRef are not, and neither reaches a running pod by itself.
+    // The checksum covers the password, so it stays a secret.
+    const checksum = pulumi.secret(
+      args.dbPassword.apply((password) =>
+        createHash("sha256")
+          .update(JSON.stringify(phpData))
+          .update("\0")
+          .update(password)
+          .digest("hex"),
+      ),
     );
     const claims = [config.htmlStorage, config.enigmaStorage].map(
       (storage) =>
@@ -117,7 +128,7 @@ export class Webmail extends pulumi.ComponentResource {
           strategy: { type: "Recreate" },
           selector: { matchLabels: labels },
           template: {
-            metadata: { labels },
+            metadata: { labels, annotations: { "checksum/config": checksum } },
             spec: {
               containers: [
                 {

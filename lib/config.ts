@@ -87,7 +87,6 @@ const resources = z.strictObject({
 
 const mailServerSchema = z.strictObject({
   image: image(),
-  exporterImage: image(),
   hostname: hostname(),
   loadBalancerIp: ipv4(),
   relay: z.strictObject({ host: hostname(), port: z.int().min(1).max(65535) }),
@@ -102,7 +101,6 @@ const mailServerSchema = z.strictObject({
   }),
   trustedNetworks: z.array(cidrv4()).default([]),
   resources,
-  exporterResources: resources,
 });
 
 const webmailSchema = z.strictObject({
@@ -158,8 +156,42 @@ const probeSchema = z
   })
   .superRefine(checkProbeQuota);
 
+const absolutePath = () =>
+  z.string().regex(/^(\/[A-Za-z0-9._-]+)+$/, {
+    error: "expected an absolute directory path such as /etc/mailserver-rules",
+  });
+
+/**
+ * Which Prometheus reads the mail stack's scrape targets and alerts. `chart`: the
+ * prometheus-community `prometheus` chart the cluster runs (pod annotations for scraping; the rule
+ * file in a ConfigMap the chart's server mounts, checked at preview against the live server).
+ * `operator`: a Prometheus Operator (PodMonitor and PrometheusRule, whose CRDs are checked at
+ * preview).
+ */
+const prometheusSchema = z.discriminatedUnion(
+  "setup",
+  [
+    z.strictObject({
+      setup: z.literal("chart"),
+      /** Namespace of the chart's release; the rules ConfigMap goes there. */
+      namespace: k8sName(),
+      /** The chart's server Deployment (`<release>-server`) and its config ConfigMap. */
+      serverDeployment: k8sName(),
+      serverConfigMap: k8sName(),
+      /** Where the server mounts the rules ConfigMap (outside the chart's /etc/config). */
+      rulesMountPath: absolutePath(),
+    }),
+    z.strictObject({
+      setup: z.literal("operator"),
+      /** Labels the operator's ruleSelector and podMonitorSelector require. */
+      ruleLabels: z.record(z.string(), z.string()).default({}),
+    }),
+  ],
+  { error: 'expected setup "chart" (the prometheus-community chart) or "operator"' },
+);
+
 const monitoringSchema = z.strictObject({
-  ruleLabels: z.record(z.string(), z.string()).default({}),
+  prometheus: prometheusSchema,
   probe: probeSchema,
 });
 
@@ -227,6 +259,7 @@ export type WebmailConfig = StackConfig["webmail"];
 export type DnsConfig = StackConfig["dns"];
 export type MonitoringConfig = StackConfig["monitoring"];
 export type ProbeConfig = MonitoringConfig["probe"];
+export type PrometheusConfig = MonitoringConfig["prometheus"];
 export type CrowdSecConfig = StackConfig["crowdsec"];
 export type TlsConfig = StackConfig["tls"];
 export type CrowdSecAgentConfig = CrowdSecConfig["agent"];
@@ -365,7 +398,9 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string[] {
       return `${keyOf(path)} = ${show(valueAt(raw, path))}: unknown key, remove it or fix its spelling`;
     });
   }
-  const value = "input" in issue ? issue.input : valueAt(raw, issue.path);
+  // A union's issue carries the whole object as input; the path names the discriminator.
+  const value =
+    "input" in issue && issue.code !== "invalid_union" ? issue.input : valueAt(raw, issue.path);
   const expected =
     issue.code === "invalid_type" && value === undefined
       ? `required ${issue.expected} is missing`

@@ -18,6 +18,7 @@ import { mtaStsServed } from "./policies/mta-sts-served";
 import { mtaStsValid } from "./policies/mta-sts-valid";
 import { noLiteralSecrets } from "./policies/no-literal-secrets";
 import { probeWithinMailgunQuota } from "./policies/probe-within-mailgun-quota";
+import { prometheusReadsMonitoring } from "./policies/prometheus-reads-monitoring";
 import { spfIncludesBrevo } from "./policies/spf-includes-brevo";
 import { spfValid } from "./policies/spf-valid";
 import { tlsRptValid } from "./policies/tls-rpt-valid";
@@ -50,5 +51,6 @@ new PolicyPack("mailserver-invariants", {
     probeWithinMailgunQuota,
     tlsSecretOwned,
     mtaStsServed,
+    prometheusReadsMonitoring,
   ],
 });

@@ -117,6 +117,30 @@ export function itemsFromRun(run: ProgramRun): Item[] {
   return items;
 }
 
+/**
+ * The objects the program read with `.get()`, as the state records them: external resources whose
+ * outputs are the live object (outputs named in additionalSecretOutputs stay secret). They belong
+ * in an export because the stack's own resources depend on them.
+ */
+export function readItems(run: ProgramRun): Item[] {
+  return run.reads.map((r) => {
+    const state = wrapAtPaths(r.inputs, r.secretPaths) as Record<string, unknown>;
+    return {
+      urn: r.urn,
+      type: r.type,
+      name: r.name,
+      parent: r.parent,
+      custom: true,
+      protect: false,
+      retainOnDelete: false,
+      dependencies: r.dependencies,
+      inputs: state,
+      outputs: state,
+      external: true,
+    };
+  });
+}
+
 function toStateValue(value: unknown): unknown {
   if (isSecretEnvelope(value)) {
     return { [SIG_KEY]: SECRET_SIG, plaintext: JSON.stringify(REDACTED_NOTE) };
@@ -214,6 +238,7 @@ export function buildExport(items: Item[], stackUrn: string, now = new Date()): 
       outputs: toStateValue(item.outputs) as Record<string, unknown>,
     };
     if (item.custom) res.id = resourceId(item);
+    if (item.external) res.external = true;
     if (item.parent) res.parent = item.parent;
     if (item.protect) res.protect = true;
     if (item.retainOnDelete) res.retainOnDelete = true;

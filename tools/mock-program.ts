@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { parseConfig, rawConfigFromPulumi } from "../lib/config";
 import { liveObjects, pastedValues, type Values } from "./crowdsec-agent";
+import { liveCluster as prometheusCluster, type LiveCluster } from "./live-cluster";
 import { PLACEHOLDER, vaultPlaceholders } from "./placeholders";
 
 /** The project directory (with Pulumi.yaml), also when this file runs compiled from bin/. */
@@ -52,6 +53,8 @@ export interface CapturedResource {
 export interface ProgramRun {
   stackUrn: string;
   resources: CapturedResource[];
+  /** Objects read with `.get()`: inputs hold the live state answered; secretPaths its secret outputs. */
+  reads: CapturedResource[];
   outputs: Record<string, unknown>;
 }
 
@@ -71,6 +74,8 @@ export interface RunOptions {
    * program's reads; defaults to the owner's values with `crowdsecAgentValues` pasted.
    */
   crowdsecValues?: Values;
+  /** The monitoring stack's objects the program reads; defaults to tools/live-cluster.ts#liveCluster. */
+  live?: LiveCluster;
 }
 
 /** The flat config map of `Pulumi.<stack>.yaml`; throws naming the file when it is unusable. */
@@ -142,8 +147,20 @@ interface OutputsRequest {
   getUrn(): string;
   getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined;
 }
+interface ReadRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getDependenciesList(): string[];
+  getAdditionalsecretoutputsList(): string[];
+}
+type ReadCallback = (
+  err: unknown,
+  response?: { getUrn(): string; getProperties(): { toJavaScript(): Record<string, unknown> } },
+) => void;
 interface Monitor {
   registerResource(req: RegisterRequest, cb: Callback): Promise<void>;
+  readResource(req: ReadRequest, cb: ReadCallback): Promise<void>;
   registerResourceOutputs(req: OutputsRequest, cb: (err: unknown, res?: unknown) => void): void;
 }
 
@@ -205,6 +222,34 @@ function issuedOutputs(type: string): Record<string, unknown> {
   }
 }
 
+/** Records each `.get()` with the live state it returned; additionalSecretOutputs stay secret. */
+function recordReads(captured: CapturedResource[]): void {
+  const monitor = pulumi.runtime.getMonitor() as unknown as Monitor;
+  const read = monitor.readResource.bind(monitor);
+  monitor.readResource = (req, cb) =>
+    read(req, (err, response) => {
+      if (!err && response) {
+        const state = unwrapSecrets(response.getProperties().toJavaScript(), "", []) as Record<
+          string,
+          unknown
+        >;
+        captured.push({
+          urn: response.getUrn(),
+          type: req.getType(),
+          name: req.getName(),
+          parent: req.getParent(),
+          custom: true,
+          inputs: state,
+          secretPaths: req.getAdditionalsecretoutputsList().filter((k) => k in state),
+          protect: false,
+          retainOnDelete: false,
+          dependencies: req.getDependenciesList(),
+        });
+      }
+      cb(err, response);
+    });
+}
+
 /** Answers a `.get()` read from the live objects; a missing one fails as a real read would. */
 function readAnswer(live: () => Map<string, Record<string, unknown>>, type: string, id: string) {
   const state = live().get(`${type} ${id}`);
@@ -256,9 +301,12 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
   // Computed on the first read only: a run with a bad config fails before it reads anything.
   let live: Map<string, Record<string, unknown>> | undefined;
   const liveCluster = () =>
-    (live ??= liveObjects(
-      opts.crowdsecValues ?? pastedValues(parseConfig(rawConfigFromPulumi(opts.config))),
-    ));
+    (live ??= new Map([
+      ...liveObjects(
+        opts.crowdsecValues ?? pastedValues(parseConfig(rawConfigFromPulumi(opts.config))),
+      ),
+      ...Object.entries(structuredClone(opts.live ?? prometheusCluster())),
+    ]));
   await pulumi.runtime.setMocks(
     mocks(opts.vault ?? placeholderVault(opts.config), liveCluster),
     PROJECT,
@@ -268,6 +316,8 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
   pulumi.runtime.setAllConfig(opts.config);
   const captured: CapturedResource[] = opts.record ?? [];
   recordRegistrations(captured);
+  const reads: CapturedResource[] = [];
+  recordReads(reads);
 
   const entry = require.resolve(ENTRY);
   delete require.cache[entry];
@@ -281,6 +331,7 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
   return {
     stackUrn: stackResource?.urn ?? "",
     resources: captured,
+    reads,
     outputs: outputs ?? {},
   };
 }

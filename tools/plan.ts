@@ -10,7 +10,7 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { renderDiagramDoc } from "./diagram";
-import { buildExport, itemsFromRun } from "./export";
+import { buildExport, itemsFromRun, readItems } from "./export";
 import { renderManifests } from "./manifests";
 import { loadStackConfig, ROOT, runProgram, type ProgramRun } from "./mock-program";
 import {
@@ -124,7 +124,7 @@ export async function main(argv: string[]): Promise<number> {
     outputs.push({ kind: "file", path: args.json, text: `${JSON.stringify(report, null, 2)}\n` });
   }
   if (typeof args.export === "string") {
-    const doc = buildExport(items, run.stackUrn);
+    const doc = buildExport([...readItems(run), ...items], run.stackUrn);
     outputs.push({ kind: "file", path: args.export, text: `${JSON.stringify(doc, null, 2)}\n` });
   }
   if (typeof args.manifests === "string") {

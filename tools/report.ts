@@ -46,6 +46,8 @@ export interface Item {
   inputs: Record<string, unknown>;
   /** Sent to AnalyzeStack (the resource's outputs; under mocks the inputs echoed back). */
   outputs: Record<string, unknown>;
+  /** Read with `.get()`, not managed by the stack (`external` in the state). */
+  external?: boolean;
 }
 
 export interface Violation {

@@ -1,6 +1,9 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
 import { Monitoring, probeSecretData, type MonitoringArgs } from "../../components/monitoring";
+import { OBSERVED_SERVER_ANNOTATION } from "../../lib/prometheus-chart";
+import { liveCluster, liveKey, type LiveCluster } from "../../tools/live-cluster";
 
 const SECRETS = {
   mailgunApiKey: "key-PLACEHOLDER-mailgun-0123456789",
@@ -12,8 +15,13 @@ const ARGS: MonitoringArgs = {
   namespace: "mailserver",
   deploymentName: "mailserver",
   podLabels: { app: "mailserver" },
-  metricsPortName: "metrics",
-  ruleLabels: { release: "prometheus" },
+  prometheus: {
+    setup: "chart",
+    namespace: "monitoring",
+    serverDeployment: "prometheus-server",
+    serverConfigMap: "prometheus-server",
+    rulesMountPath: "/etc/mailserver-rules",
+  },
   probe: {
     schedule: "*/20 * * * *",
     image: "docker.io/library/python:3.12-alpine",
@@ -53,11 +61,35 @@ function plain(v: unknown): unknown {
   return v;
 }
 
-async function render(args: MonitoringArgs): Promise<Captured[]> {
+/** The two CRDs an operator setup reads, as a cluster with the Prometheus Operator serves them. */
+const OPERATOR_CRDS: LiveCluster = Object.fromEntries(
+  ["prometheusrules", "podmonitors"].map((plural) => [
+    liveKey(
+      "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
+      `${plural}.monitoring.coreos.com`,
+    ),
+    {
+      metadata: { name: `${plural}.monitoring.coreos.com` },
+      spec: { group: "monitoring.coreos.com" },
+    },
+  ]),
+);
+
+/** Renders the component; `.get()` reads are answered from `live` and recorded as `read:<id>`. */
+async function render(
+  args: MonitoringArgs,
+  live: LiveCluster = liveCluster(),
+): Promise<Captured[]> {
   const captured: Captured[] = [];
   await pulumi.runtime.setMocks(
     {
       newResource: (a) => {
+        if (a.id) {
+          const found = live[liveKey(a.type, a.id)];
+          if (!found) throw new Error(`${a.type} ${a.id} not found`);
+          captured.push({ type: a.type, name: `read:${a.id}`, inputs: {} });
+          return { id: a.id, state: structuredClone(found) };
+        }
         captured.push({ type: a.type, name: a.name, inputs: a.inputs as Record<string, unknown> });
         return { id: `${a.name}-id`, state: a.inputs as Record<string, unknown> };
       },
@@ -106,29 +138,106 @@ describe("Monitoring component", () => {
     resources = await render(ARGS);
   });
 
-  it("creates the PrometheusRule with the four warning alerts in the mail namespace", () => {
-    const rule = one("kubernetes:monitoring.coreos.com/v1:PrometheusRule");
-    assert.equal(read(rule, "apiVersion"), "monitoring.coreos.com/v1");
-    assert.equal(read(rule, "metadata.namespace"), "mailserver");
-    assert.equal(read<Record<string, string>>(rule, "metadata.labels").release, "prometheus");
-    const groups = read<{ rules: { alert: string; labels: { severity: string } }[] }[]>(
-      rule,
-      "spec.groups",
-    );
-    const rules = groups.flatMap((g) => g.rules);
-    assert.deepEqual(
-      rules.map((r) => r.alert),
-      ["MailServerDown", "EmailRoundtripFailing", "EmailRoundtripStale", "EmailRoundtripNeverRun"],
-    );
-    assert.ok(rules.every((r) => r.labels.severity === "warning"));
+  const ALERTS = [
+    "MailServerDown",
+    "EmailRoundtripFailing",
+    "EmailRoundtripStale",
+    "EmailRoundtripNeverRun",
+    "DovecotAuthFailureBurst",
+    "DovecotMetricsMissing",
+  ];
+  type Groups = { rules: { alert: string; labels: { severity: string } }[] }[];
+
+  describe("with the prometheus chart (setup: chart)", () => {
+    it("ships the warning alerts as a rule file in a ConfigMap in the chart's namespace", () => {
+      const cm = resources.find((r) => r.name === "monitoring-rules");
+      assert.ok(cm);
+      assert.equal(read(cm, "metadata.name"), "mailserver-prometheus-rules");
+      assert.equal(read(cm, "metadata.namespace"), "monitoring");
+      const file = read<Record<string, string>>(cm, "data")["mailserver.rules.yml"];
+      const rules = (parse(file) as { groups: Groups }).groups.flatMap((g) => g.rules);
+      assert.deepEqual(
+        rules.map((r) => r.alert),
+        ALERTS,
+      );
+      assert.ok(rules.every((r) => r.labels.severity === "warning"));
+    });
+
+    it("reads the live server Deployment and its config, and records what it saw", () => {
+      assert.ok(
+        resources.some(
+          (r) => r.name === "read:monitoring/prometheus-server" && r.type.endsWith("Deployment"),
+        ),
+      );
+      assert.ok(
+        resources.some(
+          (r) => r.name === "read:monitoring/prometheus-server" && r.type.endsWith("ConfigMap"),
+        ),
+      );
+      const cm = resources.find((r) => r.name === "monitoring-rules");
+      assert.ok(cm);
+      const observed = JSON.parse(
+        read<Record<string, string>>(cm, "metadata.annotations")[OBSERVED_SERVER_ANNOTATION],
+      ) as Record<string, unknown>;
+      assert.deepEqual(observed, {
+        server: "monitoring/prometheus-server",
+        configMap: "mailserver-prometheus-rules",
+        mounts: ["/etc/mailserver-rules"],
+        watched: ["/etc/mailserver-rules"],
+        ruleFiles: [
+          "/etc/config/recording_rules.yml",
+          "/etc/config/alerting_rules.yml",
+          "/etc/config/rules",
+          "/etc/config/alerts",
+          "/etc/mailserver-rules/*.yml",
+        ],
+      });
+    });
+
+    it("creates no PrometheusRule or PodMonitor, which that chart does not read", () => {
+      assert.ok(!resources.some((r) => r.type.includes("monitoring.coreos.com")));
+    });
   });
 
-  it("scrapes the dovecot exporter sidecar's metrics port on the mail pods", () => {
-    const pm = one("kubernetes:monitoring.coreos.com/v1:PodMonitor");
-    assert.deepEqual(read(pm, "spec.selector"), { matchLabels: { app: "mailserver" } });
-    assert.deepEqual(read(pm, "spec.podMetricsEndpoints"), [
-      { port: "metrics", path: "/metrics", interval: "60s" },
-    ]);
+  describe("with a Prometheus Operator (setup: operator)", () => {
+    let op: Captured[];
+    before(async () => {
+      op = await render(
+        { ...ARGS, prometheus: { setup: "operator", ruleLabels: { release: "prometheus" } } },
+        OPERATOR_CRDS,
+      );
+    });
+
+    it("reads both CRDs, then creates the PrometheusRule with the same alerts", () => {
+      for (const plural of ["prometheusrules", "podmonitors"]) {
+        assert.ok(
+          op.some((r) => r.name === `read:${plural}.monitoring.coreos.com`),
+          plural,
+        );
+      }
+      const rule = op.find((r) => r.type === "kubernetes:monitoring.coreos.com/v1:PrometheusRule");
+      assert.ok(rule);
+      assert.equal(read(rule, "metadata.namespace"), "mailserver");
+      assert.equal(read<Record<string, string>>(rule, "metadata.labels").release, "prometheus");
+      const rules = read<Groups>(rule, "spec.groups").flatMap((g) => g.rules);
+      assert.deepEqual(
+        rules.map((r) => r.alert),
+        ALERTS,
+      );
+    });
+
+    it("scrapes Dovecot's own metrics port through a PodMonitor", () => {
+      const pm = op.find((r) => r.type === "kubernetes:monitoring.coreos.com/v1:PodMonitor");
+      assert.ok(pm);
+      assert.deepEqual(read(pm, "spec.selector"), { matchLabels: { app: "mailserver" } });
+      assert.deepEqual(read(pm, "spec.podMetricsEndpoints"), [
+        { port: "dovecot-metrics", path: "/metrics", interval: "60s" },
+      ]);
+    });
+
+    it("ships no rules ConfigMap", () => {
+      assert.ok(!op.some((r) => r.name === "monitoring-rules"));
+    });
   });
 
   describe("probe CronJob", () => {
@@ -154,7 +263,8 @@ describe("Monitoring component", () => {
     it("runs the ConfigMap's script with the pinned image's python, installing nothing", () => {
       assert.equal(container.image, "docker.io/library/python:3.12-alpine");
       assert.deepEqual(container.command, ["python3", "/probe/email_roundtrip.py"]);
-      const cm = one("kubernetes:core/v1:ConfigMap");
+      const cm = resources.find((r) => r.name === "probe-script");
+      assert.ok(cm);
       const script = read<Record<string, string>>(cm, "data")["email_roundtrip.py"];
       assert.match(script, /def main\(\)/);
       assert.doesNotMatch(script, /pip install|apk add/);

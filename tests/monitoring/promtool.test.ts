@@ -1,6 +1,7 @@
 /**
- * The alert rules the component deploys, checked by the real Prometheus tool: `promtool check
- * rules`, then `promtool test rules` with unit tests that put each alert just before and at its
+ * The alert rules exactly as the program ships them, checked by the real Prometheus tool: the rule
+ * file of the prod plan's ConfigMap (chart setup) and the PrometheusRule's groups (operator setup)
+ * go through `promtool check rules`; `promtool test rules` puts each alert just before and at its
  * threshold.
  */
 import * as assert from "node:assert/strict";
@@ -8,13 +9,16 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { stringify } from "yaml";
-import { METRICS, alertRuleGroups, type AlertRule } from "../../components/monitoring";
+import { parse, stringify } from "yaml";
+import { METRICS, type AlertRule, type RuleGroup } from "../../components/monitoring";
+import { RULES_FILE } from "../../lib/prometheus-chart";
+import { at, find, loadStackConfig, prodRun, runProgram } from "../helpers/program";
 import { requireTool } from "../helpers/tools";
 
 const NS = "mailserver";
 const DEPLOYMENT = "mailserver";
-const groups = alertRuleGroups({ namespace: NS, deploymentName: DEPLOYMENT });
+/** Filled from the shipped rule file before the tests run. */
+let groups: RuleGroup[] = [];
 const rule = (name: string): AlertRule => {
   const r = groups.flatMap((g) => g.rules).find((x) => x.alert === name);
   assert.ok(r, name);
@@ -39,7 +43,11 @@ function healthyLastSuccess(minutes: number): string {
   return Array.from({ length: minutes + 1 }, (_, m) => String(Math.floor(m / 20) * 1200)).join(" ");
 }
 
-const unitTests = {
+const FAILURES = `dovecot_auth_failures_total{namespace="${NS}",pod="mailserver-7d9c-x2"}`;
+const BUILD_INFO = `dovecot_build_info{namespace="${NS}",pod="mailserver-7d9c-x2",version="2.3.19.1"}`;
+const perMinute = (n: number, minutes: number) => `0+${n}x${minutes}`;
+
+const unitTests = () => ({
   rule_files: ["rules.yaml"],
   evaluation_interval: "1m",
   tests: [
@@ -103,35 +111,104 @@ const unitTests = {
       ],
     },
     {
+      name: "DovecotAuthFailureBurst: a burst of failed logins fires after its for: window",
+      interval: "1m",
+      // Quiet for 10 minutes, then 10 failed logins a minute across all sources.
+      input_series: [{ series: FAILURES, values: "0x10 10+10x50" }],
+      alert_rule_test: [
+        { alertname: "DovecotAuthFailureBurst", eval_time: "10m", exp_alerts: [] },
+        // Over the threshold within minutes, but pending for the rule's for: window.
+        { alertname: "DovecotAuthFailureBurst", eval_time: "15m", exp_alerts: [] },
+        {
+          alertname: "DovecotAuthFailureBurst",
+          eval_time: "30m",
+          exp_alerts: [firing("DovecotAuthFailureBurst", { namespace: NS })],
+        },
+      ],
+    },
+    {
+      name: "DovecotAuthFailureBurst: the usual trickle of typos stays quiet",
+      interval: "1m",
+      // One failure a minute is 15 in the window, half the threshold.
+      input_series: [{ series: FAILURES, values: perMinute(1, 120) }],
+      alert_rule_test: ["30m", "60m", "120m"].map((eval_time) => ({
+        alertname: "DovecotAuthFailureBurst",
+        eval_time,
+        exp_alerts: [],
+      })),
+    },
+    {
+      name: "DovecotMetricsMissing after 15 minutes without Dovecot's build info",
+      interval: "1m",
+      input_series: [
+        { series: BUILD_INFO, values: "1x5" },
+        { series: 'up{job="kubernetes-pods"}', values: "1x40" },
+      ],
+      alert_rule_test: [
+        { alertname: "DovecotMetricsMissing", eval_time: "5m", exp_alerts: [] },
+        // Stale 5 minutes after the last sample (10m), then 15 minutes pending.
+        { alertname: "DovecotMetricsMissing", eval_time: "24m", exp_alerts: [] },
+        {
+          alertname: "DovecotMetricsMissing",
+          eval_time: "27m",
+          exp_alerts: [firing("DovecotMetricsMissing", { namespace: NS })],
+        },
+      ],
+    },
+    {
       name: "a healthy stack: replica up, a successful run every 20 minutes, no alert at all",
       interval: "1m",
       input_series: [
         { series: REPLICAS, values: "1x180" },
         { series: selector(METRICS.success, JOB), values: "1x180" },
         { series: selector(METRICS.lastSuccess, JOB), values: healthyLastSuccess(180) },
+        { series: BUILD_INFO, values: "1x180" },
+        { series: FAILURES, values: perMinute(1, 180) },
       ],
       alert_rule_test: ["60m", "120m", "180m"].flatMap((eval_time) =>
-        [
-          "MailServerDown",
-          "EmailRoundtripFailing",
-          "EmailRoundtripStale",
-          "EmailRoundtripNeverRun",
-        ].map((alertname) => ({ alertname, eval_time, exp_alerts: [] })),
+        groups
+          .flatMap((g) => g.rules)
+          .map((r) => ({ alertname: r.alert, eval_time, exp_alerts: [] })),
       ),
     },
   ],
-};
+});
+
+/** The rule groups the operator setup would ship in its PrometheusRule. */
+async function operatorGroups(): Promise<RuleGroup[]> {
+  const config = loadStackConfig("prod");
+  const monitoring = JSON.parse(config["mailserver:monitoring"]) as Record<string, unknown>;
+  monitoring.prometheus = { setup: "operator", ruleLabels: { release: "prometheus" } };
+  const run = await runProgram({
+    config: { ...config, "mailserver:monitoring": JSON.stringify(monitoring) },
+  });
+  return at<RuleGroup[]>(
+    find(run, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "mailserver-alerts"),
+    "spec.groups",
+  );
+}
 
 describe("alert rules under promtool", function () {
   this.timeout(60_000);
   let dir: string;
   let bin: string;
+  let shipped: string;
 
-  before(function () {
+  before(async function () {
     bin = requireTool(this, "promtool");
+    const run = await prodRun();
+    shipped = at<Record<string, string>>(
+      find(run, "kubernetes:core/v1:ConfigMap", "mailserver-prometheus-rules"),
+      "data",
+    )[RULES_FILE];
+    groups = (parse(shipped) as { groups: RuleGroup[] }).groups;
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-rules-"));
-    fs.writeFileSync(path.join(dir, "rules.yaml"), stringify({ groups }));
-    fs.writeFileSync(path.join(dir, "rules.test.yaml"), stringify(unitTests));
+    fs.writeFileSync(path.join(dir, "rules.yaml"), shipped);
+    fs.writeFileSync(path.join(dir, "rules.test.yaml"), stringify(unitTests()));
+    fs.writeFileSync(
+      path.join(dir, "operator.yaml"),
+      stringify({ groups: await operatorGroups() }),
+    );
   });
 
   after(() => {
@@ -152,8 +229,18 @@ describe("alert rules under promtool", function () {
     }
   };
 
-  it("accepts the rendered rule groups (promtool check rules)", () => {
-    assert.match(run("check", "rules", "rules.yaml"), /SUCCESS: 4 rules found/);
+  it("accepts the rule file the chart's server loads (promtool check rules)", () => {
+    const count = groups.flatMap((g) => g.rules).length;
+    assert.ok(count >= 6, `${count} rules`);
+    assert.match(run("check", "rules", "rules.yaml"), new RegExp(`SUCCESS: ${count} rules found`));
+  });
+
+  it("accepts the PrometheusRule's groups of the operator setup, the same rules", () => {
+    assert.match(run("check", "rules", "operator.yaml"), /SUCCESS/);
+    assert.deepEqual(
+      parse(fs.readFileSync(path.join(dir, "operator.yaml"), "utf8")),
+      parse(shipped),
+    );
   });
 
   it("fires each alert at its threshold and not before (promtool test rules)", () => {

@@ -21,8 +21,10 @@ import {
   mtaStsId,
   mtaStsPolicy,
   mtaStsWorker,
+  observedServer,
   probeCronJob,
   pvc,
+  rulesConfigMap,
   record,
   T,
   txt,
@@ -64,7 +66,86 @@ function mailMounting(secretName: string): AnalyzerResource {
   return d;
 }
 
+const PROM = "prometheus-reads-monitoring";
+const operatorObject = (kind: string, spec: Record<string, unknown>): AnalyzerResource => ({
+  type: `kubernetes:monitoring.coreos.com/v1:${kind}`,
+  name: `mailserver-${kind.toLowerCase()}`,
+  properties: {
+    apiVersion: "monitoring.coreos.com/v1",
+    kind,
+    metadata: { name: `mailserver-${kind.toLowerCase()}`, namespace: "mailserver" },
+    spec,
+  },
+});
+
 export const CORPUS: Misconfiguration[] = [
+  {
+    title: "a PrometheusRule on a cluster that runs the prometheus chart",
+    policy: PROM,
+    message: /PrometheusRule .* reads no PrometheusRule; .*prometheusChartValues/,
+    stack: () =>
+      withResource(operatorObject("PrometheusRule", { groups: [{ name: "mail", rules: [] }] })),
+  },
+  {
+    title: "a PodMonitor for the old exporter on a cluster that runs the prometheus chart",
+    policy: PROM,
+    message: /PodMonitor .* installs no monitoring\.coreos\.com CRDs .* prometheus\.io\/scrape/,
+    stack: () =>
+      withResource(
+        operatorObject("PodMonitor", {
+          selector: { matchLabels: { app: "mailserver" } },
+          podMetricsEndpoints: [{ port: "metrics" }],
+        }),
+      ),
+  },
+  {
+    title: "a rules ConfigMap with no record of a server that loads it",
+    policy: PROM,
+    message: /holds Prometheus rules .* carries no readable .*observed-prometheus-server record/,
+    stack: () => withResource(rulesConfigMap(null)),
+  },
+  {
+    title: "a rules ConfigMap the live server does not mount (chart values not applied)",
+    policy: PROM,
+    message:
+      /monitoring\/prometheus-server does not mount it as a directory; .*server\.extraVolumes/,
+    stack: () => withResource(rulesConfigMap(observedServer({ mounts: [], watched: [] }))),
+  },
+  {
+    title: "a mounted rules ConfigMap that no rule_files entry lists",
+    policy: PROM,
+    message:
+      /no rule_files entry of monitoring\/prometheus-server .* loads \/etc\/mailserver-rules\/mailserver\.rules\.yml/,
+    stack: () =>
+      withResource(
+        rulesConfigMap(observedServer({ ruleFiles: ["/etc/config/alerting_rules.yml"] })),
+      ),
+  },
+  {
+    title: "a mounted, listed rules ConfigMap that no config-reloader watches",
+    policy: PROM,
+    message: /no config-reloader of monitoring\/prometheus-server watches it/,
+    stack: () => withResource(rulesConfigMap(observedServer({ watched: [] }))),
+  },
+  {
+    title: "a second rule file beside the checked one, under a name the server never mounts",
+    policy: PROM,
+    message:
+      /was checked for ConfigMap mailserver-prometheus-rules, not monitoring\/mailserver-extra-rules/,
+    stack: () => [...goodStack(), rulesConfigMap(observedServer(), "mailserver-extra-rules")],
+  },
+  {
+    title: "the mail pod annotated to scrape the removed exporter's port 9166",
+    policy: PROM,
+    message: /asks Prometheus to scrape port 9166 .* which no container of the pod declares/,
+    stack: () =>
+      withResource(
+        mailDeployment([dmsContainer()], {
+          "prometheus.io/scrape": "true",
+          "prometheus.io/port": "9166",
+        }),
+      ),
+  },
   {
     title: 'ENABLE_FAIL2BAN "1" in the env ConfigMap',
     policy: "fail2ban-disabled",

@@ -93,15 +93,26 @@ export function dmsContainer(overrides: Record<string, unknown> = {}): Record<st
     name: "docker-mailserver",
     image: DMS_IMAGE,
     envFrom: [{ configMapRef: { name: "mailserver-env" } }],
-    ports: [25, 465, 587, 993].map((p) => ({ containerPort: p })),
+    ports: [
+      ...[25, 465, 587, 993].map((p) => ({ containerPort: p })),
+      { containerPort: 9900, name: "dovecot-metrics" },
+    ],
     securityContext: { allowPrivilegeEscalation: true, capabilities: { drop: ["NET_RAW"] } },
     volumeMounts: [{ name: "data", mountPath: "/var/mail", subPath: "data" }],
     ...overrides,
   };
 }
 
+/** The prometheus.io annotations the chart's kubernetes-pods job scrapes on: Dovecot's own listener. */
+export const SCRAPE_ANNOTATIONS = {
+  "prometheus.io/scrape": "true",
+  "prometheus.io/port": "9900",
+  "prometheus.io/path": "/metrics",
+};
+
 export function mailDeployment(
-  containers: Record<string, unknown>[] = [dmsContainer(), exporter()],
+  containers: Record<string, unknown>[] = [dmsContainer()],
+  annotations: Record<string, string> = SCRAPE_ANNOTATIONS,
 ): AnalyzerResource {
   return {
     type: T.deployment,
@@ -113,7 +124,7 @@ export function mailDeployment(
         strategy: { type: "Recreate" },
         selector: { matchLabels: { app: "mailserver" } },
         template: {
-          metadata: { labels: { app: "mailserver" } },
+          metadata: { labels: { app: "mailserver" }, annotations },
           spec: {
             containers,
             volumes: [
@@ -124,14 +135,6 @@ export function mailDeployment(
         },
       },
     },
-  };
-}
-
-function exporter(): Record<string, unknown> {
-  return {
-    name: "dovecot-exporter",
-    image: "docker.io/viktorbarzin/dovecot-exporter:0.4.1",
-    ports: [{ containerPort: 9166, name: "metrics" }],
   };
 }
 
@@ -423,6 +426,47 @@ export function dnsRecords(): AnalyzerResource[] {
   ];
 }
 
+export const OBSERVED_SERVER_ANNOTATION = "mailserver.viktorbarzin.me/observed-prometheus-server";
+
+/** What the program records of the live chart server once the exported chart values are applied. */
+export function observedServer(edit: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    server: "monitoring/prometheus-server",
+    configMap: "mailserver-prometheus-rules",
+    mounts: ["/etc/mailserver-rules"],
+    watched: ["/etc/mailserver-rules"],
+    ruleFiles: [
+      "/etc/config/recording_rules.yml",
+      "/etc/config/alerting_rules.yml",
+      "/etc/config/rules",
+      "/etc/config/alerts",
+      "/etc/mailserver-rules/*.yml",
+    ],
+    ...edit,
+  };
+}
+
+export const RULE_FILE = [
+  "groups:",
+  "  - name: mailserver-dovecot",
+  "    rules:",
+  "      - alert: DovecotAuthFailureBurst",
+  '        expr: sum by (namespace) (increase(dovecot_auth_failures_total{namespace="mailserver"}[15m])) > 30',
+  "        for: 5m",
+  "",
+].join("\n");
+
+/** The alerts' ConfigMap in the chart's namespace, with the record of the server that loads it. */
+export function rulesConfigMap(
+  observed: Record<string, unknown> | null = observedServer(),
+  name = "mailserver-prometheus-rules",
+): AnalyzerResource {
+  const cm = configMap(name, "monitoring", { "mailserver.rules.yml": RULE_FILE });
+  const metadata = cm.properties.metadata as Record<string, unknown>;
+  if (observed) metadata.annotations = { [OBSERVED_SERVER_ANNOTATION]: JSON.stringify(observed) };
+  return cm;
+}
+
 export function goodStack(): AnalyzerResource[] {
   return [
     { type: T.namespace, name: "mailserver", properties: { metadata: { name: "mailserver" } } },
@@ -436,6 +480,7 @@ export function goodStack(): AnalyzerResource[] {
     tlsSecret(),
     webmailIngress(),
     probeCronJob("*/20 * * * *"),
+    rulesConfigMap(),
     crowdsecAcquisition(GOOD_ACQUISITION),
     crowdsecAgent(),
     ...dnsRecords(),

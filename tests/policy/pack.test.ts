@@ -29,6 +29,7 @@ const EXPECTED_LEVELS: Record<string, string> = {
   "probe-within-mailgun-quota": "mandatory",
   "tls-secret-owned": "mandatory",
   "mta-sts-served": "mandatory",
+  "prometheus-reads-monitoring": "mandatory",
 };
 
 const prodConfig = JSON.parse(

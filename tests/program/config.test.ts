@@ -77,6 +77,18 @@ describe("stack configuration", () => {
       'mailserver:monitoring.probe.schedule = "*/10 * * * *": expected at most 80 runs a day (80% of the 100/day Mailgun quota); this schedule runs 144 times a day',
     ],
     [
+      "a Prometheus setup that is neither chart nor operator",
+      "monitoring.prometheus.setup",
+      "kube-prometheus",
+      'mailserver:monitoring.prometheus.setup = "kube-prometheus": expected setup "chart" (the prometheus-community chart) or "operator"',
+    ],
+    [
+      "a relative rules mount path",
+      "monitoring.prometheus.rulesMountPath",
+      "etc/rules",
+      'mailserver:monitoring.prometheus.rulesMountPath = "etc/rules": expected an absolute directory path',
+    ],
+    [
       "a storage size that is not a quantity",
       "mailserver.storage.size",
       "2GB",

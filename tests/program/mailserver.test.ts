@@ -107,8 +107,10 @@ describe("mail server component", () => {
       assert.match(files["postfix-main.cf"], /^anvil_rate_time_unit = 60s$/m);
     });
 
-    it("reopens Dovecot's stats-reader socket for the exporter", () => {
-      assert.match(files["dovecot.cf"], /unix_listener stats-reader \{\s+mode = 0666/);
+    it("serves Dovecot's own metrics: stats-writer reopened, stats-reader left closed", () => {
+      assert.match(files["dovecot.cf"], /inet_listener http \{\s+port = 9900\s+\}/);
+      assert.match(files["dovecot.cf"], /unix_listener stats-writer \{\s+mode = 0660/);
+      assert.doesNotMatch(files["dovecot.cf"], /stats-reader/);
     });
 
     it("signs DKIM with selector mail from the mounted key", () => {
@@ -212,23 +214,25 @@ describe("mail server component", () => {
       assert.equal(at(deployment, "spec.strategy.type"), "Recreate");
     });
 
-    it("pins docker-mailserver 15.0.0 and the exporter image", () => {
-      assert.equal(
-        container("docker-mailserver").image,
-        "docker.io/mailserver/docker-mailserver:15.0.0",
+    it("runs docker-mailserver 15.0.0 alone: no exporter sidecar", () => {
+      assert.deepEqual(
+        containers.map((c) => [c.name, c.image]),
+        [["docker-mailserver", "docker.io/mailserver/docker-mailserver:15.0.0"]],
       );
-      assert.match(container("dovecot-exporter").image, /:[^:]+$/);
-      assert.doesNotMatch(container("dovecot-exporter").image, /:latest$/);
     });
 
-    it("runs the dovecot exporter sidecar on 9166 beside Dovecot's sockets", () => {
-      const exporter = container("dovecot-exporter");
-      assert.deepEqual(
-        exporter.ports?.map((p) => p.containerPort),
-        [9166],
+    it("exposes Dovecot's metrics port on the pod, annotated for the chart's kubernetes-pods job", () => {
+      const port = container("docker-mailserver").ports?.find((p) => p.name === "dovecot-metrics");
+      assert.equal(port?.containerPort, 9900);
+      const annotations = at<Record<string, string>>(
+        deployment,
+        "spec.template.metadata.annotations",
       );
-      const run = (c: Container) => c.volumeMounts.find((m) => m.mountPath === "/var/run/dovecot");
-      assert.equal(run(exporter)?.name, run(container("docker-mailserver"))?.name);
+      assert.equal(annotations["prometheus.io/scrape"], "true");
+      assert.equal(annotations["prometheus.io/port"], String(port?.containerPort));
+      assert.equal(annotations["prometheus.io/path"], "/metrics");
+      const svc = find(run, "kubernetes:core/v1:Service", "mailserver");
+      assert.ok(!at<{ port: number }[]>(svc, "spec.ports").some((p) => p.port === 9900));
     });
 
     it("adds no NET_ADMIN or NET_RAW to any container while Fail2ban is off", () => {

@@ -1,0 +1,139 @@
+/**
+ * The alerts reach the Prometheus the cluster runs, checked from the consumer's side: the program
+ * reads the live `prometheus-server` Deployment and its prometheus.yml (answered here as chart
+ * 25.8.2 renders them, tools/live-cluster.ts) and refuses to plan when that server would not load
+ * the rule file, naming the chart values to add.
+ */
+import { strict as assert } from "node:assert";
+import { parse } from "yaml";
+import {
+  CHART_DEFAULT_RULE_FILES,
+  chartValues,
+  loadProblems,
+  observeServer,
+  RULES_CONFIGMAP,
+  RULES_FILE,
+  type DeploymentSpecLike,
+} from "../../lib/prometheus-chart";
+import {
+  liveCluster,
+  liveClusterBefore,
+  liveKey,
+  prometheusServerConfigMap,
+  prometheusServerDeployment,
+  type LiveCluster,
+} from "../../tools/live-cluster";
+import { loadStackConfig, prodRun, runProgram } from "../helpers/program";
+
+const DEPLOYMENT_KEY = liveKey("kubernetes:apps/v1:Deployment", "monitoring/prometheus-server");
+const CONFIG_KEY = liveKey("kubernetes:core/v1:ConfigMap", "monitoring/prometheus-server");
+const DIR = "/etc/mailserver-rules";
+type Values = Parameters<typeof prometheusServerDeployment>[0] & object;
+
+/** The chart values this program exports, edited. */
+function values(edit: (v: Values) => void): Values {
+  const v = parse(chartValues(DIR)) as Values;
+  edit(v);
+  return v;
+}
+
+function cluster(server: Values, ruleFiles?: string[]): LiveCluster {
+  return {
+    ...liveCluster(),
+    [DEPLOYMENT_KEY]: prometheusServerDeployment(server),
+    [CONFIG_KEY]: prometheusServerConfigMap(ruleFiles),
+  };
+}
+
+async function planError(live: LiveCluster): Promise<string> {
+  try {
+    await runProgram({ config: loadStackConfig("prod"), live });
+  } catch (err) {
+    return String(err);
+  }
+  return assert.fail("the program planned against a server that does not load the rules");
+}
+
+describe("alert rules reach the chart's Prometheus server", () => {
+  it("plans against the server once the exported chart values are applied", async () => {
+    const run = await prodRun();
+    assert.equal(run.outputs.alertRules, RULES_CONFIGMAP);
+    assert.equal(run.outputs.prometheusChartValues, chartValues(DIR));
+  });
+
+  it("refuses today's server, which does not mount the rules, and names the values to add", async () => {
+    const message = await planError(liveClusterBefore());
+    assert.match(
+      message,
+      /monitoring\/prometheus-server does not mount ConfigMap mailserver-prometheus-rules/,
+    );
+    assert.ok(message.includes(chartValues(DIR)), message);
+  });
+
+  it("refuses a server whose prometheus.yml lists no matching rule_files entry", async () => {
+    const message = await planError(
+      cluster(
+        values(() => undefined),
+        [...CHART_DEFAULT_RULE_FILES],
+      ),
+    );
+    assert.match(
+      message,
+      /no rule_files entry .* matches \/etc\/mailserver-rules\/mailserver\.rules\.yml/,
+    );
+  });
+
+  it("refuses a server whose config-reloader does not watch the rules", async () => {
+    const message = await planError(
+      cluster(values((v) => (v.configmapReload.prometheus.extraVolumeDirs = []))),
+    );
+    assert.match(message, /no config-reloader container .* watches the mounted ConfigMap/);
+  });
+
+  it("refuses a server that reads nothing: the Deployment is missing", async () => {
+    const live = liveCluster();
+    delete live[DEPLOYMENT_KEY];
+    assert.match(await planError(live), /not found/);
+  });
+});
+
+describe("observing the server", () => {
+  const spec = (v: Values) => (prometheusServerDeployment(v) as { spec: DeploymentSpecLike }).spec;
+  const good = values(() => undefined);
+
+  it("finds the Prometheus container's directory mount and the reloader's watch", () => {
+    const obs = observeServer("s", spec(good), undefined, RULES_CONFIGMAP);
+    assert.deepEqual(obs.mounts, [DIR]);
+    assert.deepEqual(obs.watched, [DIR]);
+  });
+
+  it("does not count a subPath mount, which never sees an update", () => {
+    const v = values((x) => {
+      x.server.extraVolumeMounts = [
+        { name: "mailserver-rules", mountPath: `${DIR}/${RULES_FILE}`, subPath: RULES_FILE },
+      ];
+    });
+    assert.deepEqual(observeServer("s", spec(v), undefined, RULES_CONFIGMAP).mounts, []);
+  });
+
+  it("matches rule_files globs the way Prometheus does (one path segment per *)", () => {
+    const obs = {
+      server: "s",
+      configMap: RULES_CONFIGMAP,
+      mounts: [DIR],
+      watched: [DIR],
+      ruleFiles: ["/etc/*.yml"],
+    };
+    assert.equal(loadProblems(obs, [RULES_FILE]).length, 1);
+    obs.ruleFiles = [`${DIR}/*.yml`];
+    assert.deepEqual(loadProblems(obs, [RULES_FILE]), []);
+    obs.ruleFiles = [`${DIR}/*.yaml`];
+    assert.equal(loadProblems(obs, [RULES_FILE]).length, 1);
+  });
+
+  it("reads rule_files from the live prometheus.yml", () => {
+    const cm = prometheusServerConfigMap() as { data: Record<string, string> };
+    const obs = observeServer("s", spec(good), cm.data["prometheus.yml"], RULES_CONFIGMAP);
+    assert.ok(obs.ruleFiles.includes(`${DIR}/*.yml`));
+  });
+});

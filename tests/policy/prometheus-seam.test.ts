@@ -1,0 +1,131 @@
+/**
+ * prometheus-reads-monitoring: the pack learns what the live Prometheus server loads from the record
+ * the program writes on its rules ConfigMap (from `.get()` reads at preview), and judges the
+ * program's real output by it. Also: the operator setup, and preview unknowns.
+ */
+import * as assert from "node:assert/strict";
+import type { AnalyzerResource } from "../../tools/analyzer";
+import { UNKNOWN } from "../../tools/analyzer";
+import { itemsFromRun } from "../../tools/export";
+import { liveCluster, liveKey } from "../../tools/live-cluster";
+import { prodRun } from "../helpers/program";
+import { analyzeAll, mandatory, summary, usePack } from "./harness";
+import { goodStack, OBSERVED_SERVER_ANNOTATION, rulesConfigMap, withResource } from "./fixtures";
+
+const POLICY = "prometheus-reads-monitoring";
+const mine = <T extends { policyName: string }>(ds: T[]): T[] =>
+  ds.filter((d) => d.policyName === POLICY);
+
+/** The prod program's resources as the engine hands them to the pack (inputs). */
+async function programResources(): Promise<AnalyzerResource[]> {
+  const items = itemsFromRun(await prodRun());
+  return (
+    items
+      .filter((i) => i.custom)
+      // A copy: the run is shared by every test of the process.
+      .map((i) => ({
+        type: i.type,
+        name: i.name,
+        urn: i.urn,
+        properties: structuredClone(i.inputs),
+      }))
+  );
+}
+
+function rulesOf(resources: AnalyzerResource[]): AnalyzerResource {
+  const r = resources.find(
+    (x) =>
+      (x.properties.metadata as { name?: string } | undefined)?.name ===
+      "mailserver-prometheus-rules",
+  );
+  assert.ok(r, "the program ships no rules ConfigMap");
+  return r;
+}
+
+describe("prometheus-reads-monitoring (setup: chart)", () => {
+  const pack = usePack({ [POLICY]: { setup: "chart" } });
+
+  it("passes the program's own output: its record shows the live server loads the rules", async () => {
+    const ds = await analyzeAll(pack(), await programResources());
+    assert.deepEqual(mine(ds), [], summary(ds));
+  });
+
+  it("fails the program's output once the record is gone: nothing proves a reader", async () => {
+    const resources = await programResources();
+    const meta = rulesOf(resources).properties.metadata as { annotations: Record<string, string> };
+    delete meta.annotations[OBSERVED_SERVER_ANNOTATION];
+    const ds = mandatory(await analyzeAll(pack(), resources));
+    assert.match(mine(ds)[0]?.message ?? "", /carries no readable/, summary(ds));
+  });
+
+  it("fails the program's output when the recorded server stopped mounting the rules", async () => {
+    const resources = await programResources();
+    const meta = rulesOf(resources).properties.metadata as { annotations: Record<string, string> };
+    const record = JSON.parse(meta.annotations[OBSERVED_SERVER_ANNOTATION]) as Record<
+      string,
+      unknown
+    >;
+    meta.annotations[OBSERVED_SERVER_ANNOTATION] = JSON.stringify({ ...record, mounts: [] });
+    const ds = mandatory(await analyzeAll(pack(), resources));
+    assert.match(mine(ds)[0]?.message ?? "", /does not mount it as a directory/, summary(ds));
+  });
+
+  it("leaves the chart's own rule files alone: a Helm release's ConfigMap read with .get()", async () => {
+    const chartOwn = liveCluster()[
+      liveKey("kubernetes:core/v1:ConfigMap", "monitoring/prometheus-server")
+    ] as Record<string, unknown>;
+    const read: AnalyzerResource = {
+      type: "kubernetes:core/v1:ConfigMap",
+      name: "monitoring-prometheus-server-config",
+      properties: chartOwn,
+    };
+    const ds = await analyzeAll(pack(), [...goodStack(), read]);
+    assert.deepEqual(mine(ds), [], summary(ds));
+    const unlabelled = structuredClone(chartOwn);
+    delete (unlabelled.metadata as Record<string, unknown>).labels;
+    const flagged = mandatory(
+      await analyzeAll(pack(), [...goodStack(), { ...read, properties: unlabelled }]),
+    );
+    assert.equal(mine(flagged).length, 1, summary(flagged));
+  });
+
+  it("leaves an unknown record to the preview advisory", async () => {
+    const cm = rulesConfigMap();
+    (cm.properties.metadata as Record<string, unknown>).annotations = {
+      [OBSERVED_SERVER_ANNOTATION]: UNKNOWN.string,
+    };
+    const ds = mine(await analyzeAll(pack(), withResource(cm)));
+    assert.deepEqual(mandatory(ds), [], summary(ds));
+    assert.ok(
+      ds.some((d) => d.enforcementLevel === "advisory"),
+      summary(ds),
+    );
+  });
+});
+
+describe("prometheus-reads-monitoring (setup: operator)", () => {
+  const pack = usePack({ [POLICY]: { setup: "operator" } });
+  const rule: AnalyzerResource = {
+    type: "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+    name: "alerts",
+    properties: {
+      metadata: { name: "mailserver-alerts", namespace: "mailserver" },
+      spec: { groups: [{ name: "mail", rules: [] }] },
+    },
+  };
+
+  it("accepts a PrometheusRule", async () => {
+    const stack = goodStack().filter((r) => r.name !== "mailserver-prometheus-rules");
+    const ds = await analyzeAll(pack(), [...stack, rule]);
+    assert.deepEqual(mine(ds), [], summary(ds));
+  });
+
+  it("refuses a rules ConfigMap, which the Operator does not load", async () => {
+    const ds = mandatory(await analyzeAll(pack(), goodStack()));
+    assert.match(
+      mine(ds)[0]?.message ?? "",
+      /loads rules from PrometheusRule objects/,
+      summary(ds),
+    );
+  });
+});
