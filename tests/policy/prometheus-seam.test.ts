@@ -71,9 +71,8 @@ describe("prometheus-reads-monitoring (setup: chart)", () => {
   });
 
   it("leaves the chart's own rule files alone: a Helm release's ConfigMap read with .get()", async () => {
-    const chartOwn = liveCluster()[
-      liveKey("kubernetes:core/v1:ConfigMap", "monitoring/prometheus-server")
-    ] as Record<string, unknown>;
+    const chartOwn =
+      liveCluster()[liveKey("kubernetes:core/v1:ConfigMap", "monitoring/prometheus-server")];
     const read: AnalyzerResource = {
       type: "kubernetes:core/v1:ConfigMap",
       name: "monitoring-prometheus-server-config",
