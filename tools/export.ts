@@ -351,6 +351,7 @@ export function parseExport(text: string, file: string): ParsedExport {
         : [],
       inputs: fromStateValue(inputs ?? outputs ?? {}) as Record<string, unknown>,
       outputs: fromStateValue(outputs ?? inputs ?? {}) as Record<string, unknown>,
+      ...(raw.external === true ? { external: true } : {}),
     });
   });
   if (items.length === 0) throw new InputError(`${where}: the export has no live resources`);

@@ -163,3 +163,16 @@ export function liveClusterBefore(): LiveCluster {
       prometheusServerConfigMap([...CHART_DEFAULT_RULE_FILES]),
   };
 }
+
+/** A cluster running the Prometheus Operator: the two CRDs the operator setup reads. */
+export function operatorCrds(): LiveCluster {
+  return Object.fromEntries(
+    ["prometheusrules", "podmonitors"].map((plural) => {
+      const name = `${plural}.monitoring.coreos.com`;
+      return [
+        liveKey("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", name),
+        { metadata: { name }, spec: { group: "monitoring.coreos.com" } },
+      ];
+    }),
+  );
+}

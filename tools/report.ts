@@ -405,6 +405,9 @@ export async function analyze(
       message: scrub(d.message, secrets),
     };
   };
+  // Objects the stack only read (`external`) belong to the stacks that manage them; the plan
+  // never sends them to the pack, so the audit of its export does not either.
+  items = items.filter((i) => !i.external);
   const perResource = await pool(items, 16, async (item) => {
     const res = await pack.analyze(toAnalyzerResource(item, item.inputs));
     return res.diagnostics.map((d) => toViolation(d, item.urn));

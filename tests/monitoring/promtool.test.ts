@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { METRICS, type AlertRule, type RuleGroup } from "../../components/monitoring";
 import { RULES_FILE } from "../../lib/prometheus-chart";
+import { operatorCrds } from "../../tools/live-cluster";
 import { at, find, loadStackConfig, prodRun, runProgram } from "../helpers/program";
 import { requireTool } from "../helpers/tools";
 
@@ -181,6 +182,7 @@ async function operatorGroups(): Promise<RuleGroup[]> {
   monitoring.prometheus = { setup: "operator", ruleLabels: { release: "prometheus" } };
   const run = await runProgram({
     config: { ...config, "mailserver:monitoring": JSON.stringify(monitoring) },
+    live: operatorCrds(),
   });
   return at<RuleGroup[]>(
     find(run, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "mailserver-alerts"),
