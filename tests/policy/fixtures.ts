@@ -189,6 +189,8 @@ export function probeCronJob(schedule: string): AnalyzerResource {
         concurrencyPolicy: "Forbid",
         jobTemplate: {
           spec: {
+            // As the program: no retry, each attempt spends one message of the Mailgun quota.
+            backoffLimit: 0,
             template: {
               spec: {
                 restartPolicy: "Never",
