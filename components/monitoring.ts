@@ -56,7 +56,7 @@ export interface ProbeSecrets {
 export interface ProbeArgs {
   /** Cron schedule. Every 20 minutes is 72 mails a day, inside Mailgun's 100/day free tier. */
   schedule: string;
-  /** Pinned image with python3 and CA certificates, e.g. docker.io/library/python:3.12-alpine. */
+  /** Pinned image with python3 and CA certificates, e.g. docker.io/library/python:3.12.8-alpine. */
   image: string;
   /** Mailgun API base URL: https://api.eu.mailgun.net or https://api.mailgun.net. */
   mailgunApiBase: string;

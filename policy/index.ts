@@ -20,6 +20,7 @@ import { noLiteralSecrets } from "./policies/no-literal-secrets";
 import { probeWithinMailgunQuota } from "./policies/probe-within-mailgun-quota";
 import { prometheusReadsMonitoring } from "./policies/prometheus-reads-monitoring";
 import { spfIncludesBrevo } from "./policies/spf-includes-brevo";
+import { spfUnresolved } from "./policies/spf-unresolved";
 import { spfValid } from "./policies/spf-valid";
 import { tlsRptValid } from "./policies/tls-rpt-valid";
 import { tlsSecretOwned } from "./policies/tls-secret-owned";
@@ -32,6 +33,7 @@ new PolicyPack("mailserver-invariants", {
     mailServiceEtpLocal,
     spfIncludesBrevo,
     spfValid,
+    spfUnresolved,
     dmarcEnforcing,
     dmarcReportDestination,
     mtaStsValid,

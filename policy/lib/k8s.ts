@@ -8,11 +8,17 @@ export function kindOf(type: string): string | undefined {
   return TYPE_RE.exec(type)?.[3];
 }
 
+/**
+ * Every kind that runs containers under the tokens of @pulumi/kubernetes 4.34.2, across the
+ * apps/v1beta1, apps/v1beta2, extensions/v1beta1 and batch/v1beta1 aliases (kindOf ignores the
+ * group/version). PodTemplate is not run by anything itself; the others are.
+ */
 export const WORKLOAD_KINDS = [
   "Deployment",
   "StatefulSet",
   "DaemonSet",
   "ReplicaSet",
+  "ReplicationController",
   "Job",
   "CronJob",
   "Pod",

@@ -1,5 +1,6 @@
 /** SPF (RFC 7208) record parsing, enough to judge syntax, authorisation and lookup cost. */
 import { isIPv4, isIPv6 } from "node:net";
+import type { DnsRecordView } from "./dns";
 
 export type Qualifier = "+" | "-" | "~" | "?";
 
@@ -85,4 +86,82 @@ export function lookupCount(record: SpfRecord, knownCosts: Record<string, number
     count += 1 + (knownCosts[redirect.toLowerCase()] ?? 0);
   }
   return count;
+}
+
+/** Mechanisms a receiver evaluates: those after `all` never are (RFC 7208 5.1). */
+export function evaluatedMechanisms(record: SpfRecord): SpfMechanism[] {
+  const all = record.mechanisms.findIndex((m) => m.name === "all");
+  return all < 0 ? record.mechanisms : record.mechanisms.slice(0, all + 1);
+}
+
+/** include targets and the redirect (ignored next to `all`) that a receiver would follow. */
+export function followedNames(record: SpfRecord): { name: string; pass: boolean }[] {
+  const names = evaluatedMechanisms(record)
+    .filter((m) => m.name === "include" && m.arg)
+    .map((m) => ({ name: (m.arg ?? "").toLowerCase(), pass: m.qualifier === "+" }));
+  const redirect = record.modifiers.get("redirect");
+  const hasAll = record.mechanisms.some((m) => m.name === "all");
+  if (redirect && !hasAll) names.push({ name: redirect.toLowerCase(), pass: true });
+  return names;
+}
+
+/** The v=spf1 text published at a name by this stack, or undefined. */
+export type SpfLookup = (name: string) => string | undefined;
+
+export interface SpfResolution {
+  /** Whether a "+" include of `relay` is reached through records this stack publishes. */
+  relay: boolean;
+  /** DNS-querying terms including nested ones of in-stack records and knownCosts. */
+  lookups: number;
+  /** Lookups that came from in-stack records behind include/redirect. */
+  nested: number;
+  /** Followed names neither in the stack nor in knownCosts: not decidable offline. */
+  unresolved: string[];
+}
+
+/** Follows include/redirect through the stack's own records (loops are followed once). */
+export function resolveSpf(
+  text: string,
+  lookup: SpfLookup,
+  relay: string,
+  knownCosts: Record<string, number>,
+  seen = new Set<string>(),
+): SpfResolution {
+  const record = parseSpf(text);
+  const out: SpfResolution = {
+    relay: false,
+    lookups: lookupCount(record, {}),
+    nested: 0,
+    unresolved: [],
+  };
+  for (const { name, pass } of followedNames(record)) {
+    if (name === relay.toLowerCase()) {
+      out.relay ||= pass;
+      out.lookups += knownCosts[name] ?? 0;
+      continue;
+    }
+    const target = seen.has(name) ? undefined : lookup(name);
+    if (target === undefined) {
+      if (name in knownCosts) out.lookups += knownCosts[name] ?? 0;
+      else if (!seen.has(name)) out.unresolved.push(name);
+      continue;
+    }
+    seen.add(name);
+    const sub = resolveSpf(target, lookup, relay, knownCosts, seen);
+    out.relay ||= pass && sub.relay;
+    out.lookups += sub.lookups;
+    out.nested += sub.lookups;
+    out.unresolved.push(...sub.unresolved);
+  }
+  return out;
+}
+
+/** SPF texts the stack publishes, by FQDN (the first record wins; duplicates are reported). */
+export function stackSpfLookup(records: DnsRecordView[]): SpfLookup {
+  const byName = new Map<string, string>();
+  for (const r of records) {
+    if (r.type !== "TXT" || typeof r.fqdn !== "string" || typeof r.content !== "string") continue;
+    if (isSpf(r.content) && !byName.has(r.fqdn)) byName.set(r.fqdn, r.content);
+  }
+  return (name) => byName.get(name.toLowerCase().replace(/\.$/, ""));
 }

@@ -9,7 +9,7 @@ import {
   podSpecOf,
   type ContainerRef,
 } from "./k8s";
-import { at, list, str, toPlain, Unknown, type Plain, type PreviewGaps } from "./plain";
+import { at, isObject, list, str, toPlain, Unknown, type Plain, type PreviewGaps } from "./plain";
 
 export interface StackResource {
   type: string;
@@ -96,52 +96,102 @@ export function envFromConfigMaps(
   return out;
 }
 
+export function findSecret(
+  resources: StackResource[],
+  namespace: string,
+  name: string,
+): StackResource | undefined {
+  return resources.find(
+    (r) =>
+      kindOf(r.type) === "Secret" &&
+      namespaceOf(r.props) === namespace &&
+      nameOf(r.props, r.name) === name,
+  );
+}
+
+/** Where an env value came from: decisions about it are made on this data, never on text. */
+export type EnvSource =
+  | { kind: "env"; container: string }
+  | { kind: "valueFrom"; container: string }
+  | { kind: "configMap"; name: string; key: string; prefix: string; resource: StackResource }
+  | { kind: "secret"; name: string; resource?: StackResource };
+
 /** Where a container's effective value of an env var comes from. */
 export type EnvValue =
-  | { kind: "literal"; value: string; from: string }
-  | { kind: "opaque"; from: string }
-  | { kind: "unknown"; value: Unknown; from: string }
-  | { kind: "missing"; unresolved: string[] };
+  | { kind: "literal"; value: string; source: EnvSource }
+  | { kind: "opaque"; source: EnvSource }
+  | { kind: "unknown"; value: Unknown; source?: EnvSource }
+  | { kind: "missing"; unresolved: string[]; consulted: StackResource[] };
+
+/** Keys a Secret in the stack defines (data and stringData); unknown when they are unknown. */
+function secretKeys(secret: StackResource): Set<string> | Unknown {
+  const keys = new Set<string>();
+  for (const field of ["data", "stringData"]) {
+    const map = at(secret.props, field);
+    if (map instanceof Unknown) return map;
+    if (isObject(map)) for (const k of Object.keys(map)) keys.add(k);
+  }
+  return keys;
+}
+
+/** What one envFrom entry contributes to `key`, or undefined when it does not set it. */
+function envFromValue(
+  resources: StackResource[],
+  namespace: string,
+  source: Plain,
+  key: string,
+  unresolved: string[],
+  consulted: StackResource[],
+): EnvValue | undefined {
+  const prefix = str(at(source, "prefix")) ?? "";
+  if (!key.startsWith(prefix)) return undefined;
+  const bare = key.slice(prefix.length);
+  const secretName = at(source, "secretRef", "name");
+  if (secretName instanceof Unknown) return { kind: "unknown", value: secretName };
+  if (typeof secretName === "string") {
+    const resource = findSecret(resources, namespace, secretName);
+    if (!resource) return { kind: "opaque", source: { kind: "secret", name: secretName } };
+    const keys = secretKeys(resource);
+    if (keys instanceof Unknown) return { kind: "unknown", value: keys };
+    return keys.has(bare)
+      ? { kind: "opaque", source: { kind: "secret", name: secretName, resource } }
+      : undefined;
+  }
+  const cmName = at(source, "configMapRef", "name");
+  if (cmName instanceof Unknown) return { kind: "unknown", value: cmName };
+  if (typeof cmName !== "string") return undefined;
+  const cm = findConfigMap(resources, namespace, cmName);
+  if (!cm) {
+    unresolved.push(cmName);
+    return undefined;
+  }
+  consulted.push(cm);
+  const value = at(cm.props, "data", bare);
+  const from: EnvSource = { kind: "configMap", name: cmName, key: bare, prefix, resource: cm };
+  if (value instanceof Unknown) return { kind: "unknown", value, source: from };
+  return typeof value === "string" ? { kind: "literal", value, source: from } : undefined;
+}
 
 /**
  * Effective value of `key` for a container: `env` entries override `envFrom`, later sources
- * override earlier ones (Kubernetes semantics). Secrets and valueFrom are opaque to a policy.
+ * override earlier ones, an envFrom prefix is prepended to each key (Kubernetes semantics).
+ * Secrets and valueFrom are opaque; a Secret in the stack without the key does not set it.
  */
 export function effectiveEnv(resources: StackResource[], c: DmsContainer, key: string): EnvValue {
   let found: EnvValue | undefined;
   const unresolved: string[] = [];
+  const consulted: StackResource[] = [];
   for (const source of list(c.container.container.envFrom)) {
-    const prefix = str(at(source, "prefix")) ?? "";
-    if (!key.startsWith(prefix)) continue;
-    const secretName = at(source, "secretRef", "name");
-    if (secretName !== undefined) {
-      found = { kind: "opaque", from: `Secret ${str(secretName) ?? "(unknown)"}` };
-      continue;
-    }
-    const cmName = at(source, "configMapRef", "name");
-    if (cmName instanceof Unknown) {
-      found = { kind: "unknown", value: cmName, from: "envFrom configMapRef" };
-      continue;
-    }
-    const name = str(cmName);
-    if (!name) continue;
-    const cm = findConfigMap(resources, c.namespace, name);
-    if (!cm) {
-      unresolved.push(name);
-      continue;
-    }
-    const value = at(cm.props, "data", key.slice(prefix.length));
-    if (value instanceof Unknown) found = { kind: "unknown", value, from: `ConfigMap ${name}` };
-    else if (typeof value === "string")
-      found = { kind: "literal", value, from: `ConfigMap ${name}` };
+    found = envFromValue(resources, c.namespace, source, key, unresolved, consulted) ?? found;
   }
   for (const entry of list(c.container.container.env)) {
     if (at(entry, "name") !== key) continue;
     const value = at(entry, "value");
-    const from = `env of container ${c.container.name}`;
-    if (value instanceof Unknown) found = { kind: "unknown", value, from };
-    else if (typeof value === "string") found = { kind: "literal", value, from };
-    else found = { kind: "opaque", from: `${from} (valueFrom)` };
+    const container = c.container.name;
+    if (value instanceof Unknown) found = { kind: "unknown", value };
+    else if (typeof value === "string")
+      found = { kind: "literal", value, source: { kind: "env", container } };
+    else found = { kind: "opaque", source: { kind: "valueFrom", container } };
   }
-  return found ?? { kind: "missing", unresolved };
+  return found ?? { kind: "missing", unresolved, consulted };
 }

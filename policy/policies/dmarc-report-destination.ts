@@ -14,7 +14,8 @@ import type {
   ResourceValidationPolicy,
 } from "@pulumi/policy";
 import { DOMAIN_SCHEMA, readConfig } from "../lib/config";
-import { parseTags, recordOf, txtAt } from "../lib/dns";
+import { DMARC_VERSION, parseDmarcTags } from "../lib/dmarc";
+import { recordOf, txtAt } from "../lib/dns";
 import { raise, Unknown } from "../lib/plain";
 
 const configSchema = DOMAIN_SCHEMA;
@@ -23,10 +24,10 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
   const { domain } = readConfig<{ domain: string }>(configSchema, args.getConfig());
   const record = recordOf(args.type, args.name, args.urn, args.props, domain);
   if (!record) return;
-  const text = txtAt(record, (n) => n === `_dmarc.${domain}`, /^v=DMARC1/i);
+  const text = txtAt(record, (n) => n === `_dmarc.${domain}`, DMARC_VERSION);
   if (text instanceof Unknown) raise(text);
   if (typeof text !== "string") return;
-  const tags = new Map(parseTags(text).tags);
+  const tags = new Map(parseDmarcTags(text).tags);
   for (const tag of ["rua", "ruf"]) {
     for (const uri of tags.get(tag)?.split(",") ?? []) {
       const dest = /@([^@\s!]+)/.exec(uri)?.[1]?.toLowerCase();

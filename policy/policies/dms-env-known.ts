@@ -36,7 +36,7 @@ import {
   podSpecOf,
 } from "../lib/k8s";
 import { at, isObject, list, PreviewGaps, str, toPlain, type Plain } from "../lib/plain";
-import { dmsContainers, envFromConfigMaps, plainResources } from "../lib/stack";
+import { dmsContainers, envFromConfigMaps, findSecret, plainResources } from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
   properties: {
@@ -122,7 +122,18 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
   gaps.settle();
 }
 
-/** envFrom ConfigMaps that the per-resource check does not know to be DMS env. */
+/** Keys of a Secret's data and stringData (values are never read). */
+function secretDataKeys(props: Plain, gaps: PreviewGaps): string[] {
+  return ["data", "stringData"].flatMap((field) => {
+    const map = at(props, field);
+    return gaps.check(map) || !isObject(map) ? [] : Object.keys(map);
+  });
+}
+
+/**
+ * envFrom sources the per-resource check cannot judge: ConfigMaps not listed in envConfigMaps,
+ * any ConfigMap used with a prefix (the container sees prefix + key), and Secrets in the stack.
+ */
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const gaps = new PreviewGaps();
@@ -131,11 +142,22 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
   for (const c of dmsContainers(resources, cfg.dmsImage, gaps)) {
     for (const cm of envFromConfigMaps(resources, c, gaps)) {
       const id = `${c.namespace}/${cm.name}`;
-      const covered = c.namespace === cfg.namespace && cfg.envConfigMaps.includes(cm.name);
-      if (!cm.resource || covered || seen.has(id)) continue;
-      seen.add(id);
+      const listed = c.namespace === cfg.namespace && cfg.envConfigMaps.includes(cm.name);
+      const judged = listed && cm.prefix === "";
+      if (!cm.resource || judged || seen.has(`${id}:${cm.prefix}`)) continue;
+      seen.add(`${id}:${cm.prefix}`);
       const keys = dataKeys(cm.resource.props, gaps).map((k) => cm.prefix + k);
-      checkKeys(keys, `ConfigMap ${id}`, cfg, report, cm.resource.urn);
+      const how = cm.prefix ? ` (envFrom prefix ${cm.prefix})` : "";
+      checkKeys(keys, `ConfigMap ${id}${how}`, cfg, report, cm.resource.urn);
+    }
+    for (const source of list(c.container.container.envFrom)) {
+      const name = at(source, "secretRef", "name");
+      if (gaps.check(name, c.workload.name) || typeof name !== "string") continue;
+      const secret = findSecret(resources, c.namespace, name);
+      if (!secret) continue;
+      const prefix = str(at(source, "prefix")) ?? "";
+      const keys = secretDataKeys(secret.props, gaps).map((k) => prefix + k);
+      checkKeys(keys, `Secret ${c.namespace}/${name}`, cfg, report, secret.urn);
     }
   }
   gaps.settle();

@@ -7,6 +7,13 @@
  * "Fail2ban Disabled (CrowdSec is the Policy)"). The value must be explicit so the decision is
  * visible in code, not inherited from an image default that a future release could change.
  *
+ * Invariant (effective state): every docker-mailserver container, in any workload kind, starts
+ * with ENABLE_FAIL2BAN equal to the literal "0". Paths that set it: the container's `env`
+ * (a later entry of the same name wins; `valueFrom` is opaque), `envFrom` ConfigMaps and Secrets
+ * in order (later wins, `env` wins over all, a `prefix` is prepended to every key), and the
+ * image default when nothing sets it. The verdict is taken per container from the stack; the
+ * per-resource view only reports values unknown during preview.
+ *
  * Fix: set ENABLE_FAIL2BAN: "0" in the mail env ConfigMap (envFrom) and do not override it in the
  * container env.
  */
@@ -29,7 +36,13 @@ import {
   podSpecOf,
 } from "../lib/k8s";
 import { at, list, PreviewGaps, toPlain, type Plain } from "../lib/plain";
-import { dmsContainers, effectiveEnv, plainResources } from "../lib/stack";
+import {
+  dmsContainers,
+  effectiveEnv,
+  plainResources,
+  type EnvSource,
+  type EnvValue,
+} from "../lib/stack";
 
 const KEY = "ENABLE_FAIL2BAN";
 export const WHY =
@@ -47,65 +60,82 @@ interface Config {
   dmsImage: string;
 }
 
-function checkConfigMap(
-  props: Plain,
-  name: string,
-  cfg: Config,
-  report: ReportViolation,
-  gaps: PreviewGaps,
-): void {
+/** Resource view: only values unknown during preview; the verdict needs the stack (below). */
+function checkConfigMap(props: Plain, name: string, cfg: Config, gaps: PreviewGaps): void {
   const ns = namespaceOf(props);
   const cmName = nameOf(props, name);
   if (gaps.check(ns) || gaps.check(cmName) || ns !== cfg.namespace) return;
-  const value = at(props, "data", KEY);
-  const isEnvMap = cfg.envConfigMaps.includes(cmName);
-  if (!isEnvMap && value === undefined) return;
-  if (gaps.check(value)) return;
-  const where = `ConfigMap ${ns}/${cmName}`;
-  if (value === undefined) {
-    report(`${where} does not set ${KEY}; add ${KEY}: "0" so the decision is explicit. ${WHY}`);
-  } else if (value !== "0") {
-    report(`${where} sets ${KEY} to ${JSON.stringify(value)}; set it to "0". ${WHY}`);
-  }
+  gaps.check(at(props, "data", KEY));
 }
 
-function checkWorkload(
-  type: string,
-  props: Plain,
-  cfg: Config,
-  report: ReportViolation,
-  gaps: PreviewGaps,
-): void {
+function checkWorkload(type: string, props: Plain, cfg: Config, gaps: PreviewGaps): void {
   for (const c of containersOf(podSpecOf(type, props))) {
     const dms = isDmsContainer(c.container, cfg.dmsImage);
     if (gaps.check(dms) || !dms) continue;
     for (const entry of list(c.container.env)) {
-      if (at(entry, "name") !== KEY) continue;
-      const value = at(entry, "value");
-      if (gaps.check(value)) continue;
-      if (value === undefined || value === null) {
-        report(
-          `container ${c.name} takes ${KEY} from valueFrom; set the literal "0" so it can be audited. ${WHY}`,
-        );
-      } else if (value !== "0") {
-        report(
-          `container ${c.name} sets ${KEY} to ${JSON.stringify(value)}; set it to "0". ${WHY}`,
-        );
-      }
+      if (at(entry, "name") === KEY) gaps.check(at(entry, "value"));
     }
   }
 }
 
-function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {
+function validateResource(args: ResourceValidationArgs): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const gaps = new PreviewGaps();
   const props = toPlain(args.props);
-  if (kindOf(args.type) === "ConfigMap") checkConfigMap(props, args.name, cfg, report, gaps);
-  else if (isWorkload(args.type)) checkWorkload(args.type, props, cfg, report, gaps);
+  if (kindOf(args.type) === "ConfigMap") checkConfigMap(props, args.name, cfg, gaps);
+  else if (isWorkload(args.type)) checkWorkload(args.type, props, cfg, gaps);
   gaps.settle();
 }
 
-/** Stack view: the effective value per container, which a single resource cannot show. */
+function describe(source: EnvSource): string {
+  switch (source.kind) {
+    case "configMap": {
+      const prefix = source.prefix
+        ? ` (key ${source.key} under envFrom prefix ${source.prefix})`
+        : "";
+      return `ConfigMap ${source.name}${prefix}`;
+    }
+    case "secret":
+      return `Secret ${source.name}${source.resource ? "" : " (not in this stack)"}`;
+    case "valueFrom":
+      return "a valueFrom reference";
+    case "env":
+      return "its env";
+  }
+}
+
+/** The violation for one container's effective value, or undefined when it is "0". */
+function verdict(v: EnvValue, container: string, who: string): string | undefined {
+  switch (v.kind) {
+    case "unknown":
+      return undefined;
+    case "missing": {
+      const unresolved = v.unresolved.length
+        ? ` (envFrom ConfigMaps not in this stack: ${v.unresolved.join(", ")})`
+        : "";
+      const consulted = v.consulted.map((r) => `ConfigMap ${r.name}`).join(", ");
+      const none = consulted ? `: ${consulted} does not set ${KEY}` : "";
+      return `${who} gets no ${KEY}${unresolved}${none}; add ${KEY}: "0" to its env ConfigMap so the decision is explicit.`;
+    }
+    case "opaque":
+      return `${who} takes ${KEY} from ${describe(v.source)}, which cannot be audited; set the literal "0" instead.`;
+    case "literal":
+      if (v.value === "0") return undefined;
+      if (v.source.kind === "env") {
+        return `container ${container} sets ${KEY} to ${JSON.stringify(v.value)} in its env (${who}); set it to "0".`;
+      }
+      return `${who} takes ${KEY} from ${describe(v.source)}, which sets ${KEY} to ${JSON.stringify(v.value)}; set it to "0".`;
+  }
+}
+
+/** The resource to change: the ConfigMap that sets the value or should set it. */
+function fixAt(v: EnvValue): string | undefined {
+  if (v.kind === "literal" && v.source.kind === "configMap") return v.source.resource.urn;
+  if (v.kind === "missing") return v.consulted[0]?.urn;
+  return undefined;
+}
+
+/** The effective value per docker-mailserver container (env over envFrom, later over earlier). */
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const gaps = new PreviewGaps();
@@ -113,28 +143,9 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
   for (const c of dmsContainers(resources, cfg.dmsImage, gaps)) {
     const v = effectiveEnv(resources, c, KEY);
     const who = `container ${c.container.name} of ${c.namespace}/${c.workloadName}`;
-    if (v.kind === "unknown") {
-      gaps.note(v.value, `${v.from} of ${who}`);
-    } else if (v.kind === "missing") {
-      const unresolved = v.unresolved.length
-        ? ` (envFrom ConfigMaps not in this stack: ${v.unresolved.join(", ")})`
-        : "";
-      report(
-        `${who} gets no ${KEY}${unresolved}; set ${KEY}: "0" in its env ConfigMap. ${WHY}`,
-        c.workload.urn,
-      );
-    } else if (v.kind === "opaque") {
-      report(
-        `${who} takes ${KEY} from ${v.from}; set the literal "0" instead. ${WHY}`,
-        c.workload.urn,
-      );
-    } else if (v.value !== "0" && !(c.namespace === cfg.namespace || v.from.startsWith("env of"))) {
-      // Container env and ConfigMaps in the mail namespace are already reported per resource.
-      report(
-        `${who} gets ${KEY}=${JSON.stringify(v.value)} from ${v.from}; set "0". ${WHY}`,
-        c.workload.urn,
-      );
-    }
+    if (v.kind === "unknown") gaps.note(v.value, who);
+    const problem = verdict(v, c.container.name, who);
+    if (problem) report(`${problem} ${WHY}`, fixAt(v) ?? c.workload.urn);
   }
   gaps.settle();
 }

@@ -5,6 +5,14 @@
  * env, ports and config semantics are version-specific (the pack's env checks assume 15.0.0),
  * and a silent upgrade can break mail or reopen decisions such as Fail2ban's.
  *
+ * Invariant (effective state): every container that can run in the cluster (containers,
+ * initContainers, ephemeralContainers of every workload kind) names an image that cannot change:
+ * an @sha256 digest, or a tag with a full major.minor.patch version. Paths: the image reference
+ * of each container (registry host with port, tag, digest); tags that float while looking
+ * pinned (:15.0, :15, :v15, :15-alpine, :stable, :edge, :latest-alpine) are moving tags.
+ * Tags that are neither (e.g. a date or a commit id) are accepted: they are conventionally
+ * immutable, which the registry cannot confirm offline.
+ *
  * Fix: pin the image, e.g. docker.io/mailserver/docker-mailserver:15.0.0, or by @sha256 digest.
  */
 import type {
@@ -15,6 +23,12 @@ import type {
 import { containersOf, isWorkload, podSpecOf } from "../lib/k8s";
 import { PreviewGaps, str, toPlain } from "../lib/plain";
 
+/** Channel names that registries move on every release, alone or before a variant suffix. */
+const FLOATING_WORD =
+  /^(latest|edge|stable|main|master|nightly|dev|develop|unstable|testing|next|current|lts|mainline|rolling)([-_.].*)?$/i;
+/** A major or major.minor version (optionally v-prefixed, optionally with a variant suffix). */
+const SHORT_VERSION = /^v?\d+(\.\d+)?(-[A-Za-z].*)?$/;
+
 /** Why `image` is not pinned, or undefined when it is. */
 export function unpinnedReason(image: string): string | undefined {
   if (/@sha256:[0-9a-f]{64}$/.test(image)) return undefined;
@@ -24,6 +38,10 @@ export function unpinnedReason(image: string): string | undefined {
   if (colon < 0) return "has no tag (means :latest)";
   const tag = lastSegment.slice(colon + 1);
   if (tag === "" || tag === "latest") return "uses :latest";
+  if (FLOATING_WORD.test(tag)) return `uses the moving tag :${tag}`;
+  if (SHORT_VERSION.test(tag)) {
+    return `uses :${tag}, which moves to every new patch release under that version (pin major.minor.patch, e.g. :15.0.0)`;
+  }
   return undefined;
 }
 

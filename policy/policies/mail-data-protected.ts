@@ -4,6 +4,11 @@
  * Why: mailserver-data-* holds every mailbox, the Postfix queue and DMS state; there is no
  * backup MX. A rename or refactor that replaces the PVC would delete it with its volume.
  *
+ * Invariant (effective state): no Pulumi operation and no StatefulSet controller action deletes
+ * a volume holding mail data. Paths: PersistentVolumeClaims in the mail namespace or named with a
+ * protected prefix (any namespace), which need protect; StatefulSet volumeClaimTemplates, whose
+ * PVCs the controller creates, which need persistentVolumeClaimRetentionPolicy Retain.
+ *
  * Fix: create the PVC with { protect: true, retainOnDelete: true }. Only `protect` reaches the
  * policy: the Analyzer protocol and the SDK's PolicyResourceOptions (1.21.0) carry no
  * retainOnDelete, so that half cannot be checked here and is a code-review item.
@@ -16,7 +21,7 @@ import type {
 } from "@pulumi/policy";
 import { readConfig, SPEC } from "../lib/config";
 import { kindOf, nameOf, namespaceOf } from "../lib/k8s";
-import { PreviewGaps, toPlain } from "../lib/plain";
+import { at, list, PreviewGaps, str, toPlain, type Plain } from "../lib/plain";
 
 const configSchema: PolicyConfigSchema = {
   properties: {
@@ -35,11 +40,44 @@ interface Config {
   namePrefixes: string[];
 }
 
+/**
+ * A StatefulSet's volumeClaimTemplates become PVCs the controller owns, out of Pulumi's reach;
+ * persistentVolumeClaimRetentionPolicy (apps/v1) Delete removes them with the StatefulSet or on
+ * scale-down. Retain is the default.
+ */
+function checkClaimTemplates(
+  props: Plain,
+  cfg: Config,
+  report: ReportViolation,
+  gaps: PreviewGaps,
+): void {
+  const ns = namespaceOf(props);
+  const templates = at(props, "spec", "volumeClaimTemplates");
+  if (gaps.check(ns) || gaps.check(templates)) return;
+  const names = list(templates).map((t) => str(at(t, "metadata", "name")) ?? "");
+  const mail =
+    ns === cfg.namespace
+      ? names
+      : names.filter((n) => cfg.namePrefixes.some((p) => n.startsWith(p)));
+  if (mail.length === 0) return;
+  for (const when of ["whenDeleted", "whenScaled"]) {
+    const policy = at(props, "spec", "persistentVolumeClaimRetentionPolicy", when);
+    if (gaps.check(policy) || policy !== "Delete") continue;
+    report(
+      `StatefulSet claim templates ${mail.join(", ")} hold mail data but persistentVolumeClaimRetentionPolicy.${when} is Delete, so the PVCs go with the StatefulSet; set it to Retain (the default).`,
+    );
+  }
+}
+
 function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {
-  if (kindOf(args.type) !== "PersistentVolumeClaim") return;
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const props = toPlain(args.props);
   const gaps = new PreviewGaps();
+  if (kindOf(args.type) === "StatefulSet") {
+    checkClaimTemplates(props, cfg, report, gaps);
+    return gaps.settle();
+  }
+  if (kindOf(args.type) !== "PersistentVolumeClaim") return;
   const name = nameOf(props, args.name);
   const ns = namespaceOf(props);
   if (gaps.check(name) || gaps.check(ns)) return gaps.settle();

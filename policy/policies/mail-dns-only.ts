@@ -5,6 +5,11 @@
  * edge IPs, so SMTP on port 25 (and IMAP) stops reaching 176.12.22.76 and inbound mail queues
  * at senders until they give up.
  *
+ * Invariant (effective state): every name a sending MTA or mail client resolves to reach the
+ * mail server answers with the home IPs, not Cloudflare's. Paths: MX records, A/AAAA/CNAME of
+ * mailHosts, of every MX target in the stack (apex included) and of every in-zone CNAME target
+ * reached from them, under both Cloudflare tokens and any name spelling; `proxied` defaults false.
+ *
  * Fix: set proxied: false on the record. The webmail at the same name is reached directly too.
  */
 import type {
@@ -64,7 +69,7 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
   gaps.settle();
 }
 
-/** MX targets found in the stack but missing from mailHosts must be DNS-only as well. */
+/** MX targets missing from mailHosts, and CNAME targets of mail hosts, must be DNS-only too. */
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const gaps = new PreviewGaps();
@@ -76,6 +81,19 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
     if (gaps.check(r.content, r.resource) || !r.content) continue;
     const target = r.content.trim().toLowerCase().replace(/\.$/, "");
     if (!configured.has(target)) extra.add(target);
+  }
+  // A mail host that is a CNAME resolves to its target's addresses: follow the chain.
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const r of records) {
+      if (r.type !== "CNAME" || typeof r.fqdn !== "string" || typeof r.content !== "string")
+        continue;
+      if (!configured.has(r.fqdn) && !extra.has(r.fqdn)) continue;
+      const target = fqdn(r.content, cfg.domain);
+      if (configured.has(target) || extra.has(target)) continue;
+      extra.add(target);
+      grew = true;
+    }
   }
   for (const r of records) {
     if (r.type !== "MX" && !(r.fqdn instanceof Unknown)) checkRecord(r, extra, report, gaps);

@@ -5,6 +5,14 @@
  * off here (CrowdSec bans at the firewall). The capabilities would let a compromised Postfix
  * or Dovecot rewrite the pod's network rules or sniff traffic, for no benefit.
  *
+ * Invariant (effective state): no container of a pod that runs docker-mailserver is granted
+ * NET_ADMIN/NET_RAW/ALL or privileged, and the docker-mailserver container itself does not hold
+ * NET_RAW, which the runtime grants by default unless dropped. Paths: each container's
+ * securityContext.capabilities.add and .drop (any case, with or without CAP_) and .privileged,
+ * for containers, initContainers and ephemeralContainers of every workload kind; the pod-level
+ * securityContext has no capabilities field. Known gap: sidecars keep the default NET_RAW unless
+ * they drop it; only their explicit grants are judged.
+ *
  * Fix: remove them from securityContext.capabilities.add (keep drop: [NET_RAW]) and do not set
  * privileged: true. allowPrivilegeEscalation stays true: postdrop is SGID.
  */
@@ -49,6 +57,20 @@ function checkContainer(c: ContainerRef, report: ReportViolation, gaps: PreviewG
   }
 }
 
+/**
+ * Does the runtime drop NET_RAW for this container? containerd (pkg/cri WithCapabilities) clears
+ * every capability only for the exact string "ALL" and uppercases single names after prefixing
+ * "CAP_", so "all" and "CAP_NET_RAW" drop nothing; NET_RAW is in its default set (pkg/oci
+ * defaultUnixCaps). Only spellings every runtime honours count.
+ */
+function dropsNetRaw(c: ContainerRef, gaps: PreviewGaps): boolean {
+  const dropped = at(c.container, "securityContext", "capabilities", "drop");
+  if (gaps.check(dropped, c.name)) return true;
+  return list(dropped).some(
+    (d) => d === "ALL" || (typeof d === "string" && d.toUpperCase() === "NET_RAW"),
+  );
+}
+
 function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {
   if (!isWorkload(args.type)) return;
   const { dmsImage } = readConfig<{ dmsImage: string }>(configSchema, args.getConfig());
@@ -59,6 +81,13 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
     return !gaps.check(dms, c.name) && dms;
   });
   if (isMailPod) for (const c of containers) checkContainer(c, report, gaps);
+  for (const c of containers) {
+    const dms = isDmsContainer(c.container, dmsImage);
+    if (gaps.check(dms, c.name) || !dms || dropsNetRaw(c, gaps)) continue;
+    report(
+      `container ${c.name} (docker-mailserver) keeps the runtime's default NET_RAW because securityContext.capabilities.drop does not list "NET_RAW" or "ALL" (exact spelling; "all" and "CAP_NET_RAW" drop nothing in containerd); add drop: ["NET_RAW"].`,
+    );
+  }
   gaps.settle();
 }
 

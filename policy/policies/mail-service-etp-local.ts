@@ -8,6 +8,15 @@
  * breaks inbound mail. MetalLB rejects spec.loadBalancerIP together with the annotation, and
  * Kubernetes deprecated that field.
  *
+ * Invariant (effective state): every Service in the mail namespace that is reachable from
+ * outside the cluster (LoadBalancer, NodePort, externalIPs, or asking MetalLB for an IP) and
+ * routes a mail port (25, 465, 587, 143, 993, 110, 995, 4190, as port or targetPort, by number
+ * or by the conventional name) keeps client IPs (ETP Local) and sits on the one IP pfSense
+ * forwards to. MetalLB reads metallb.io/loadBalancerIPs, then metallb.universe.tf/loadBalancerIPs,
+ * and spec.loadBalancerIP (../shared/reference/metallb-annotations.tsv). A second Service is
+ * judged like the first; an internal ClusterIP or headless Service is not exposed. Known gap:
+ * a named targetPort with an unconventional name is not resolved against the pod's ports.
+ *
  * Fix: type: LoadBalancer, externalTrafficPolicy: Local, annotation
  * metallb.io/loadBalancerIPs: <loadBalancerIP>, and no spec.loadBalancerIP.
  */
@@ -39,8 +48,13 @@ interface Config {
   loadBalancerIP: string;
 }
 
-/** Does the Service expose port 25 (as port or targetPort)? Unknown when a port is unknown. */
-function exposesSmtp(props: Plain, gaps: PreviewGaps): boolean {
+/** docker-mailserver 15.0.0's listening ports and their conventional port names. */
+const MAIL_PORTS = new Set([25, 465, 587, 143, 993, 110, 995, 4190]);
+const MAIL_PORT_NAMES =
+  /^(smtp|smtps|submission|submissions|imap|imaps|pop3|pop3s|managesieve|sieve)$/i;
+
+/** Does the Service route a mail port (as port or targetPort, by number or name)? */
+function exposesMail(props: Plain, gaps: PreviewGaps): boolean {
   const ports = at(props, "spec", "ports");
   if (gaps.check(ports)) return false;
   return list(ports).some((p) => {
@@ -50,8 +64,27 @@ function exposesSmtp(props: Plain, gaps: PreviewGaps): boolean {
       gaps.check(port instanceof Unknown ? port : target);
       return false;
     }
-    return port === 25 || target === 25 || target === "smtp";
+    const isMail = (v: Plain | undefined) =>
+      (typeof v === "number" && MAIL_PORTS.has(v)) ||
+      (typeof v === "string" && MAIL_PORT_NAMES.test(v));
+    return isMail(port) || isMail(target);
   });
+}
+
+/**
+ * Reachable from outside the cluster: a LoadBalancer or NodePort, externalIPs, or a MetalLB IP
+ * request (the Service means to be the load balancer). A ClusterIP or headless Service is not.
+ */
+function isExposed(props: Plain, gaps: PreviewGaps): boolean {
+  const type = at(props, "spec", "type");
+  const externalIPs = at(props, "spec", "externalIPs");
+  const annotated = IP_ANNOTATIONS.some(
+    (a) => at(props, "metadata", "annotations", a) !== undefined,
+  );
+  if (gaps.check(type) || gaps.check(externalIPs)) return annotated;
+  return (
+    type === "LoadBalancer" || type === "NodePort" || list(externalIPs).length > 0 || annotated
+  );
 }
 
 function checkAnnotations(
@@ -98,7 +131,12 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
   const props = toPlain(args.props);
   const gaps = new PreviewGaps();
   const ns = namespaceOf(props);
-  if (!gaps.check(ns) && ns === cfg.namespace && exposesSmtp(props, gaps)) {
+  if (
+    !gaps.check(ns) &&
+    ns === cfg.namespace &&
+    exposesMail(props, gaps) &&
+    isExposed(props, gaps)
+  ) {
     const type = at(props, "spec", "type");
     const etp = at(props, "spec", "externalTrafficPolicy");
     if (!gaps.check(type) && type !== "LoadBalancer") {

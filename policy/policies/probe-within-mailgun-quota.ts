@@ -5,6 +5,13 @@
  * 429, the probe fails, and EmailRoundtripFailing/Stale page for a healthy mail server. The spec
  * budgets ~72/day (every 20 minutes); maxSendsPerDay keeps headroom for retries and manual tests.
  *
+ * Invariant (effective state): in the worst case (every attempt fails and is retried), the
+ * probe pods started per day times sendsPerRun stay within maxSendsPerDay. Paths: every CronJob
+ * (batch/v1, v1beta1, v2alpha1) named in probeCronJobs in any namespace, or carrying the Mailgun
+ * key env (a renamed copy counts too); spec.schedule (runs on the busiest day), spec.suspend,
+ * jobTemplate.spec.completions/parallelism (pods per run) and backoffLimit (retries, default 6).
+ * concurrencyPolicy and startingDeadlineSeconds only skip runs, so they never raise the count.
+ *
  * Fix: schedule the CronJob no more often than every 20 minutes ("*\/20 * * * *" = 72/day);
  * every 10 minutes is 144/day and over the quota.
  */
@@ -16,9 +23,9 @@ import type {
 } from "@pulumi/policy";
 import { readConfig, SPEC } from "../lib/config";
 import { busiestDayRuns } from "../lib/cron";
-import { kindOf, nameOf } from "../lib/k8s";
-import { at, PreviewGaps, str } from "../lib/plain";
-import { plainResources } from "../lib/stack";
+import { containersOf, kindOf, nameOf, namespaceOf, podSpecOf } from "../lib/k8s";
+import { at, list, PreviewGaps, str } from "../lib/plain";
+import { plainResources, type StackResource } from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
   properties: {
@@ -28,7 +35,13 @@ const configSchema: PolicyConfigSchema = {
       default: [...SPEC.probeCronJobs],
       description: "CronJobs that send through Mailgun",
     },
-    sendsPerRun: { type: "integer", default: 1, description: "Mailgun messages per probe run" },
+    mailgunKeyEnv: {
+      type: "array",
+      items: { type: "string" },
+      default: ["MAILGUN_API_KEY"],
+      description: "Env names that carry the Mailgun key: a CronJob using one is a probe too",
+    },
+    sendsPerRun: { type: "integer", default: 1, description: "Mailgun messages per probe pod" },
     maxSendsPerDay: {
       type: "integer",
       default: 80,
@@ -39,8 +52,35 @@ const configSchema: PolicyConfigSchema = {
 
 interface Config {
   probeCronJobs: string[];
+  mailgunKeyEnv: string[];
   sendsPerRun: number;
   maxSendsPerDay: number;
+}
+
+/** Kubernetes' Job default when backoffLimit is unset (batch/v1 JobSpec). */
+const DEFAULT_BACKOFF_LIMIT = 6;
+
+/** Is this CronJob a probe: listed by name, or a copy that carries the Mailgun key? */
+function isProbe(r: StackResource, name: string, cfg: Config): boolean {
+  if (cfg.probeCronJobs.includes(name)) return true;
+  return containersOf(podSpecOf(r.type, r.props)).some((c) =>
+    list(c.container.env).some((e) => cfg.mailgunKeyEnv.includes(str(at(e, "name")) ?? "")),
+  );
+}
+
+/**
+ * Worst-case pods per scheduled run: completions (or parallelism when completions is unset)
+ * successful pods, plus backoffLimit retries, each of which sends again.
+ */
+function podsPerRun(r: StackResource, gaps: PreviewGaps): number | undefined {
+  const job = at(r.props, "spec", "jobTemplate", "spec");
+  const fields = ["completions", "parallelism", "backoffLimit"].map((f) => at(job, f));
+  if (fields.some((v) => gaps.check(v, r.name))) return undefined;
+  const [completions, parallelism, backoff] = fields.map((v) =>
+    typeof v === "number" ? v : undefined,
+  );
+  const successes = completions ?? parallelism ?? 1;
+  return Math.max(successes, parallelism ?? 1) + (backoff ?? DEFAULT_BACKOFF_LIMIT);
 }
 
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
@@ -52,7 +92,7 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
   for (const r of plainResources(args.resources)) {
     if (kindOf(r.type) !== "CronJob") continue;
     const name = nameOf(r.props, r.name);
-    if (gaps.check(name, r.name) || !cfg.probeCronJobs.includes(name)) continue;
+    if (gaps.check(name, r.name) || !isProbe(r, name, cfg)) continue;
     probes++;
     const suspend = at(r.props, "spec", "suspend");
     const schedule = at(r.props, "spec", "schedule");
@@ -65,12 +105,17 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
       );
       continue;
     }
-    total += runs.runs * cfg.sendsPerRun;
-    parts.push(`${name} "${str(schedule)}" = ${runs.runs} runs x ${cfg.sendsPerRun}`);
+    const pods = podsPerRun(r, gaps);
+    if (pods === undefined) continue;
+    total += runs.runs * pods * cfg.sendsPerRun;
+    const ns = namespaceOf(r.props);
+    parts.push(
+      `${typeof ns === "string" ? ns : "?"}/${name} "${str(schedule)}" = ${runs.runs} runs x ${pods} pods x ${cfg.sendsPerRun}`,
+    );
   }
   if (total > cfg.maxSendsPerDay) {
     report(
-      `the probe sends ${total} messages/day through Mailgun (${parts.join("; ")}), over the budget of ${cfg.maxSendsPerDay} (free tier 100/day); schedule it no more often than every 20 minutes ("*/20 * * * *" = 72/day).`,
+      `the probe sends ${total} messages/day through Mailgun in the worst case (${parts.join("; ")}; pods = completions or parallelism plus backoffLimit retries, default 6), over the budget of ${cfg.maxSendsPerDay} (free tier 100/day); schedule it no more often than every 20 minutes ("*/20 * * * *" = 72/day), with backoffLimit: 0, one pod per run and one probe CronJob.`,
     );
   }
   gaps.settle();

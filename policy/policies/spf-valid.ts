@@ -6,6 +6,13 @@
  * fails for all mail; +all/?all (or no all at all, which means ?all) lets anyone pass SPF for
  * the domain; ptr is slow and deprecated (RFC 7208 5.5).
  *
+ * Invariant (effective state): every SPF record a receiver may evaluate parses, stays within
+ * maxLookups DNS-querying terms counting those behind include/redirect, and ends by failing or
+ * soft-failing unknown senders. Paths: any TXT whose text starts with v=spf1 in any case, split
+ * strings, terms in any case and order, bare `all` (= +all), redirect (counted, ignored next to
+ * all), nested records of this stack (followed) and of others (knownIncludeCosts, otherwise the
+ * advisory spf-unresolved says the count is incomplete).
+ *
  * Fix: follow the message: correct the term, flatten includes, end with ~all or -all.
  * Nested includes cannot be resolved offline: the count is the direct terms plus the configured
  * cost of known includes (knownIncludeCosts); keep that table in sync with `dig TXT <include>`.
@@ -15,11 +22,14 @@ import type {
   ReportViolation,
   ResourceValidationArgs,
   ResourceValidationPolicy,
+  StackValidationArgs,
+  StackValidationPolicy,
 } from "@pulumi/policy";
 import { readConfig, SPEC } from "../lib/config";
-import { recordOf, txtAt } from "../lib/dns";
+import { recordOf, stackRecords, txtAt } from "../lib/dns";
 import { raise, Unknown } from "../lib/plain";
-import { lookupCount, parseSpf } from "../lib/spf";
+import { isSpf, lookupCount, parseSpf, resolveSpf, stackSpfLookup } from "../lib/spf";
+import { plainResources } from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
   properties: {
@@ -70,10 +80,28 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
   }
 }
 
-export const spfValid: ResourceValidationPolicy = {
+/** Lookups behind include/redirect of records this stack publishes count too (RFC 7208 4.6.4). */
+function validateStack(args: StackValidationArgs, report: ReportViolation): void {
+  const cfg = readConfig<Config>(configSchema, args.getConfig());
+  const records = stackRecords(plainResources(args.resources), cfg.domain);
+  const lookup = stackSpfLookup(records);
+  for (const r of records) {
+    if (r.type !== "TXT" || typeof r.fqdn !== "string" || typeof r.content !== "string") continue;
+    if (!isSpf(r.content)) continue;
+    const resolved = resolveSpf(r.content, lookup, "", cfg.knownIncludeCosts, new Set([r.fqdn]));
+    if (resolved.nested === 0 || resolved.lookups <= cfg.maxLookups) continue;
+    report(
+      `SPF at ${r.fqdn} needs ${resolved.lookups} DNS lookups counting the ${resolved.nested} behind its includes in this stack, over the limit of ${cfg.maxLookups}; flatten the included records into ip4/ip6 terms.`,
+      r.urn,
+    );
+  }
+}
+
+export const spfValid: ResourceValidationPolicy & StackValidationPolicy = {
   name: "spf-valid",
   description: "SPF records parse, need at most 10 DNS lookups and do not end in +all/?all.",
   enforcementLevel: "mandatory",
   configSchema,
   validateResource,
+  validateStack,
 };

@@ -42,7 +42,33 @@ export interface Tally {
   failures: string[];
 }
 
-/** Samples `runs` variants of each kind (seeded) and counts the pack's verdicts. */
+/** The path a variant exercises: its title up to the first ":", "(", "=", "{" or " in ". */
+export function pathOf(title: string): string {
+  return (title.split(/[:(={]| in | on | at /)[0] ?? title).trim();
+}
+
+/**
+ * A seeded draw that exercises every path: a pool of candidates, then round-robin over the
+ * paths until each has one variant and at least `runs` are chosen.
+ */
+export function pick(arb: fc.Arbitrary<Variant>, seed: number, runs: number): Variant[] {
+  const groups = new Map<string, Variant[]>();
+  for (const v of fc.sample(arb, { seed, numRuns: runs * 25 })) {
+    const key = pathOf(v.title);
+    groups.set(key, [...(groups.get(key) ?? []), v]);
+  }
+  const out: Variant[] = [];
+  const want = Math.max(runs, groups.size);
+  while (out.length < want) {
+    for (const list of groups.values()) {
+      const v = list.shift();
+      if (v && out.length < want) out.push(v);
+    }
+  }
+  return out;
+}
+
+/** Draws variants of each kind (seeded, every path) and counts the pack's verdicts. */
 export async function tally(
   pack: PolicyPackClient,
   family: Family,
@@ -57,13 +83,13 @@ export async function tally(
     falsePositives: 0,
     failures: [],
   };
-  for (const v of fc.sample(family.violating, { seed, numRuns: runs })) {
+  for (const v of pick(family.violating, seed, runs)) {
     t.violating++;
     const why = misjudged(v, await analyzeVariant(pack, v.stack));
     if (why) t.failures.push(why);
     else t.caught++;
   }
-  for (const v of fc.sample(family.legit, { seed: seed + 1, numRuns: runs })) {
+  for (const v of pick(family.legit, seed + 1, runs)) {
     t.legit++;
     const why = misjudged(v, await analyzeVariant(pack, v.stack));
     if (why) {

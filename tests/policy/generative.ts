@@ -400,7 +400,7 @@ const etpLocal: Family = {
           undefined,
         ),
       };
-      const svc = svcs[how] as AnalyzerResource;
+      const svc = svcs[how];
       const spec = svc.properties.spec as Record<string, unknown>;
       for (const k of Object.keys(spec)) if (spec[k] === undefined) delete spec[k];
       return v(`${how} ${JSON.stringify(port)}`, replace([svc]));
@@ -532,7 +532,10 @@ const spfBrevo: Family = {
         extra.push(txtRecord("spf-target", `_spf.${D}`, spfText(s), T.dnsRecord));
       }
       const content = splitTxt(text, cuts);
-      return v(`${how}: ${content} at ${name}`, replace([apexSpf(content, name, type), ...extra]));
+      return v(
+        `${how}: ${content} at ${name}`,
+        replace([apexSpf(content, name, type), ...extra], ["spf"]),
+      );
     }),
 };
 
@@ -589,7 +592,8 @@ const spfValid: Family = {
       const content = splitTxt(spfText(s, terms), cuts);
       return v(`${how}: ${content}`, replace([apexSpf(content), ...extra]));
     }),
-  legit: fc.tuple(spfSpelling, txtSplit, fc.integer({ min: 0, max: 7 })).map(([s, cuts, n]) => {
+  // At most 6 + 1 (include) + 3 (a, mx, a:mail in extra) = 10 lookups.
+  legit: fc.tuple(spfSpelling, txtSplit, fc.integer({ min: 0, max: 6 })).map(([s, cuts, n]) => {
     const v = variant("spf-valid", "clean");
     const hosts = Array.from({ length: n }, (_, i) => `a:h${i}.${D}`);
     const content = splitTxt(
@@ -725,6 +729,33 @@ const dmarc: Family = {
     const content = splitTxt(dmarcText(s), cuts);
     return variant("dmarc-enforcing", "clean")(content, replace([dmarcRecord(content)]));
   }),
+};
+
+const reportDestination: Family = {
+  policy: "dmarc-report-destination",
+  violating: fc
+    .tuple(
+      dmarcSpelling,
+      fc.constantFrom("rua", "ruf", "RUA"),
+      fc.constantFrom("dmarc.mailgun.org", "example.net", `${D}.evil.example`),
+    )
+    .map(([s, tag, dest]) => {
+      const text = dmarcText(s, { [tag]: `MAILTO:reports@${dest}` });
+      return variant(
+        "dmarc-report-destination",
+        "violation",
+        "advisory",
+      )(text, replace([dmarcRecord(text)]));
+    }),
+  legit: fc
+    .tuple(
+      dmarcSpelling,
+      fc.constantFrom(`dmarc@${D}`, `DMARC@${D.toUpperCase()}`, `reports@sub.${D}`),
+    )
+    .map(([s, to]) => {
+      const text = dmarcText(s, { rua: `mailto:${to}!10m` });
+      return variant("dmarc-report-destination", "clean")(text, replace([dmarcRecord(text)]));
+    }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -977,7 +1008,7 @@ const dnsOnly: Family = {
           ),
         );
       if (how === "CNAME chain") {
-        return v(`${how} ${name}`, [
+        return v(`${how}: ${name}`, [
           ...replace([], ["mail-a", "mail-aaaa"]),
           record("mail-cname", { name, type: "CNAME", content: `edge.${D}` }, type),
           record(
@@ -999,7 +1030,10 @@ const dnsOnly: Family = {
           record("apex-a", { name: "@", type: "A", content: "176.12.22.78", proxied: true }, type),
         );
       }
-      return v(`${how} ${name}`, replace(rs, type === T.legacyRecord ? rs.map((r) => r.name) : []));
+      return v(
+        `${how}: ${name}`,
+        replace(rs, type === T.legacyRecord ? rs.map((r) => r.name) : []),
+      );
     }),
   legit: fc
     .tuple(
@@ -1064,7 +1098,7 @@ const imagePinned: Family = {
     .tuple(workloadType, containerField, registry, floating)
     .map(([type, field, reg, tag]) =>
       variant("image-pinned", "violation")(
-        `${field} ${imageOf(field, reg, tag)} in ${type}`,
+        `${tag.replace(/^:/, "") || "no tag"}: ${field} ${imageOf(field, reg, tag)} in ${type}`,
         mailWorkloadPod(type, podWithImage(field, imageOf(field, reg, tag))),
       ),
     ),
@@ -1072,7 +1106,7 @@ const imagePinned: Family = {
     .tuple(workloadType, containerField, registry, pinned)
     .map(([type, field, reg, tag]) =>
       variant("image-pinned", "clean")(
-        `${field} ${imageOf(field, reg, tag)} in ${type}`,
+        `${tag.replace(/^:/, "") || "no tag"}: ${field} ${imageOf(field, reg, tag)} in ${type}`,
         mailWorkloadPod(type, podWithImage(field, imageOf(field, reg, tag))),
       ),
     ),
@@ -1108,6 +1142,8 @@ const netCaps: Family = {
           ["no drop", ""] as const,
           ["empty drop", ""] as const,
           ["drop other", ""] as const,
+          ["drop other", "all"] as const,
+          ["drop other", "CAP_NET_RAW"] as const,
         ),
       ),
       fc.constantFrom("dms", "sidecar", "init"),
@@ -1119,7 +1155,7 @@ const netCaps: Family = {
       else if (how === "privileged") sc = { privileged: true };
       else if (how === "no drop") sc = { allowPrivilegeEscalation: true };
       else if (how === "empty drop") sc = { capabilities: { drop: [] } };
-      else sc = { capabilities: { drop: ["NET_ADMIN"] } };
+      else sc = { capabilities: { drop: [cap || "NET_ADMIN"] } };
       // Removing the DMS container's drop regains the runtime's default NET_RAW; on other
       // containers only explicit grants are judged (see docs/policies.md).
       const target = how === "add" || how === "privileged" ? where : "dms";
@@ -1140,7 +1176,7 @@ const netCaps: Family = {
   legit: fc
     .tuple(
       workloadType,
-      fc.constantFrom(["NET_RAW"], ["ALL"], ["net_raw"], ["NET_ADMIN", "NET_RAW"], ["all"]),
+      fc.constantFrom(["NET_RAW"], ["ALL"], ["net_raw"], ["NET_ADMIN", "NET_RAW"]),
       fc.subarray(["NET_BIND_SERVICE", "CHOWN", "SETUID", "SETGID"]),
     )
     .map(([type, drop, add]) => {
@@ -1149,7 +1185,7 @@ const netCaps: Family = {
         capabilities: { drop, ...(add.length ? { add } : {}) },
       };
       return variant("mail-no-net-caps", "clean")(
-        `drop ${drop.join(",")} add ${add.join(",")} in ${type}`,
+        `drop ${drop.join(",")}: add ${add.join(",")} in ${type}`,
         mailWorkloadPod(type, mailPodSpec([dmsContainer({ securityContext: sc })])),
       );
     }),
@@ -1273,7 +1309,7 @@ const noSecrets: Family = {
         }
         case "annotation on the Deployment": {
           const stack = mailWorkloadPod(type, mailPodSpec([dmsContainer()]));
-          const w = stack[stack.length - 1] as AnalyzerResource;
+          const w = stack[stack.length - 1];
           (w.properties.metadata as Record<string, unknown>).annotations = {
             "example.com/relay-key": value,
           };
@@ -1365,13 +1401,15 @@ const noSecrets: Family = {
         case "path named like a key":
           return v(
             how,
-            add({ env: [{ name: "DKIM_PRIVATE_KEY_PATH", value: "/etc/rspamd/dkim/mail.key" }] }),
+            sidecar({
+              env: [{ name: "DKIM_PRIVATE_KEY_PATH", value: "/etc/rspamd/dkim/mail.key" }],
+            }),
           );
         case "switch":
           return v(how, sidecar({ env: [{ name: "SASL_PASSWD", value: "0" }] }));
         case "annotation checksum": {
           const stack = mailWorkloadPod(type, mailPodSpec([dmsContainer()]));
-          const w = stack[stack.length - 1] as AnalyzerResource;
+          const w = stack[stack.length - 1];
           (w.properties.metadata as Record<string, unknown>).annotations = {
             "checksum/config": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
           };
@@ -1429,7 +1467,7 @@ const dmsEnv: Family = {
         c = { envFrom: [...base, { secretRef: { name: "dms-secret-env" } }] };
         extra.push(secretResource("dms-secret-env", { [key]: "1" }));
       }
-      return v(`${where} ${key} (${type})`, [
+      return v(`${where}: ${key} (${type})`, [
         ...replace([envConfigMap(env), ...extra]).filter(
           (r) => !(r.name === "mailserver" && r.type === T.deployment),
         ),
@@ -1468,7 +1506,7 @@ const dmsEnv: Family = {
       }
       if (where === "other app ConfigMap")
         extra.push(configMap("roundcube-env", NS, { ROUNDCUBEMAIL_PLUGINS: "archive" }));
-      return v(`${where} ${key} (${type})`, [
+      return v(`${where}: ${key} (${type})`, [
         ...replace(extra).filter((r) => !(r.name === "mailserver" && r.type === T.deployment)),
         workload(type, "mailserver", NS, mailPodSpec([dmsContainer(c)])),
       ]);
@@ -1491,6 +1529,8 @@ function probe(
   };
   props.metadata = { ...props.metadata, name, namespace };
   Object.assign(props.spec.jobTemplate.spec, job);
+  for (const [k, v] of Object.entries(job))
+    if (v === undefined) delete props.spec.jobTemplate.spec[k];
   return { ...r, name: namespace === NS ? name : `${namespace}-${name}` };
 }
 
@@ -1517,7 +1557,7 @@ const probeQuota: Family = {
         "faster schedule": [probe(p, fast, { backoffLimit: 0 })],
         parallelism: [probe(p, slow, { backoffLimit: 0, parallelism: 2 })],
         completions: [probe(p, slow, { backoffLimit: 0, completions: 2 })],
-        "default backoffLimit": [probe(p, "*/30 * * * *", {})],
+        "default backoffLimit": [probe(p, "*/30 * * * *", { backoffLimit: undefined })],
         retries: [probe(p, slow, { backoffLimit: 1 })],
         "second copy": [
           probe(p, slow, { backoffLimit: 0 }),
@@ -1559,7 +1599,7 @@ const probeQuota: Family = {
         (rs[0]?.properties.spec as Record<string, unknown>).concurrencyPolicy = "Allow";
       const cron = rs.find((r) => r.name === "cleanup");
       if (cron) (cron.properties.spec as Record<string, unknown>).schedule = "* * * * *";
-      return v(`${how} ${schedule}`, replace(rs));
+      return v(`${how}: ${schedule}`, replace(rs));
     }),
 };
 
@@ -1570,6 +1610,7 @@ export const FAMILIES: Family[] = [
   spfValid,
   spfUnresolved,
   dmarc,
+  reportDestination,
   mtaSts,
   tlsRpt,
   dkim,

@@ -72,7 +72,8 @@ describe("policy lib", () => {
     );
     assert.equal(imageRepository("localhost:5000/dms"), "dms");
     assert.equal(unpinnedReason("registry:5000/app"), "has no tag (means :latest)");
-    assert.equal(unpinnedReason("registry:5000/app:1.2"), undefined);
+    assert.equal(unpinnedReason("registry:5000/app:1.2.3"), undefined);
+    assert.match(unpinnedReason("registry:5000/app:1.2") ?? "", /moves to every new patch release/);
     assert.equal(secretReason("SSL_KEY_PATH", "/etc/ssl/key.pem"), undefined);
     assert.equal(secretReason("ENABLE_TOKEN_AUTH", "1"), undefined);
     assert.match(secretReason("NOTE", `key-${"0f".repeat(16)}`) ?? "", /Mailgun/);

@@ -10,6 +10,7 @@ const EXPECTED_LEVELS: Record<string, string> = {
   "mail-service-etp-local": "mandatory",
   "spf-includes-brevo": "mandatory",
   "spf-valid": "mandatory",
+  "spf-unresolved": "advisory",
   "dmarc-enforcing": "mandatory",
   "dmarc-report-destination": "advisory",
   "mta-sts-valid": "mandatory",

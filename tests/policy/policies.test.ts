@@ -225,7 +225,9 @@ describe("policies: edge cases and preview", () => {
       [
         "mail-no-net-caps",
         mailDeployment([
-          dmsContainer({ securityContext: { capabilities: { add: UNKNOWN.array } } }),
+          dmsContainer({
+            securityContext: { capabilities: { add: UNKNOWN.array, drop: ["NET_RAW"] } },
+          }),
         ]),
         /capabilities\.add/,
       ],
