@@ -20,6 +20,15 @@ export const DOMAIN_SCHEMA: PolicyConfigSchema = {
   },
 };
 
+/** How the policies that look at docker-mailserver containers recognise them. */
+export const DMS_IMAGE_PROPERTY: PolicyConfigSchema["properties"] = {
+  dmsImage: {
+    type: "string",
+    default: SPEC.dmsImage,
+    description: "Image repository name that identifies docker-mailserver containers",
+  },
+};
+
 /** Config that finds docker-mailserver's environment; shared by the policies that read it. */
 export const DMS_ENV_SCHEMA_PROPERTIES: PolicyConfigSchema["properties"] = {
   namespace: { type: "string", default: SPEC.mailNamespace, description: "Mail namespace" },
@@ -29,11 +38,7 @@ export const DMS_ENV_SCHEMA_PROPERTIES: PolicyConfigSchema["properties"] = {
     default: [...SPEC.envConfigMaps],
     description: "ConfigMaps holding the docker-mailserver env (used via envFrom)",
   },
-  dmsImage: {
-    type: "string",
-    default: SPEC.dmsImage,
-    description: "Image repository name that identifies docker-mailserver containers",
-  },
+  ...DMS_IMAGE_PROPERTY,
 };
 
 type JsonType = "string" | "number" | "integer" | "boolean" | "array" | "object";

@@ -19,3 +19,8 @@ export function parseDmarcTags(text: string): ReturnType<typeof parseTags> {
     errors: [...others, ...[...new Set(dupes)].map((k) => `tag ${k} appears twice`)],
   };
 }
+
+/** Matches the record name receivers query: _dmarc.<domain>. */
+export function isDmarcName(domain: string): (fqdn: string) => boolean {
+  return (fqdn) => fqdn === `_dmarc.${domain}`;
+}

@@ -114,3 +114,11 @@ export function raise(value: Unknown, where = ""): never {
   gaps.settle();
   throw value.error;
 }
+
+/** Keys of the object maps at `fields` (e.g. data, stringData); unknown maps are noted in gaps. */
+export function keysOf(props: Plain, fields: string[], gaps: PreviewGaps): string[] {
+  return fields.flatMap((field) => {
+    const map = at(props, field);
+    return gaps.check(map) || !isObject(map) ? [] : Object.keys(map);
+  });
+}

@@ -20,8 +20,11 @@ const MECHANISMS = new Set(["all", "include", "a", "mx", "ptr", "ip4", "ip6", "e
 /** Terms that make the receiver query DNS; RFC 7208 4.6.4 caps them at 10 per evaluation. */
 export const LOOKUP_MECHANISMS = new Set(["include", "a", "mx", "ptr", "exists"]);
 
+/** A TXT that receivers take for SPF (RFC 7208 4.5): "v=spf1" in any case, then a space or end. */
+export const SPF_PREFIX = /^v=spf1(\s|$)/i;
+
 export function isSpf(text: string): boolean {
-  return /^v=spf1(\s|$)/i.test(text.trim());
+  return SPF_PREFIX.test(text.trim());
 }
 
 function checkArg(m: SpfMechanism, errors: string[]): void {

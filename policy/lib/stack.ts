@@ -9,7 +9,7 @@ import {
   podSpecOf,
   type ContainerRef,
 } from "./k8s";
-import { at, isObject, list, str, toPlain, Unknown, type Plain, type PreviewGaps } from "./plain";
+import { at, keysOf, list, PreviewGaps, str, toPlain, Unknown, type Plain } from "./plain";
 
 export interface StackResource {
   type: string;
@@ -123,17 +123,6 @@ export type EnvValue =
   | { kind: "unknown"; value: Unknown; source?: EnvSource }
   | { kind: "missing"; unresolved: string[]; consulted: StackResource[] };
 
-/** Keys a Secret in the stack defines (data and stringData); unknown when they are unknown. */
-function secretKeys(secret: StackResource): Set<string> | Unknown {
-  const keys = new Set<string>();
-  for (const field of ["data", "stringData"]) {
-    const map = at(secret.props, field);
-    if (map instanceof Unknown) return map;
-    if (isObject(map)) for (const k of Object.keys(map)) keys.add(k);
-  }
-  return keys;
-}
-
 /** What one envFrom entry contributes to `key`, or undefined when it does not set it. */
 function envFromValue(
   resources: StackResource[],
@@ -151,9 +140,10 @@ function envFromValue(
   if (typeof secretName === "string") {
     const resource = findSecret(resources, namespace, secretName);
     if (!resource) return { kind: "opaque", source: { kind: "secret", name: secretName } };
-    const keys = secretKeys(resource);
-    if (keys instanceof Unknown) return { kind: "unknown", value: keys };
-    return keys.has(bare)
+    const fields = ["data", "stringData"];
+    const unknown = fields.map((f) => at(resource.props, f)).find((m) => m instanceof Unknown);
+    if (unknown instanceof Unknown) return { kind: "unknown", value: unknown };
+    return keysOf(resource.props, fields, new PreviewGaps()).includes(bare)
       ? { kind: "opaque", source: { kind: "secret", name: secretName, resource } }
       : undefined;
   }

@@ -22,7 +22,7 @@ import type {
 } from "@pulumi/policy";
 import { DOMAIN_SCHEMA, readConfig } from "../lib/config";
 import { checkSingleRecord, recordOf, stackRecords, txtAt } from "../lib/dns";
-import { DMARC_VERSION, parseDmarcTags } from "../lib/dmarc";
+import { DMARC_VERSION, isDmarcName, parseDmarcTags } from "../lib/dmarc";
 import { PreviewGaps, raise, Unknown } from "../lib/plain";
 import { plainResources } from "../lib/stack";
 
@@ -64,10 +64,6 @@ export function dmarcProblems(text: string): string[] {
     }
   }
   return problems;
-}
-
-function isDmarcName(domain: string): (n: string) => boolean {
-  return (n) => n === `_dmarc.${domain}`;
 }
 
 function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {

@@ -14,7 +14,7 @@ import type {
   ResourceValidationPolicy,
 } from "@pulumi/policy";
 import { DOMAIN_SCHEMA, readConfig } from "../lib/config";
-import { DMARC_VERSION, parseDmarcTags } from "../lib/dmarc";
+import { DMARC_VERSION, isDmarcName, parseDmarcTags } from "../lib/dmarc";
 import { recordOf, txtAt } from "../lib/dns";
 import { raise, Unknown } from "../lib/plain";
 
@@ -24,7 +24,7 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
   const { domain } = readConfig<{ domain: string }>(configSchema, args.getConfig());
   const record = recordOf(args.type, args.name, args.urn, args.props, domain);
   if (!record) return;
-  const text = txtAt(record, (n) => n === `_dmarc.${domain}`, DMARC_VERSION);
+  const text = txtAt(record, isDmarcName(domain), DMARC_VERSION);
   if (text instanceof Unknown) raise(text);
   if (typeof text !== "string") return;
   const tags = new Map(parseDmarcTags(text).tags);

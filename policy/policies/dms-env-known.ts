@@ -35,7 +35,7 @@ import {
   namespaceOf,
   podSpecOf,
 } from "../lib/k8s";
-import { at, isObject, list, PreviewGaps, str, toPlain, type Plain } from "../lib/plain";
+import { at, keysOf, list, PreviewGaps, str, toPlain } from "../lib/plain";
 import { dmsContainers, envFromConfigMaps, findSecret, plainResources } from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
@@ -90,12 +90,6 @@ function checkKeys(
   }
 }
 
-function dataKeys(props: Plain, gaps: PreviewGaps): string[] {
-  const data = at(props, "data");
-  if (gaps.check(data) || !isObject(data)) return [];
-  return Object.keys(data);
-}
-
 function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const props = toPlain(args.props);
@@ -109,7 +103,7 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
       ns === cfg.namespace &&
       cfg.envConfigMaps.includes(name)
     ) {
-      checkKeys(dataKeys(props, gaps), `ConfigMap ${ns}/${name}`, cfg, report);
+      checkKeys(keysOf(props, ["data"], gaps), `ConfigMap ${ns}/${name}`, cfg, report);
     }
   } else if (isWorkload(args.type)) {
     for (const c of containersOf(podSpecOf(args.type, props))) {
@@ -120,14 +114,6 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
     }
   }
   gaps.settle();
-}
-
-/** Keys of a Secret's data and stringData (values are never read). */
-function secretDataKeys(props: Plain, gaps: PreviewGaps): string[] {
-  return ["data", "stringData"].flatMap((field) => {
-    const map = at(props, field);
-    return gaps.check(map) || !isObject(map) ? [] : Object.keys(map);
-  });
 }
 
 /**
@@ -146,7 +132,7 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
       const judged = listed && cm.prefix === "";
       if (!cm.resource || judged || seen.has(`${id}:${cm.prefix}`)) continue;
       seen.add(`${id}:${cm.prefix}`);
-      const keys = dataKeys(cm.resource.props, gaps).map((k) => cm.prefix + k);
+      const keys = keysOf(cm.resource.props, ["data"], gaps).map((k) => cm.prefix + k);
       const how = cm.prefix ? ` (envFrom prefix ${cm.prefix})` : "";
       checkKeys(keys, `ConfigMap ${id}${how}`, cfg, report, cm.resource.urn);
     }
@@ -156,7 +142,7 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
       const secret = findSecret(resources, c.namespace, name);
       if (!secret) continue;
       const prefix = str(at(source, "prefix")) ?? "";
-      const keys = secretDataKeys(secret.props, gaps).map((k) => prefix + k);
+      const keys = keysOf(secret.props, ["data", "stringData"], gaps).map((k) => prefix + k);
       checkKeys(keys, `Secret ${c.namespace}/${name}`, cfg, report, secret.urn);
     }
   }

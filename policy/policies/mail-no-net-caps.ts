@@ -17,25 +17,18 @@
  * privileged: true. allowPrivilegeEscalation stays true: postdrop is SGID.
  */
 import type {
+  PolicyConfigSchema,
   ReportViolation,
   ResourceValidationArgs,
   ResourceValidationPolicy,
 } from "@pulumi/policy";
-import { readConfig, SPEC } from "../lib/config";
+import { DMS_IMAGE_PROPERTY, readConfig } from "../lib/config";
 import { containersOf, isDmsContainer, isWorkload, podSpecOf, type ContainerRef } from "../lib/k8s";
 import { at, list, PreviewGaps, str, toPlain } from "../lib/plain";
 
 const FORBIDDEN = new Set(["NET_ADMIN", "NET_RAW", "ALL"]);
 
-const configSchema = {
-  properties: {
-    dmsImage: {
-      type: "string" as const,
-      default: SPEC.dmsImage,
-      description: "Image repository name that identifies docker-mailserver containers",
-    },
-  },
-};
+const configSchema: PolicyConfigSchema = { properties: { ...DMS_IMAGE_PROPERTY } };
 
 function checkContainer(c: ContainerRef, report: ReportViolation, gaps: PreviewGaps): void {
   const added = at(c.container, "securityContext", "capabilities", "add");

@@ -32,11 +32,12 @@ import {
   followedNames,
   parseSpf,
   resolveSpf,
+  SPF_PREFIX,
   stackSpfLookup,
 } from "../lib/spf";
 import { plainResources } from "../lib/stack";
 
-const SPF = /^v=spf1(\s|$)/i;
+const SPF = SPF_PREFIX;
 
 const configSchema: PolicyConfigSchema = {
   properties: {

@@ -28,7 +28,7 @@ import type {
 import { readConfig, SPEC } from "../lib/config";
 import { recordOf, stackRecords, txtAt } from "../lib/dns";
 import { raise, Unknown } from "../lib/plain";
-import { isSpf, lookupCount, parseSpf, resolveSpf, stackSpfLookup } from "../lib/spf";
+import { isSpf, lookupCount, parseSpf, resolveSpf, SPF_PREFIX, stackSpfLookup } from "../lib/spf";
 import { plainResources } from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
@@ -55,7 +55,7 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const record = recordOf(args.type, args.name, args.urn, args.props, cfg.domain);
   if (!record) return;
-  const text = txtAt(record, () => true, /^v=spf1(\s|$)/i);
+  const text = txtAt(record, () => true, SPF_PREFIX);
   if (text instanceof Unknown) raise(text);
   if (typeof text !== "string") return;
   const spf = parseSpf(text);
