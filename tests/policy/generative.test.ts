@@ -18,7 +18,7 @@ describe("generative corpus (fast-check, seeded)", () => {
     const names = info.policies.map((p) => p.name);
     const covered = new Set(FAMILIES.map((f) => f.policy));
     for (const f of covered) assert.ok(names.includes(f), `no policy ${f} in the pack`);
-    const seams = /^(crowdsec-.*|tls-secret-owned|mta-sts-served)$/;
+    const seams = /^(crowdsec-.*|tls-secret-owned|mta-sts-served|prometheus-reads-monitoring)$/;
     assert.deepEqual(
       names.filter((n) => !covered.has(n) && !seams.test(n)),
       [],
