@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint";
 import pulumi from "@pulumi/eslint-plugin";
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "bin/**", ".tmp/**", "**/*.js", "**/*.mjs"] },
+  { ignores: ["**/node_modules/**", "**/bin/**", ".tmp/**", "**/*.js", "**/*.mjs"] },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

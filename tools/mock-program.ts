@@ -3,7 +3,7 @@
  * run it, and records every registered resource with its parent, options and which inputs are
  * secret. Vault and the Cloudflare zone lookup are answered with placeholders.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
@@ -11,18 +11,10 @@ import { parseConfig, rawConfigFromPulumi } from "../lib/config";
 import { liveObjects, pastedValues, type Values } from "./crowdsec-agent";
 import { liveCluster as prometheusCluster, type LiveCluster } from "./live-cluster";
 import { PLACEHOLDER, vaultPlaceholders } from "./placeholders";
+import { ROOT } from "./project";
 
-/** The project directory (with Pulumi.yaml), also when this file runs compiled from bin/. */
-function projectRoot(dir: string): string {
-  while (!existsSync(path.join(dir, "Pulumi.yaml"))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`no Pulumi.yaml above ${__dirname}`);
-    dir = up;
-  }
-  return dir;
-}
+export { ROOT };
 
-export const ROOT = projectRoot(path.resolve(__dirname, ".."));
 /** The program's entry: index.ts, or index.js beside the compiled tools. */
 const ENTRY = path.resolve(__dirname, "..", "index");
 export const PROJECT = "mailserver";

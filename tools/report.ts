@@ -23,6 +23,7 @@ import {
   type PackConfig,
   type PackInfo,
 } from "./analyzer";
+import { assertToolsFresh, PACK_DIR } from "./project";
 
 /** Pulumi's wire markers: a secret is `{[SIG_KEY]: SECRET_SIG, value}` (or ciphertext/plaintext). */
 export const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -327,7 +328,7 @@ function deepEqual(a: unknown, b: unknown): boolean {
 // ---------------------------------------------------------------------------------------------
 // Running the pack
 
-export const PACK_DIR = path.resolve(__dirname, "..", "policy");
+export { PACK_DIR };
 
 /** Starts the pack once (as the CLI does), validates `config` against it and configures it. */
 export async function startPack(
@@ -859,18 +860,23 @@ export function parseArgs(
 
 /** Runs a CLI's main: InputError → one line and exit 2; other failures → one line and exit 2. */
 export function runCli(main: (argv: string[]) => Promise<number>): void {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      const message = err instanceof Error ? err.message : String(err);
-      const firstLine = message.split("\n")[0];
-      console.error(`error: ${firstLine}`);
-      if (process.env.PLAN_DEBUG && err instanceof Error) console.error(err.stack);
-      process.exitCode = 2;
-    },
-  );
+  Promise.resolve()
+    .then(() => {
+      assertToolsFresh();
+      return main(process.argv.slice(2));
+    })
+    .then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        const firstLine = message.split("\n")[0];
+        console.error(`error: ${firstLine}`);
+        if (process.env.PLAN_DEBUG && err instanceof Error) console.error(err.stack);
+        process.exitCode = 2;
+      },
+    );
 }
 
 /** Prints the whole human report; returns the exit code (1 when any violation is mandatory). */
