@@ -1,50 +1,65 @@
 /**
- * `npm run bench`: figures for the README, as ratios (no timed assertions).
+ * `npm run bench`: every figure beside its floor measured in the same run, as a ratio (no timed
+ * assertions anywhere). Compiled tools run as `node bin/...`, the way `npm run` starts them.
  *
- * 1. Plan wall time against a floor. Both are fresh node processes started the same way
- *    (`node -r ts-node/register/transpile-only <file>`): the floor only loads @pulumi/pulumi and
- *    the three providers; the plan is `tools/plan.ts --stack prod`. Median of BENCH_RUNS (5).
- *    For context, the policy pack's start-up alone (the CLI's way: ts-node with type checking)
- *    and the program run alone are timed in this process.
- * 2. Audit throughput on synthetic exports of 1,000 and 10,000 resources built here from the
- *    prod plan (copies with distinct names): export → parse → Analyze each + AnalyzeStack, on one
- *    started pack. Resources per second, and the per-resource cost at 10k over 1k (1.0 = linear).
+ * 1. `plan --stack prod` and the program's start under mocks, each a fresh node process, against a
+ *    process that only loads @pulumi/pulumi and the three providers. Rounds alternate the three so
+ *    load on this shared machine drifts over all of them alike. Median of BENCH_RUNS (5).
+ * 2. The pack's start (run-policy-pack to a configured Analyzer, as the CLI starts it) against the
+ *    same runner starting a one-policy pack that does nothing.
+ * 3. Audit of synthetic 1,000- and 10,000-resource exports (copies of the prod plan with distinct
+ *    names): parse, Analyze each, AnalyzeStack, on a started pack; the floor is the same pass
+ *    against the do-nothing pack (the wire and the SDK's own work). Resources per second, and the
+ *    per-resource cost at 10k over 1k (1.00 = linear).
  */
 import { spawnSync } from "node:child_process";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { PolicyPackClient } from "../tools/analyzer";
 import { auditItems } from "../tools/audit";
 import { buildExport, itemsFromRun, parseExport } from "../tools/export";
 import { loadStackConfig, runProgram } from "../tools/mock-program";
-import { PACK_DIR, readPackConfig, startPack, type Item } from "../tools/report";
+import { assertToolsFresh, PACK_DIR, ROOT } from "../tools/project";
+import { readPackConfig, startPack, type Item } from "../tools/report";
+import { median, timeAsync } from "./stats";
 
-const ROOT = path.resolve(__dirname, "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const FLOOR_PACK = path.join(ROOT, ".tmp", "bench-floor-pack");
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function timeProcess(args: string[], okCodes: number[]): number {
+function timeProcess(file: string, args: string[], okCodes: number[]): number {
   const start = process.hrtime.bigint();
-  const res = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", ...args], {
+  const res = spawnSync(process.execPath, [path.join(ROOT, "bin", file), ...args], {
     cwd: ROOT,
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,
   });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (res.status === null || !okCodes.includes(res.status)) {
-    throw new Error(`${args.join(" ")} exited ${res.status}:\n${res.stderr}`);
+    throw new Error(`${file} exited ${res.status}:\n${res.stderr}`);
   }
   return ms;
 }
 
-async function timeAsync(fn: () => Promise<unknown>): Promise<number> {
-  const start = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - start) / 1e6;
+/** A pack with one policy that does nothing, on the real pack's node_modules. */
+function writeFloorPack(): string {
+  rmSync(FLOOR_PACK, { recursive: true, force: true });
+  mkdirSync(FLOOR_PACK, { recursive: true });
+  writeFileSync(
+    path.join(FLOOR_PACK, "PulumiPolicy.yaml"),
+    "runtime: nodejs\ndescription: floor\n",
+  );
+  writeFileSync(
+    path.join(FLOOR_PACK, "package.json"),
+    JSON.stringify({ name: "floor", version: "0.0.0", main: "index.js" }),
+  );
+  writeFileSync(
+    path.join(FLOOR_PACK, "index.js"),
+    'const { PolicyPack } = require("@pulumi/policy");\n' +
+      'new PolicyPack("floor", { policies: [{ name: "noop", description: "nothing", ' +
+      'enforcementLevel: "advisory", validateResource: () => {} }] });\n',
+  );
+  symlinkSync(path.join(PACK_DIR, "node_modules"), path.join(FLOOR_PACK, "node_modules"));
+  return FLOOR_PACK;
 }
 
 function suffixName(value: unknown, k: number): unknown {
@@ -80,76 +95,97 @@ function synthesize(base: Item[], count: number): Item[] {
   return out;
 }
 
-async function main(): Promise<void> {
-  console.log(`node ${process.version}, ${RUNS} runs per process figure (median)\n`);
+function row(label: string, ms: number, floor: number, goal = ""): string {
+  return `  ${label.padEnd(46)} ${ms.toFixed(0).padStart(6)} ms  ${(ms / floor).toFixed(2)}x floor${goal}`;
+}
 
-  // 1. Plan against the floor, alternating so drift affects both alike.
+function benchProcesses(): void {
   const floor: number[] = [];
   const plan: number[] = [];
+  const program: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    floor.push(timeProcess(["bench/floor.ts"], [0]));
-    plan.push(timeProcess(["tools/plan.ts", "--stack", "prod"], [0, 1]));
-  }
-  const packStart: number[] = [];
-  for (let i = 0; i < Math.min(RUNS, 3); i++) {
-    let client: PolicyPackClient | undefined;
-    packStart.push(await timeAsync(async () => (client = await PolicyPackClient.start(PACK_DIR))));
-    await client?.close();
-  }
-  const config = loadStackConfig("prod");
-  const programRuns: number[] = [];
-  let run = await runProgram({ config });
-  for (let i = 0; i < Math.min(RUNS, 3); i++) {
-    programRuns.push(await timeAsync(async () => (run = await runProgram({ config }))));
+    floor.push(timeProcess("bench/floor.js", [], [0]));
+    plan.push(timeProcess("tools/plan.js", ["--stack", "prod"], [0, 1]));
+    program.push(timeProcess("bench/program-once.js", [], [0]));
   }
   const f = median(floor);
-  const p = median(plan);
-  console.log("plan wall time (child processes, ts-node transpile-only)");
-  console.log(`  floor (load @pulumi/pulumi + kubernetes, cloudflare, vault)  ${f.toFixed(0)} ms`);
-  console.log(`  plan --stack prod                                            ${p.toFixed(0)} ms`);
-  console.log(
-    `  ratio plan / floor                                           ${(p / f).toFixed(2)}x (target <= 2x)`,
-  );
-  console.log("  context, in this process:");
-  console.log(
-    `    policy pack start (run-policy-pack, type-checked ts-node)  ${median(packStart).toFixed(0)} ms`,
-  );
-  console.log(
-    `    program run under mocks (warm)                             ${median(programRuns).toFixed(0)} ms`,
-  );
+  console.log("processes (fresh node each; median)");
+  console.log(row("floor: load @pulumi/pulumi + 3 providers", f, f));
+  console.log(row("npm run plan -- --stack prod", median(plan), f, "  (goal <= 1.5x, limit 2x)"));
+  console.log(row("program start under mocks", median(program), f, "  (limit 1.5x)"));
+}
 
-  // 2. Audit throughput.
+async function benchPackStart(floorPack: string): Promise<void> {
+  const floor: number[] = [];
+  const pack: number[] = [];
+  const start = async (dir: string) => {
+    let client: PolicyPackClient | undefined;
+    const ms = await timeAsync(async () => (client = await PolicyPackClient.start(dir)));
+    await client?.close();
+    return ms;
+  };
+  for (let i = 0; i < RUNS; i++) {
+    floor.push(await start(floorPack));
+    pack.push(await start(PACK_DIR));
+  }
+  const f = median(floor);
+  console.log("\npolicy pack start (run-policy-pack, as the CLI starts it; median)");
+  console.log(row("floor: a one-policy pack that does nothing", f, f));
+  console.log(row("mailserver-invariants (compiled)", median(pack), f));
+}
+
+async function benchAudit(floorPack: string): Promise<void> {
+  const run = await runProgram({ config: loadStackConfig("prod") });
   const base = itemsFromRun(run);
-  const { pack, info } = await startPack(
+  const exports = [1000, 10000].map((n) => ({
+    n,
+    text: JSON.stringify(buildExport(synthesize(base, n), run.stackUrn)),
+  }));
+  const auditOnce = async (pack: PolicyPackClient, text: string, n: number) => {
+    const info = await pack.getAnalyzerInfo();
+    let violations = 0;
+    const ms = await timeAsync(async () => {
+      const parsed = parseExport(text, `synthetic-${n}.json`);
+      violations = (await auditItems(pack, info, parsed.items, parsed.stackUrn)).length;
+    });
+    return { ms, violations };
+  };
+  const real = await startPack(
     readPackConfig(path.join(PACK_DIR, "config.prod.json")),
     "policy/config.prod.json",
     "prod",
   );
-  const results: { n: number; ms: number; violations: number }[] = [];
+  const floor = await PolicyPackClient.start(floorPack);
+  console.log("\naudit (one started pack; parse + Analyze each + AnalyzeStack)");
+  const results: { n: number; ms: number }[] = [];
   try {
-    for (const n of [1000, 10000]) {
-      const text = JSON.stringify(buildExport(synthesize(base, n), run.stackUrn));
-      let violations = 0;
-      const ms = await timeAsync(async () => {
-        const parsed = parseExport(text, `synthetic-${n}.json`);
-        violations = (await auditItems(pack, info, parsed.items, parsed.stackUrn)).length;
-      });
-      results.push({ n, ms, violations });
+    for (const { n, text } of exports) {
+      const f = await auditOnce(floor, text, n);
+      const r = await auditOnce(real.pack, text, n);
+      results.push({ n, ms: r.ms });
+      const rate = (n / r.ms) * 1000;
+      console.log(row(`floor: ${n} resources, do-nothing pack`, f.ms, f.ms));
+      console.log(
+        row(`${n} resources: ${rate.toFixed(0)} resources/s`, r.ms, f.ms) +
+          `  (${r.violations} violations; goal >= 5000/s)`,
+      );
     }
   } finally {
-    await pack.close();
-  }
-  console.log("\naudit throughput (one started pack; parse + Analyze each + AnalyzeStack)");
-  for (const r of results) {
-    console.log(
-      `  ${String(r.n).padStart(6)} resources  ${r.ms.toFixed(0).padStart(7)} ms  ${((r.n / r.ms) * 1000).toFixed(0).padStart(6)} resources/s  (${r.violations} violations)`,
-    );
+    await real.pack.close();
+    await floor.close();
   }
   const [small, large] = results;
   const growth = large.ms / large.n / (small.ms / small.n);
-  console.log(
-    `  per-resource cost at 10k / at 1k: ${growth.toFixed(2)} (1.00 = linear; ${(large.ms / small.ms).toFixed(1)}x time for 10x resources)`,
-  );
+  console.log(`  per-resource cost at 10k / at 1k: ${growth.toFixed(2)} (1.00 = linear)`);
+}
+
+async function main(): Promise<void> {
+  assertToolsFresh();
+  console.log(`node ${process.version}, ${RUNS} runs per median\n`);
+  const floorPack = writeFloorPack();
+  benchProcesses();
+  await benchPackStart(floorPack);
+  await benchAudit(floorPack);
 }
 
 main().catch((err: unknown) => {

@@ -9,6 +9,7 @@ import type { DeliveryConfig, PolicyPackSource } from "./config";
 export function deployPaths(stack: string): string[] {
   return [
     "index.ts",
+    "main.ts",
     "components/**",
     "lib/**",
     "Pulumi.yaml",
@@ -16,13 +17,15 @@ export function deployPaths(stack: string): string[] {
     "package.json",
     "package-lock.json",
     "tsconfig.json",
+    "tsconfig.build.json",
     "policy/**",
   ];
 }
 
 /**
  * Run in the repo root before `pulumi up`. Dependencies come only from the lockfiles (the default
- * install step is skipped because it may resolve outside them). The pack is installed too so a
+ * install step is skipped because it may resolve outside them), then the program and the pack are
+ * compiled: `pulumi up` runs bin/main.js. The pack is installed too so a
  * deployment runs from the same tree the PR preview checked; the copy Pulumi Cloud enforces is the
  * published version attached by the policy group.
  */
@@ -31,6 +34,8 @@ export const PRE_RUN_COMMANDS: readonly string[] = [
   `node -e 'if (Number(process.versions.node.split(".")[0]) < 22) { console.error("Node " + process.version + " found; the program needs Node >= 22: set mailserver-deploy:executorImage"); process.exit(1); }'`,
   "npm ci --no-audit --no-fund",
   "npm ci --no-audit --no-fund --prefix policy",
+  // The CLI runs the compiled program (package.json `main`); it refuses a build older than its sources.
+  "npm run build",
 ];
 
 export interface Delivery {

@@ -9,4 +9,6 @@ for dir in policy deploy; do
     npm ci --no-audit --no-fund --prefix "$dir"
   fi
 done
+# The CLI and the plan/audit tools run the compiled program and pack (bin/, policy/bin/).
+npm run build
 bash scripts/install-tools.sh

@@ -68,6 +68,8 @@ export interface RunOptions {
   crowdsecValues?: Values;
   /** The monitoring stack's objects the program reads; defaults to tools/live-cluster.ts#liveCluster. */
   live?: LiveCluster;
+  /** Loads the program's module; defaults to a fresh `require` of index (bench/startup.ts swaps it). */
+  load?: () => Promise<Record<string, unknown>>;
 }
 
 /** The flat config map of `Pulumi.<stack>.yaml`; throws naming the file when it is unusable. */
@@ -284,6 +286,14 @@ function mocks(
   };
 }
 
+/** Requires index afresh, so several runs (with different configs) can share one process. */
+function requireFresh(): Promise<Record<string, unknown>> {
+  const entry = require.resolve(ENTRY);
+  delete require.cache[entry];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return Promise.resolve(require(entry) as Record<string, unknown>);
+}
+
 /**
  * Runs `index.ts` once as the stack's program. The module is loaded afresh each time, so several
  * runs (with different configs) can share one process.
@@ -311,12 +321,10 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
   const reads: CapturedResource[] = [];
   recordReads(reads);
 
-  const entry = require.resolve(ENTRY);
-  delete require.cache[entry];
-  const outputs = (await pulumi.runtime.runInPulumiStack(
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    () => Promise.resolve(require(entry) as Record<string, unknown>),
-  )) as Record<string, unknown>;
+  const outputs = (await pulumi.runtime.runInPulumiStack(opts.load ?? requireFresh)) as Record<
+    string,
+    unknown
+  >;
   await pulumi.runtime.disconnect();
 
   const stackResource = captured.find((r) => r.type === "pulumi:pulumi:Stack");

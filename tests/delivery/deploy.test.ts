@@ -205,6 +205,8 @@ describe("delivery: Pulumi Cloud resources (mocks on deploy/'s SDK)", () => {
       "package.json",
       "package-lock.json",
       "tsconfig.json",
+      "tsconfig.build.json",
+      "main.ts",
       "policy/index.ts",
       "policy/package-lock.json",
       "policy/config.prod.json",
@@ -226,6 +228,7 @@ describe("delivery: Pulumi Cloud resources (mocks on deploy/'s SDK)", () => {
     assert.deepEqual(npm, [
       "npm ci --no-audit --no-fund",
       "npm ci --no-audit --no-fund --prefix policy",
+      "npm run build",
     ]);
     assert.equal(op.options["skipInstallDependencies"], true);
     assert.equal(op.environmentVariables, undefined, "credentials come from ESC, not settings");

@@ -171,6 +171,12 @@ describe("delivery: preview workflow", () => {
     const install = indexOfRun(pv, /^npm ci\b.*--prefix policy$/);
     assert.ok(install >= 0 && install < pv.steps.indexOf(step));
     assert.ok(indexOfRun(pv, /^npm ci\b(?!.*--prefix)/) >= 0);
+    // The CLI runs the compiled program and pack: they are built after installing, before it.
+    const build = indexOfRun(pv, /^npm run build$/);
+    assert.ok(
+      install < build && build < pv.steps.indexOf(step),
+      "build between install and preview",
+    );
   });
 
   it("takes credentials only from secrets, never literals", () => {

@@ -1,4 +1,4 @@
-/** Runs tools/plan.ts and tools/audit.ts as child processes, the way `npm run` does. */
+/** Runs the compiled plan and audit CLIs as child processes, the way `npm run plan|audit` does. */
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 
@@ -12,11 +12,10 @@ export interface CliResult {
 
 export function runCli(tool: "plan" | "audit", args: string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["-r", "ts-node/register/transpile-only", path.join("tools", `${tool}.ts`), ...args],
-      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const child = spawn(process.execPath, [path.join("bin", "tools", `${tool}.js`), ...args], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
