@@ -15,12 +15,13 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { analyze, startPack } from "../tools/analysis";
 import { PolicyPackClient } from "../tools/analyzer";
-import { auditItems } from "../tools/audit";
 import { buildExport, itemsFromRun, parseExport } from "../tools/export";
 import { loadStackConfig, runProgram } from "../tools/mock-program";
 import { assertToolsFresh, PACK_DIR, ROOT } from "../tools/project";
-import { readPackConfig, startPack, type Item } from "../tools/report";
+import type { Item } from "../tools/model";
+import { readPackConfig } from "../tools/pack-config";
 import { median, timeAsync } from "./stats";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -142,11 +143,10 @@ async function benchAudit(floorPack: string): Promise<void> {
     text: JSON.stringify(buildExport(synthesize(base, n), run.stackUrn)),
   }));
   const auditOnce = async (pack: PolicyPackClient, text: string, n: number) => {
-    const info = await pack.getAnalyzerInfo();
     let violations = 0;
     const ms = await timeAsync(async () => {
       const parsed = parseExport(text, `synthetic-${n}.json`);
-      violations = (await auditItems(pack, info, parsed.items, parsed.stackUrn)).length;
+      violations = (await analyze(pack, parsed.items, parsed.stackUrn)).length;
     });
     return { ms, violations };
   };
@@ -161,7 +161,7 @@ async function benchAudit(floorPack: string): Promise<void> {
   try {
     for (const { n, text } of exports) {
       const f = await auditOnce(floor, text, n);
-      const r = await auditOnce(real.pack, text, n);
+      const r = await auditOnce(real, text, n);
       results.push({ n, ms: r.ms });
       const rate = (n / r.ms) * 1000;
       console.log(row(`floor: ${n} resources, do-nothing pack`, f.ms, f.ms));
@@ -171,7 +171,7 @@ async function benchAudit(floorPack: string): Promise<void> {
       );
     }
   } finally {
-    await real.pack.close();
+    await real.close();
     await floor.close();
   }
   const [small, large] = results;

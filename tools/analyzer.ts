@@ -11,14 +11,11 @@ import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct, type JavaScriptValue } from "google-protobuf/google/protobuf/struct_pb";
 import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
+import { resolvePackConfig, type EffectiveConfig, type PackConfig } from "./pack-config";
+
+export type { PackConfig };
 
 export type EnforcementLevel = "advisory" | "mandatory" | "remediate" | "disabled";
-
-/** `--policy-pack-config` file shape: a level, or properties plus an optional level. */
-export type PackConfig = Record<
-  string,
-  EnforcementLevel | ({ enforcementLevel?: EnforcementLevel } & Record<string, unknown>)
->;
 
 export interface PolicyInfo {
   name: string;
@@ -33,12 +30,6 @@ export interface PackInfo {
   version: string;
   policies: PolicyInfo[];
 }
-
-/** Per-policy configuration as sent to Configure (schema defaults applied). */
-export type EffectiveConfig = Record<
-  string,
-  { enforcementLevel: EnforcementLevel; properties: Record<string, unknown> }
->;
 
 export interface ResourceOptions {
   protect?: boolean;
@@ -77,8 +68,10 @@ export interface AnalyzeResult {
 export interface StartOptions {
   /** Node binary; defaults to the one running this process (Node 22 under `npx`). */
   node?: string;
-  /** Milliseconds to wait for the port line (the pack is type-checked by ts-node on load). */
+  /** Milliseconds to wait for the port line. */
   startTimeoutMs?: number;
+  /** Names the config in error messages (the file it came from). */
+  configSource?: string;
   /** URN prefix for resources without an explicit urn. */
   project?: string;
   stack?: string;
@@ -92,11 +85,6 @@ export const UNKNOWN = {
   array: "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
   object: "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",
 } as const;
-
-/** Marks a value as a Pulumi secret on the wire (the analyzer receives it unwrapped). */
-export function secret(value: unknown): Record<string, unknown> {
-  return { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value };
-}
 
 const LEVEL_TO_PB: Record<EnforcementLevel, pb.EnforcementLevel> = {
   advisory: pb.EnforcementLevel.ADVISORY,
@@ -135,38 +123,6 @@ function unary<Req, Res>(
   });
 }
 
-/**
- * Merges user config over schema defaults the way the CLI does: every policy gets an entry with
- * its effective enforcement level (Configure's level field defaults to advisory on the wire, so
- * omitting it would silently downgrade mandatory policies) and a properties object.
- */
-export function resolveConfig(info: PackInfo, user: PackConfig = {}): EffectiveConfig {
-  const unknownNames = Object.keys(user).filter((n) => !info.policies.some((p) => p.name === n));
-  if (unknownNames.length > 0) {
-    throw new Error(`config names unknown policies: ${unknownNames.join(", ")}`);
-  }
-  const result: EffectiveConfig = {};
-  for (const policy of info.policies) {
-    const entry = user[policy.name];
-    const given = typeof entry === "string" ? { enforcementLevel: entry } : (entry ?? {});
-    const { enforcementLevel, ...props } = given;
-    const properties: Record<string, unknown> = {};
-    for (const [key, schema] of Object.entries(policy.configSchema?.properties ?? {})) {
-      if (schema.default !== undefined) properties[key] = schema.default;
-    }
-    Object.assign(properties, props);
-    const missing = (policy.configSchema?.required ?? []).filter((k) => !(k in properties));
-    if (missing.length > 0) {
-      throw new Error(`policy ${policy.name}: missing required config ${missing.join(", ")}`);
-    }
-    result[policy.name] = {
-      enforcementLevel: enforcementLevel ?? policy.enforcementLevel,
-      properties,
-    };
-  }
-  return result;
-}
-
 export class PolicyPackClient {
   private stderrText = "";
   private info?: PackInfo;
@@ -181,7 +137,7 @@ export class PolicyPackClient {
     child.stdout.resume();
   }
 
-  /** Starts the pack in `packDir` and configures it (schema defaults plus `config`). */
+  /** Starts the pack in `packDir` and configures it once (schema defaults plus `config`). */
   static async start(
     packDir: string,
     config: PackConfig = {},
@@ -205,7 +161,7 @@ export class PolicyPackClient {
     const prefix = `urn:pulumi:${options.stack ?? "test"}::${options.project ?? "mailserver"}::`;
     const pack = new PolicyPackClient(child, client, prefix);
     try {
-      await pack.configure(config);
+      await pack.configure(config, options.configSource);
     } catch (err) {
       await pack.close();
       throw err;
@@ -249,9 +205,16 @@ export class PolicyPackClient {
     return this.info;
   }
 
-  /** Sends Configure for every policy; returns the effective config that was sent. */
-  async configure(config: PackConfig = {}): Promise<EffectiveConfig> {
-    const effective = resolveConfig(this.info ?? (await this.getAnalyzerInfo()), config);
+  /** The pack's metadata, read by the first Configure. */
+  get packInfo(): PackInfo {
+    if (!this.info) throw new Error("the pack has not been configured");
+    return this.info;
+  }
+
+  /** Sends Configure for every policy (tools/pack-config.ts rules); returns what was sent. */
+  async configure(config: PackConfig = {}, source?: string): Promise<EffectiveConfig> {
+    const info = this.info ?? (await this.getAnalyzerInfo());
+    const effective = resolvePackConfig(info, config, source);
     const req = new pb.ConfigureAnalyzerRequest();
     const map = req.getPolicyconfigMap();
     for (const [name, c] of Object.entries(effective)) {

@@ -9,24 +9,14 @@
  * written).
  */
 import * as path from "node:path";
+import { analyze, startPack } from "./analysis";
+import { InputError, parseOptions, readInput, runCli } from "./cli";
 import { parseExport } from "./export";
-import {
-  analyze,
-  checkOutputPath,
-  InputError,
-  jsonReport,
-  PACK_DIR,
-  parseArgs,
-  printReport,
-  readInput,
-  readPackConfig,
-  runCli,
-  startPack,
-  writeOutputs,
-  type Item,
-  type Violation,
-} from "./report";
-import type { PolicyPackClient, PackInfo } from "./analyzer";
+import type { Violation } from "./model";
+import { checkOutputPath, writeOutputs } from "./outputs";
+import { readPackConfig } from "./pack-config";
+import { PACK_DIR } from "./project";
+import { jsonReport, printReport } from "./render";
 
 export const HELP = `Usage: npm run audit -- --file STATE.json [options]
 
@@ -42,24 +32,14 @@ Options:
 Exit status: 0 no mandatory violation, 1 mandatory violation(s), 2 bad input or failure.`;
 
 const OPTIONS = {
-  file: "string",
-  "policy-pack-config": "string",
-  json: "string",
-  help: "boolean",
+  file: { type: "string" },
+  "policy-pack-config": { type: "string" },
+  json: { type: "string" },
+  help: { type: "boolean" },
 } as const;
 
-/** The audit pass on an already started pack: the unit the benchmark times. */
-export async function auditItems(
-  pack: PolicyPackClient,
-  info: PackInfo,
-  items: Item[],
-  stackUrn: string,
-): Promise<Violation[]> {
-  return analyze(pack, info, items, stackUrn);
-}
-
 export async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, OPTIONS);
+  const args = parseOptions(argv, OPTIONS);
   if (args.help) {
     console.log(HELP);
     return 0;
@@ -72,10 +52,11 @@ export async function main(argv: string[]): Promise<number> {
     typeof args["policy-pack-config"] === "string" ? args["policy-pack-config"] : "";
   const packConfig = configFile ? readPackConfig(configFile) : {};
 
-  const { pack, info } = await startPack(packConfig, configFile || "(pack defaults)", parsed.stack);
+  const pack = await startPack(packConfig, configFile || "(pack defaults)", parsed.stack);
+  const info = pack.packInfo;
   let violations: Violation[];
   try {
-    violations = await auditItems(pack, info, parsed.items, parsed.stackUrn);
+    violations = await analyze(pack, parsed.items, parsed.stackUrn);
   } finally {
     await pack.close();
   }

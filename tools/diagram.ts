@@ -4,7 +4,7 @@
  * everything is sorted, so the output is stable from run to run; docs/architecture/diagram.md is
  * this output for prod and tests/plan/diagram.test.ts fails when it is stale.
  */
-import type { Item } from "./report";
+import type { Item } from "./model";
 
 const ROOT_STACK = "pulumi:pulumi:Stack";
 

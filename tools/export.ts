@@ -15,8 +15,9 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { CapturedResource, ProgramRun } from "./mock-program";
+import { InputError } from "./cli";
 import {
-  InputError,
+  isObject,
   isSecretEnvelope,
   SECRET_SIG,
   SECRET_TEXT,
@@ -24,7 +25,7 @@ import {
   wrapAtPaths,
   wrapSecret,
   type Item,
-} from "./report";
+} from "./model";
 
 export const REDACTED_NOTE =
   "[secret redacted by tools/plan --export: the value was never written to this file]";
@@ -262,10 +263,6 @@ export function buildExport(items: Item[], stackUrn: string, now = new Date()): 
       resources: topological([...root, ...providers.values(), ...rest]),
     },
   };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /**

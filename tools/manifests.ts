@@ -6,13 +6,9 @@
  * checksum annotation derived from secrets) is "[secret]".
  */
 import { stringify } from "yaml";
-import { redact, type Item } from "./report";
+import { isObject, redact, type Item } from "./model";
 
 export const REDACTED_VALUE = "[redacted]";
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function slug(text: string): string {
   return (

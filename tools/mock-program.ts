@@ -10,6 +10,7 @@ import { parse } from "yaml";
 import { parseConfig, rawConfigFromPulumi } from "../lib/config";
 import { liveObjects, pastedValues, type Values } from "./crowdsec-agent";
 import { liveCluster as prometheusCluster, type LiveCluster } from "./live-cluster";
+import { isSecretEnvelope } from "./model";
 import { PLACEHOLDER, vaultPlaceholders } from "./placeholders";
 import { ROOT } from "./project";
 
@@ -18,10 +19,6 @@ export { ROOT };
 /** The program's entry: index.ts, or index.js beside the compiled tools. */
 const ENTRY = path.resolve(__dirname, "..", "index");
 export const PROJECT = "mailserver";
-
-/** Pulumi's wire marker for a secret value. */
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
 
 export interface CapturedResource {
   urn: string;
@@ -115,7 +112,7 @@ export function unwrapSecrets(value: unknown, at: string, secrets: string[]): un
   }
   if (value && typeof value === "object") {
     const obj = value as Record<string, unknown>;
-    if (obj[SIG_KEY] === SECRET_SIG) {
+    if (isSecretEnvelope(obj)) {
       secrets.push(at);
       return unwrapSecrets(obj.value, at, []);
     }

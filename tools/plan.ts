@@ -9,24 +9,16 @@
  */
 import { existsSync } from "node:fs";
 import * as path from "node:path";
+import { analyze, startPack } from "./analysis";
+import { InputError, parseOptions, runCli } from "./cli";
 import { renderDiagramDoc } from "./diagram";
 import { buildExport, itemsFromRun, readItems } from "./export";
 import { renderManifests } from "./manifests";
 import { loadStackConfig, ROOT, runProgram, type ProgramRun } from "./mock-program";
-import {
-  analyze,
-  checkOutputPath,
-  InputError,
-  jsonReport,
-  PACK_DIR,
-  parseArgs,
-  printReport,
-  readPackConfig,
-  runCli,
-  startPack,
-  writeOutputs,
-  type Output,
-} from "./report";
+import { checkOutputPath, writeOutputs, type Output } from "./outputs";
+import { readPackConfig } from "./pack-config";
+import { PACK_DIR } from "./project";
+import { jsonReport, printReport } from "./render";
 
 export const HELP = `Usage: npm run plan -- [options]
 
@@ -47,22 +39,22 @@ Options:
 Exit status: 0 no mandatory violation, 1 mandatory violation(s), 2 bad input or failure.`;
 
 const OPTIONS = {
-  stack: "string",
-  "policy-pack-config": "string",
-  json: "string",
-  export: "string",
-  manifests: "string",
-  diagram: "string",
-  help: "boolean",
+  stack: { type: "string" },
+  "policy-pack-config": { type: "string" },
+  json: { type: "string" },
+  export: { type: "string" },
+  manifests: { type: "string" },
+  diagram: { type: "string" },
+  help: { type: "boolean" },
 } as const;
 
 export async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, OPTIONS);
+  const args = parseOptions(argv, OPTIONS);
   if (args.help) {
     console.log(HELP);
     return 0;
   }
-  const stack = typeof args.stack === "string" ? args.stack : "prod";
+  const stack = args.stack ?? "prod";
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(stack)) {
     throw new InputError(`invalid stack name "${stack}"`);
   }
@@ -86,23 +78,24 @@ export async function main(argv: string[]): Promise<number> {
         : "";
   const packConfig = configFile ? readPackConfig(configFile) : {};
 
-  // The pack type-checks itself on start (as under the CLI): overlap that with the program run.
+  // The pack starts in its own process (as under the CLI): overlap that with the program run.
   const [started, ran] = await Promise.allSettled([
     startPack(packConfig, configFile || "(pack defaults)", stack),
     runProgram({ config, stack }),
   ]);
-  if (started.status === "fulfilled" && ran.status === "rejected") await started.value.pack.close();
+  if (started.status === "fulfilled" && ran.status === "rejected") await started.value.close();
   if (started.status === "rejected") throw started.reason;
   if (ran.status === "rejected") {
     throw new Error(`the program failed under mocks: ${(ran.reason as Error).message}`);
   }
-  const { pack, info } = started.value;
+  const pack = started.value;
+  const info = pack.packInfo;
   const run: ProgramRun = ran.value;
 
   const items = itemsFromRun(run);
   let violations;
   try {
-    violations = await analyze(pack, info, items, run.stackUrn);
+    violations = await analyze(pack, items, run.stackUrn);
   } finally {
     await pack.close();
   }

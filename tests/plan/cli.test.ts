@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { itemsFromRun, REDACTED_NOTE, type StackExport } from "../../tools/export";
-import { redact, SECRET_SIG, SIG_KEY, type JsonReport } from "../../tools/report";
+import { redact, SECRET_SIG, SIG_KEY } from "../../tools/model";
+import type { JsonReport } from "../../tools/render";
 import { prodRun } from "../helpers/program";
 import { limited, runCli, type CliResult } from "./support";
 
