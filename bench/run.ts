@@ -2,6 +2,9 @@
  * `npm run bench`: every figure beside its floor measured in the same run, as a ratio (no timed
  * assertions anywhere). Compiled tools run as `node bin/...`, the way `npm run` starts them.
  *
+ * Each figure is given in wall time and in CPU time (bench/cost.ts): on this shared 2-core machine
+ * wall time measures the other sessions' load as much as the code.
+ *
  * 1. `plan --stack prod` and the program's start under mocks, each a fresh node process, against a
  *    process that only loads @pulumi/pulumi and the three providers. Rounds alternate the three so
  *    load on this shared machine drifts over all of them alike. Median of BENCH_RUNS (5).
@@ -12,8 +15,8 @@
  *    against the do-nothing pack (the wire and the SDK's own work). Resources per second, and the
  *    per-resource cost at 10k over 1k (1.00 = linear).
  */
-import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import * as path from "node:path";
 import { analyze, startPack } from "../tools/analysis";
 import { PolicyPackClient } from "../tools/analyzer";
@@ -22,23 +25,29 @@ import { loadStackConfig, runProgram } from "../tools/mock-program";
 import { assertToolsFresh, PACK_DIR, ROOT } from "../tools/project";
 import type { Item } from "../tools/model";
 import { readPackConfig } from "../tools/pack-config";
-import { median, timeAsync } from "./stats";
+import { processCpuMs, timeNode, type Cost } from "./cost";
+import { median } from "./stats";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const FLOOR_PACK = path.join(ROOT, ".tmp", "bench-floor-pack");
 
-function timeProcess(file: string, args: string[], okCodes: number[]): number {
+function timeProcess(file: string, args: string[], okCodes: number[]): Cost {
+  return timeNode([path.join(ROOT, "bin", file), ...args], { cwd: ROOT, okCodes });
+}
+
+/** Wall and CPU time of `fn`, the CPU of this process and of the pack's process together. */
+async function timeWithPack(pack: PolicyPackClient, fn: () => Promise<unknown>): Promise<Cost> {
+  const cpu0 = process.cpuUsage();
+  const pack0 = processCpuMs(pack.pid);
   const start = process.hrtime.bigint();
-  const res = spawnSync(process.execPath, [path.join(ROOT, "bin", file), ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (res.status === null || !okCodes.includes(res.status)) {
-    throw new Error(`${file} exited ${res.status}:\n${res.stderr}`);
-  }
-  return ms;
+  await fn();
+  const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
+  const own = process.cpuUsage(cpu0);
+  return { wallMs, cpuMs: (own.user + own.system) / 1000 + processCpuMs(pack.pid) - pack0 };
+}
+
+function medianCost(costs: Cost[]): Cost {
+  return { wallMs: median(costs.map((c) => c.wallMs)), cpuMs: median(costs.map((c) => c.cpuMs)) };
 }
 
 /** A pack with one policy that does nothing, on the real pack's node_modules. */
@@ -96,43 +105,60 @@ function synthesize(base: Item[], count: number): Item[] {
   return out;
 }
 
-function row(label: string, ms: number, floor: number, goal = ""): string {
-  return `  ${label.padEnd(46)} ${ms.toFixed(0).padStart(6)} ms  ${(ms / floor).toFixed(2)}x floor${goal}`;
+function row(label: string, cost: Cost, floor: Cost, note = ""): string {
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`.padStart(6);
+  return [
+    `  ${label.padEnd(44)}`,
+    `${cost.wallMs.toFixed(0).padStart(7)} ms ${ratio(cost.wallMs, floor.wallMs)}`,
+    `${cost.cpuMs.toFixed(0).padStart(7)} ms ${ratio(cost.cpuMs, floor.cpuMs)}`,
+    note ? `  ${note}` : "",
+  ].join("  ");
+}
+
+function header(title: string): void {
+  console.log(`\n${title}`);
+  console.log(
+    `  ${"".padEnd(44)}  ${"wall, x floor".padStart(17)}  ${"CPU, x floor".padStart(17)}`,
+  );
 }
 
 function benchProcesses(): void {
-  const floor: number[] = [];
-  const plan: number[] = [];
-  const program: number[] = [];
+  const floor: Cost[] = [];
+  const plan: Cost[] = [];
+  const program: Cost[] = [];
   for (let i = 0; i < RUNS; i++) {
     floor.push(timeProcess("bench/floor.js", [], [0]));
     plan.push(timeProcess("tools/plan.js", ["--stack", "prod"], [0, 1]));
     program.push(timeProcess("bench/program-once.js", [], [0]));
   }
-  const f = median(floor);
-  console.log("processes (fresh node each; median)");
+  const f = medianCost(floor);
+  header("processes (fresh node each, pack included for plan; median)");
   console.log(row("floor: load @pulumi/pulumi + 3 providers", f, f));
-  console.log(row("npm run plan -- --stack prod", median(plan), f, "  (goal <= 1.5x, limit 2x)"));
-  console.log(row("program start under mocks", median(program), f, "  (limit 1.5x)"));
+  console.log(row("npm run plan -- --stack prod", medianCost(plan), f, "goal <= 1.5x, limit 2x"));
+  console.log(row("program start under mocks", medianCost(program), f, "limit 1.5x"));
 }
 
 async function benchPackStart(floorPack: string): Promise<void> {
-  const floor: number[] = [];
-  const pack: number[] = [];
-  const start = async (dir: string) => {
-    let client: PolicyPackClient | undefined;
-    const ms = await timeAsync(async () => (client = await PolicyPackClient.start(dir)));
-    await client?.close();
-    return ms;
+  const floor: Cost[] = [];
+  const pack: Cost[] = [];
+  const start = async (dir: string): Promise<Cost> => {
+    const t0 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
+    const client = await PolicyPackClient.start(dir);
+    const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const own = process.cpuUsage(cpu0);
+    const cpuMs = processCpuMs(client.pid) + (own.user + own.system) / 1000;
+    await client.close();
+    return { wallMs, cpuMs };
   };
   for (let i = 0; i < RUNS; i++) {
     floor.push(await start(floorPack));
     pack.push(await start(PACK_DIR));
   }
-  const f = median(floor);
-  console.log("\npolicy pack start (run-policy-pack, as the CLI starts it; median)");
+  const f = medianCost(floor);
+  header("policy pack start to a configured Analyzer (run-policy-pack, as the CLI starts it)");
   console.log(row("floor: a one-policy pack that does nothing", f, f));
-  console.log(row("mailserver-invariants (compiled)", median(pack), f));
+  console.log(row("mailserver-invariants (compiled)", medianCost(pack), f));
 }
 
 async function benchAudit(floorPack: string): Promise<void> {
@@ -142,32 +168,33 @@ async function benchAudit(floorPack: string): Promise<void> {
     n,
     text: JSON.stringify(buildExport(synthesize(base, n), run.stackUrn)),
   }));
-  const auditOnce = async (pack: PolicyPackClient, text: string, n: number) => {
-    let violations = 0;
-    const ms = await timeAsync(async () => {
+  const auditOnce = (pack: PolicyPackClient, text: string, n: number) =>
+    timeWithPack(pack, async () => {
       const parsed = parseExport(text, `synthetic-${n}.json`);
-      violations = (await analyze(pack, parsed.items, parsed.stackUrn)).length;
+      await analyze(pack, parsed.items, parsed.stackUrn);
     });
-    return { ms, violations };
-  };
   const real = await startPack(
     readPackConfig(path.join(PACK_DIR, "config.prod.json")),
     "policy/config.prod.json",
     "prod",
   );
   const floor = await PolicyPackClient.start(floorPack);
-  console.log("\naudit (one started pack; parse + Analyze each + AnalyzeStack)");
-  const results: { n: number; ms: number }[] = [];
+  header("audit: parse + Analyze each + AnalyzeStack, client and pack processes together");
+  const results: { n: number; cost: Cost }[] = [];
+  const rate = (n: number, ms: number) => `${((n / ms) * 1000).toFixed(0)}/s`;
   try {
     for (const { n, text } of exports) {
       const f = await auditOnce(floor, text, n);
       const r = await auditOnce(real, text, n);
-      results.push({ n, ms: r.ms });
-      const rate = (n / r.ms) * 1000;
-      console.log(row(`floor: ${n} resources, do-nothing pack`, f.ms, f.ms));
+      results.push({ n, cost: r });
+      console.log(row(`floor: ${n} resources, do-nothing pack`, f, f));
       console.log(
-        row(`${n} resources: ${rate.toFixed(0)} resources/s`, r.ms, f.ms) +
-          `  (${r.violations} violations; goal >= 5000/s)`,
+        row(
+          `${n} resources`,
+          r,
+          f,
+          `${rate(n, r.wallMs)} wall, ${rate(n, r.cpuMs)} per CPU-second`,
+        ),
       );
     }
   } finally {
@@ -175,13 +202,17 @@ async function benchAudit(floorPack: string): Promise<void> {
     await floor.close();
   }
   const [small, large] = results;
-  const growth = large.ms / large.n / (small.ms / small.n);
-  console.log(`  per-resource cost at 10k / at 1k: ${growth.toFixed(2)} (1.00 = linear)`);
+  const growth = (c: (x: Cost) => number) => c(large.cost) / large.n / (c(small.cost) / small.n);
+  console.log(
+    `  per-resource cost at 10k / at 1k: ${growth((c) => c.wallMs).toFixed(2)} wall, ${growth((c) => c.cpuMs).toFixed(2)} CPU (1.00 = linear)`,
+  );
 }
 
 async function main(): Promise<void> {
   assertToolsFresh();
-  console.log(`node ${process.version}, ${RUNS} runs per median\n`);
+  console.log(
+    `node ${process.version}, ${RUNS} runs per median, load average ${loadavg()[0]?.toFixed(1)}`,
+  );
   const floorPack = writeFloorPack();
   benchProcesses();
   await benchPackStart(floorPack);

@@ -13,21 +13,11 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { ROOT } from "../tools/project";
+import { timeNode, type Cost } from "./cost";
 import { median } from "./stats";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const STRIP_DIR = path.join(ROOT, ".tmp", "strip");
-
-function time(args: string[], env: NodeJS.ProcessEnv = {}): number {
-  const start = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    encoding: "utf8",
-  });
-  if (result.status !== 0) throw new Error(`${args.join(" ")} failed:\n${result.stderr}`);
-  return Number(process.hrtime.bigint() - start) / 1e6;
-}
 
 /** The program's sources rewritten as ES modules that Node can strip (see the file comment). */
 function writeStripCopy(): void {
@@ -80,15 +70,15 @@ const modes: [string, string[], NodeJS.ProcessEnv][] = [
   ],
 ];
 // Rounds over all modes, so load on this shared machine drifts over every mode alike.
-const samples = modes.map(() => [] as number[]);
+const samples = modes.map(() => [] as Cost[]);
 for (let i = 0; i < RUNS; i++) {
-  modes.forEach(([, args, env], m) => samples[m].push(time(args, env)));
+  modes.forEach(([, args, env], m) => samples[m].push(timeNode(args, { cwd: ROOT, env })));
 }
-const floor = median(samples[0]);
+const med = (m: number, key: keyof Cost) => median(samples[m].map((c) => c[key]));
 console.log(`program start-up under mocks, median of ${RUNS} runs, node ${process.version}`);
+console.log(`${"".padEnd(44)} ${"wall, x floor".padStart(17)}  ${"CPU, x floor".padStart(17)}`);
 modes.forEach(([mode], m) => {
-  const ms = median(samples[m]);
-  console.log(
-    `${mode.padEnd(44)} ${ms.toFixed(0).padStart(6)} ms  ${(ms / floor).toFixed(2)}x floor`,
-  );
+  const cell = (key: keyof Cost) =>
+    `${med(m, key).toFixed(0).padStart(7)} ms ${(med(m, key) / med(0, key)).toFixed(2).padStart(5)}x`;
+  console.log(`${mode.padEnd(44)} ${cell("wallMs")}  ${cell("cpuMs")}`);
 });

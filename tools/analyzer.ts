@@ -169,6 +169,11 @@ export class PolicyPackClient {
     return pack;
   }
 
+  /** The pack's process id (the benchmarks read its CPU time). */
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
   /** What the pack wrote to stderr so far (diagnostics when something goes wrong). */
   get stderr(): string {
     return this.stderrText;
