@@ -51,7 +51,9 @@ export function readPackConfig(file: string): PackConfig {
   } catch (err) {
     throw new PackConfigError(`policy pack config ${file} is not JSON: ${(err as Error).message}`);
   }
-  if (!isObject(doc)) fail(file, ["must be a JSON object of policy names"]);
+  if (!isObject(doc)) {
+    throw new PackConfigError(`policy pack config ${file} must be a JSON object of policy names`);
+  }
   const problems = Object.entries(doc).flatMap(([name, entry]) => entryProblems(name, entry));
   if (problems.length > 0) fail(file, problems);
   return doc as PackConfig;
