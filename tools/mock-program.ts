@@ -3,18 +3,16 @@
  * run it, and records every registered resource with its parent, options and which inputs are
  * secret. Vault and the Cloudflare zone lookup are answered with placeholders.
  */
-import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { parse } from "yaml";
 import { parseConfig, rawConfigFromPulumi } from "../lib/config";
 import { liveObjects, pastedValues, type Values } from "./crowdsec-agent";
 import { liveCluster as prometheusCluster, type LiveCluster } from "./live-cluster";
 import { isSecretEnvelope } from "./model";
 import { PLACEHOLDER, vaultPlaceholders } from "./placeholders";
-import { ROOT } from "./project";
+import { loadStackConfig, ROOT } from "./project";
 
-export { ROOT };
+export { loadStackConfig, ROOT };
 
 /** The program's entry: index.ts, or index.js beside the compiled tools. */
 const ENTRY = path.resolve(__dirname, "..", "index");
@@ -67,24 +65,6 @@ export interface RunOptions {
   live?: LiveCluster;
   /** Loads the program's module; defaults to a fresh `require` of index (bench/startup.ts swaps it). */
   load?: () => Promise<Record<string, unknown>>;
-}
-
-/** The flat config map of `Pulumi.<stack>.yaml`; throws naming the file when it is unusable. */
-export function loadStackConfig(stack: string, root = ROOT): Record<string, string> {
-  const file = path.join(root, `Pulumi.${stack}.yaml`);
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    throw new Error(`unknown stack "${stack}": ${path.relative(process.cwd(), file)} not found`);
-  }
-  const doc = parse(text) as { config?: Record<string, unknown> } | null;
-  if (!doc?.config || typeof doc.config !== "object") {
-    throw new Error(`${file}: expected a top-level "config:" map`);
-  }
-  return Object.fromEntries(
-    Object.entries(doc.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
-  );
 }
 
 /** Placeholder Vault answers derived from the config the run uses. */

@@ -14,10 +14,10 @@ import { InputError, parseOptions, runCli } from "./cli";
 import { renderDiagramDoc } from "./diagram";
 import { buildExport, itemsFromRun, readItems } from "./export";
 import { renderManifests } from "./manifests";
-import { loadStackConfig, ROOT, runProgram, type ProgramRun } from "./mock-program";
+import type { ProgramRun, RunOptions } from "./mock-program";
 import { checkOutputPath, writeOutputs, type Output } from "./outputs";
 import { readPackConfig } from "./pack-config";
-import { PACK_DIR } from "./project";
+import { loadStackConfig, PACK_DIR, ROOT } from "./project";
 import { jsonReport, printReport } from "./render";
 
 export const HELP = `Usage: npm run plan -- [options]
@@ -47,6 +47,13 @@ const OPTIONS = {
   diagram: { type: "string" },
   help: { type: "boolean" },
 } as const;
+
+/** The program under mocks, its module (and with it the SDK) loaded only now. */
+function runMocked(opts: RunOptions): Promise<ProgramRun> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { runProgram } = require("./mock-program") as typeof import("./mock-program");
+  return runProgram(opts);
+}
 
 export async function main(argv: string[]): Promise<number> {
   const args = parseOptions(argv, OPTIONS);
@@ -78,10 +85,11 @@ export async function main(argv: string[]): Promise<number> {
         : "";
   const packConfig = configFile ? readPackConfig(configFile) : {};
 
-  // The pack starts in its own process (as under the CLI): overlap that with the program run.
+  // The pack starts in its own process (as under the CLI), spawned before this process loads the
+  // Pulumi SDK, so that the two start-ups overlap.
   const [started, ran] = await Promise.allSettled([
     startPack(packConfig, configFile || "(pack defaults)", stack),
-    runProgram({ config, stack }),
+    runMocked({ config, stack }),
   ]);
   if (started.status === "fulfilled" && ran.status === "rejected") await started.value.close();
   if (started.status === "rejected") throw started.reason;
