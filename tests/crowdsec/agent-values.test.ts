@@ -18,7 +18,8 @@ import {
   type Values,
 } from "../../tools/crowdsec-agent";
 import { itemsFromRun } from "../../tools/export";
-import { analyze, type Violation } from "../../tools/report";
+import { analyze } from "../../tools/analysis";
+import type { Violation } from "../../tools/model";
 import { find, loadStackConfig, runProgram } from "../helpers/program";
 import { PACK_DIR, usePack } from "../policy/harness";
 
@@ -116,8 +117,7 @@ describe("the pack on the CrowdSec seam, program run against the live agent", fu
 
   async function mandatory(values: Values): Promise<Violation[]> {
     const r = await run(values);
-    const info = await pack().getAnalyzerInfo();
-    const vs = await analyze(pack(), info, itemsFromRun(r), r.stackUrn);
+    const vs = await analyze(pack(), itemsFromRun(r), r.stackUrn);
     return vs.filter((v) => v.level === "mandatory");
   }
 
