@@ -131,17 +131,21 @@ function jsonType(value: unknown): string {
 }
 
 /**
- * The JSON Schema keywords the pack's config schemas use (type, properties, required,
+ * The JSON Schema keywords the pack's config schemas use (type, enum, properties, required,
  * additionalProperties, items); tests/plan checks the pack uses no other. Returns every problem.
  */
 export function schemaProblems(schema: unknown, value: unknown, at: string): string[] {
   if (!isObject(schema)) return [];
   const where = at || "config";
+  const show = (v: unknown) => JSON.stringify(v);
   if (typeof schema.type === "string") {
     const actual = jsonType(value);
     if (actual !== schema.type && !(schema.type === "number" && actual === "integer")) {
-      return [`${where} must be ${schema.type}, got ${JSON.stringify(value)}`];
+      return [`${where} must be ${schema.type}, got ${show(value)}`];
     }
+  }
+  if (Array.isArray(schema.enum) && !schema.enum.some((e) => show(e) === show(value))) {
+    return [`${where} must be one of ${schema.enum.map(show).join(", ")}, got ${show(value)}`];
   }
   if (Array.isArray(value)) {
     return value.flatMap((v, i) => schemaProblems(schema.items, v, `${where}[${i}]`));

@@ -85,6 +85,13 @@ describe("pack config: one rule set", () => {
     );
   });
 
+  it("checks enum values", () => {
+    assert.deepEqual(
+      schemaProblems({ type: "string", enum: ["chart", "operator"] }, "x", "setup"),
+      ['setup must be one of "chart", "operator", got "x"'],
+    );
+  });
+
   it("reports nothing for a value that fits", () => {
     assert.deepEqual(schemaProblems({ type: "number" }, 3, "x"), []);
     assert.deepEqual(schemaProblems({ type: "array", items: { type: "string" } }, ["a"], "x"), []);
@@ -94,7 +101,14 @@ describe("pack config: one rule set", () => {
 describe("pack config: the pack's own schemas", () => {
   const pack = usePack();
   // schemaProblems checks these keywords; a schema using any other would be checked only in part.
-  const CHECKED = new Set(["type", "properties", "required", "additionalProperties", "items"]);
+  const CHECKED = new Set([
+    "type",
+    "enum",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+  ]);
   const NOTES = new Set(["default", "description", "title"]);
 
   it(`use only keywords tools/pack-config.ts checks (pack in ${PACK_DIR})`, async () => {
