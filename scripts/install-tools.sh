@@ -2,7 +2,7 @@
 # Debian tools for the real-tool tests: promtool (prometheus), shellcheck, yamllint, the mail daemons
 # docker-mailserver 15.0.0 runs (postfix 3.7, dovecot 2.3.19.1, rspamd 3.4; Debian bookworm ships the
 # same versions), php-cli for Roundcube's config, python3 and openssl for the probe's tests, and
-# CrowdSec unpacked into .tmp/crowdsec.
+# CrowdSec and Roundcube's option defaults unpacked into .tmp/.
 # Without root or apt the real-tool tests skip loudly locally; with CI=true a missing tool fails both
 # this script and the tests (tests/helpers/tools.ts).
 set -uo pipefail
@@ -37,6 +37,8 @@ for tool in "${!provides[@]}"; do command -v "$tool" >/dev/null || missing+=("$t
 [ -x /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
 bash scripts/install-crowdsec.sh
 [ -x .tmp/crowdsec/usr/bin/crowdsec ] || missing+=(crowdsec)
+bash scripts/install-roundcube.sh
+[ -f .tmp/roundcube/etc/roundcube/defaults.inc.php ] || missing+=(roundcube)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-tools: missing ${missing[*]}" >&2
   if [ "${CI:-}" = "true" ]; then exit 1; fi

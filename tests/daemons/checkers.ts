@@ -7,7 +7,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { Tool } from "../helpers/tools";
+import { ROOT } from "../../tools/mock-program";
+import { toolMissing, type Tool } from "../helpers/tools";
 
 /** docker-mailserver's config directory (dms-15.0.0-config-files.tsv). */
 const DMS = "/tmp/docker-mailserver";
@@ -17,6 +18,8 @@ export interface Checker {
   tool: Tool;
   /** Command and arguments that print the version of the tool that does the check. */
   version: [string, string[]];
+  /** Checks for what the check needs beyond the tool (fails in CI, skips loudly elsewhere). */
+  requires?(ctx: Mocha.Context): void;
   owns(mountPath: string): boolean;
   /** Problems the daemon reports for the file (empty: accepted). */
   check(mountPath: string, content: string): string[];
@@ -161,15 +164,34 @@ const rspamd: Checker = {
   ],
 };
 
+/** Roundcube's option defaults, unpacked from Debian's packages by scripts/install-roundcube.sh. */
+const ROUNDCUBE = path.join(ROOT, ".tmp", "roundcube");
+const ROUNDCUBE_DEFAULTS = path.join(ROUNDCUBE, "etc", "roundcube", "defaults.inc.php");
+
+/** Every file that defines Roundcube options: core defaults and each plugin's dist config. */
+function roundcubeOptionFiles(): string[] {
+  const plugins = path.join(ROUNDCUBE, "usr", "share", "roundcube", "plugins");
+  const dists = fs
+    .readdirSync(plugins)
+    .map((p) => path.join(plugins, p, "config.inc.php.dist"))
+    .filter((f) => fs.existsSync(f));
+  return [ROUNDCUBE_DEFAULTS, ...dists];
+}
+
 /**
- * Roundcube's config is PHP: `php -l` must parse it and including it must run cleanly. The Debian
- * php-cli is 8.2, the roundcube 1.6 apache image's PHP line. Roundcube's option names are not
- * checked (Roundcube is not installed here): the negative control is a syntax error.
+ * Roundcube's config is PHP: `php -l` must parse it, including it must run cleanly, and every
+ * option it sets must be one Roundcube or one of its plugins defines (Debian bookworm's 1.6.5
+ * packages; the image runs 1.6.13, so an option new in between would be refused: fail safe).
+ * The Debian php-cli is 8.2, the PHP line of the roundcube 1.6 apache image.
  */
 const php: Checker = {
-  daemon: "PHP (Roundcube config)",
+  daemon: "PHP and Roundcube (webmail config)",
   tool: "php",
   version: ["php", ["--version"]],
+  requires: (ctx) => {
+    if (!fs.existsSync(ROUNDCUBE_DEFAULTS))
+      toolMissing(ctx, "roundcube", `${ROUNDCUBE_DEFAULTS} missing`);
+  },
   owns: (p) => p.endsWith(".php"),
   check: (p, content) =>
     inTempDir("php-", (dir) => {
@@ -177,19 +199,23 @@ const php: Checker = {
       fs.writeFileSync(file, content);
       const lint = run("php", ["-l", file]);
       if (lint.status !== 0) return [lint.out.trim()];
-      const include = run("php", [
+      const script = path.join(__dirname, "roundcube-options.php");
+      const r = run("php", [
         "-d",
         "error_reporting=E_ALL",
-        "-r",
-        `$config = []; include '${file}';`,
+        script,
+        file,
+        ...roundcubeOptionFiles(),
       ]);
-      return include.status === 0 && include.out.trim() === "" ? [] : [include.out.trim()];
+      if (r.status !== 0 || !r.stdout.startsWith("[")) return [r.out.trim()];
+      return (JSON.parse(r.stdout) as string[]).map((o) => `Roundcube defines no option "${o}"`);
     }),
   controls: [
     {
-      what: "first statement's semicolon dropped",
-      corrupt: (content) => content.replace(/;[ \t]*$/m, ""),
+      what: "first option name misspelt",
+      corrupt: (c) => misspellFirst(c, /\$config\['([a-z_]+)'\]/),
     },
+    { what: "first statement's semicolon dropped", corrupt: (c) => c.replace(/;[ \t]*$/m, "") },
   ],
 };
 

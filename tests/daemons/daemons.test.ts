@@ -36,6 +36,7 @@ describe("rendered files under their daemons", function () {
       let owned: RenderedFile[];
       before(function () {
         requireTool(this, checker.tool, checker.version[0], checker.version[1]);
+        checker.requires?.(this);
         owned = files.filter((f) => checker.owns(f.mountPath));
         const version = run(...checker.version).out.split("\n")[0];
         console.log(

