@@ -14,10 +14,22 @@ import {
 import { Monitoring, scrapeAnnotations } from "./components/monitoring";
 import { MtaStsSite } from "./components/mta-sts";
 import { Webmail } from "./components/webmail";
-import { parseConfig, rawConfigFromPulumi } from "./lib/config";
+import { adopter, adoptTargets, checkAdoptMap, COMPONENTS } from "./lib/adopt";
+import { CONFIG_NAMESPACE, ConfigError, parseConfig, rawConfigFromPulumi } from "./lib/config";
 import { readMailSecrets } from "./lib/secrets";
 
 const config = parseConfig(rawConfigFromPulumi(pulumi.runtime.allConfig()));
+const stack = pulumi.getStack();
+const project = pulumi.getProject();
+const adoptProblems = checkAdoptMap(
+  config.adopt,
+  adoptTargets(config, stack, project),
+  (urn) => `${CONFIG_NAMESPACE}:adopt["${urn}"]`,
+);
+if (adoptProblems.length > 0) {
+  throw new ConfigError(adoptProblems);
+}
+const adopt = adopter(config.adopt, stack, project);
 
 const secrets = readMailSecrets({
   platform: config.vault.platform,
@@ -26,7 +38,7 @@ const secrets = readMailSecrets({
   probe: config.monitoring.probe,
 });
 
-const mail = new MailServer("mailserver", {
+const mail = new MailServer(COMPONENTS.mail.name, {
   namespace: config.namespace,
   domain: config.domain,
   config: config.mailserver,
@@ -41,18 +53,20 @@ const mail = new MailServer("mailserver", {
     cloudflareDnsToken: secrets.acmeDnsToken,
   },
   podAnnotations: scrapeAnnotations(config.monitoring.prometheus),
+  adopt,
 });
 
-const webmail = new Webmail("webmail", {
+const webmail = new Webmail(COMPONENTS.webmail.name, {
   namespace: mail.namespace,
   config: config.webmail,
   mailServiceName: mail.serviceName,
   mailTlsName: config.mailserver.hostname,
   tlsSecretName: mail.tlsSecretName,
   dbPassword: secrets.roundcubeDbPassword,
+  adopt,
 });
 
-const dns = new DnsRecords("dns", {
+const dns = new DnsRecords(COMPONENTS.dns.name, {
   domain: config.domain,
   mxHosts: [
     {
@@ -72,6 +86,7 @@ const dns = new DnsRecords("dns", {
   dmarc: config.dns.dmarc,
   mtaSts: config.dns.mtaSts,
   tlsRptRua: config.dns.tlsRptRua,
+  adopt,
 });
 
 const mtaSts = new MtaStsSite("mta-sts", {

@@ -1,6 +1,7 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { isIPv4, isIPv6 } from "node:net";
+import { adoptNothing, TYPES, type Adopt } from "../lib/adopt";
 import {
   brevoVerificationRecord,
   dkimRecord,
@@ -66,6 +67,8 @@ export interface DnsRecordsArgs {
   mtaSts: { mode: MtaStsMode; maxAgeSeconds: number };
   /** TLS-RPT report mailbox (plain address), e.g. "postmaster@viktorbarzin.me". */
   tlsRptRua: string;
+  /** Import options for records that already exist in the zone at cutover (lib/adopt.ts). */
+  adopt?: Adopt;
 }
 
 interface RecordSpec {
@@ -146,7 +149,14 @@ export class DnsRecords extends pulumi.ComponentResource {
           ttl: TTL_AUTO,
           comment: COMMENT,
         },
-        { parent: this },
+        {
+          parent: this,
+          ...(args.adopt ?? adoptNothing)(
+            "mailserver:dns:DnsRecords",
+            TYPES.dnsRecord,
+            `${name}-${spec.key}`,
+          ),
+        },
       );
     }
     this.records = records;

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { adoptNothing, TYPES, type Adopt } from "../lib/adopt";
 import type { MailServerConfig } from "../lib/config";
 import {
   DOVECOT_METRICS_PORT,
@@ -27,7 +28,15 @@ export interface MailServerArgs {
   certificate: Omit<TlsCertificateArgs, "namespace">;
   /** Annotations of the pod template, e.g. the prometheus.io scrape annotations. */
   podAnnotations?: Record<string, string>;
+  /** Import options for the namespace and the data volume at cutover (lib/adopt.ts). */
+  adopt?: Adopt;
 }
+
+/**
+ * The pvc-autoresizer grows `requests.storage`, and a claim cannot shrink: the program never sends
+ * the size back after creation (the Terraform original ignored it the same way).
+ */
+export const PVC_SIZE_IGNORE = ["spec.resources.requests.storage"];
 
 /** Labels of the mail pod; the Service, the PodMonitor and the CrowdSec acquisition rely on them. */
 export const MAIL_POD_LABELS = { app: "mailserver" } as const;
@@ -137,6 +146,13 @@ const SECRET_FILES = [
   ["postfix-sasl-password.cf", "postfix-sasl-password.cf"],
 ] as const;
 
+/** Adoption options with the claim size ignored as well. */
+export function withSizeIgnored(
+  opts: ReturnType<Adopt>,
+): ReturnType<Adopt> & { ignoreChanges: string[] } {
+  return { ...opts, ignoreChanges: [...(opts.ignoreChanges ?? []), ...PVC_SIZE_IGNORE] };
+}
+
 function sha256(...parts: string[]): string {
   return createHash("sha256").update(parts.join("\0")).digest("hex");
 }
@@ -156,11 +172,20 @@ export class MailServer extends pulumi.ComponentResource {
     super("mailserver:mail:MailServer", name, {}, opts);
     const { config, domain } = args;
     const labels = { ...MAIL_POD_LABELS };
+    const adopt = (type: string, child: string) =>
+      (args.adopt ?? adoptNothing)("mailserver:mail:MailServer", type, child);
 
+    // Deleting a namespace deletes every claim in it, protected or not: the namespace itself is
+    // protected and left in the cluster when removed from the program.
     const ns = new k8s.core.v1.Namespace(
       `${name}-namespace`,
       { metadata: { name: args.namespace } },
-      { parent: this },
+      {
+        parent: this,
+        protect: true,
+        retainOnDelete: true,
+        ...adopt(TYPES.namespace, `${name}-namespace`),
+      },
     );
     const namespace = ns.metadata.name;
     const meta = (name: string) => ({ name, namespace, labels });
@@ -216,9 +241,10 @@ export class MailServer extends pulumi.ComponentResource {
         metadata: {
           ...meta(config.storage.name),
           annotations: {
-            // pvc-autoresizer grows the volume before it fills, up to the limit.
+            // pvc-autoresizer grows the volume when free space falls below the threshold, up to
+            // the limit (the owner's fix fecfa211: 10%, not 80%, or it grows on every check).
             "resize.topolvm.io/storage_limit": config.storage.maxSize,
-            "resize.topolvm.io/threshold": "80%",
+            "resize.topolvm.io/threshold": "10%",
             "resize.topolvm.io/increase": "100%",
             // The storage class binds on first consumer: do not wait for Bound before the pod exists.
             "pulumi.com/skipAwait": "true",
@@ -231,7 +257,12 @@ export class MailServer extends pulumi.ComponentResource {
         },
       },
       // Mailboxes, queue and DKIM state: never deleted or replaced by an update.
-      { parent: this, protect: true, retainOnDelete: true },
+      {
+        parent: this,
+        protect: true,
+        retainOnDelete: true,
+        ...withSizeIgnored(adopt(TYPES.pvc, `${name}-data`)),
+      },
     );
 
     // Restart the pod when anything it reads at start changes: envFrom is read once, and subPath

@@ -5,7 +5,9 @@
 import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { adoptNothing, TYPES, type Adopt } from "../lib/adopt";
 import type { WebmailConfig } from "../lib/config";
+import { withSizeIgnored } from "./mailserver";
 
 export interface WebmailArgs {
   namespace: pulumi.Input<string>;
@@ -17,6 +19,8 @@ export interface WebmailArgs {
   /** The stack's own `kubernetes.io/tls` Secret (MailServer.tlsSecretName) Traefik serves. */
   tlsSecretName: pulumi.Input<string>;
   dbPassword: pulumi.Output<string>;
+  /** Import options for the two volumes at cutover (lib/adopt.ts). */
+  adopt?: Adopt;
 }
 
 export const WEBMAIL_LABELS = { app: "roundcubemail" } as const;
@@ -106,7 +110,14 @@ export class Webmail extends pulumi.ComponentResource {
             },
           },
           // The enigma volume holds users' PGP keys: never deleted by an update.
-          { parent: this, protect: true, retainOnDelete: true },
+          {
+            parent: this,
+            protect: true,
+            retainOnDelete: true,
+            ...withSizeIgnored(
+              (args.adopt ?? adoptNothing)("mailserver:webmail:Webmail", TYPES.pvc, storage.name),
+            ),
+          },
         ),
     );
     const [html, enigma] = claims;

@@ -250,6 +250,19 @@ export const stackConfigSchema = z
     crowdsec: crowdsecSchema,
     tls: tlsSchema,
     vault: z.strictObject({ platform: vaultPath, personal: vaultPath }),
+    /**
+     * Cutover from Terraform: resource URN -> ID of the existing object to import instead of
+     * create (written by `npm run adopt`, docs/cutover.md). Checked against the program's
+     * adoptable resources in `lib/adopt.ts#checkAdoptMap`.
+     */
+    adopt: z
+      .record(
+        z.string().regex(/^urn:pulumi:[^:]+::[^:]+::[^:]+(:[^:]+)*::.+$/, {
+          error: "expected a resource URN such as urn:pulumi:prod::mailserver::...",
+        }),
+        z.string().min(1, { error: "expected the ID of the existing object" }),
+      )
+      .default({}),
   })
   .superRefine(checkCrossFieldRules);
 

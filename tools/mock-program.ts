@@ -34,6 +34,9 @@ export interface CapturedResource {
   outputSecretPaths?: string[];
   protect: boolean;
   retainOnDelete: boolean;
+  /** The `import` option as sent to the engine ("" when the resource is created). */
+  importId: string;
+  ignoreChanges: string[];
   dependencies: string[];
 }
 
@@ -110,6 +113,8 @@ interface RegisterRequest {
   getCustom(): boolean;
   getProtect(): boolean;
   getRetainondelete(): boolean;
+  getImportid(): string;
+  getIgnorechangesList(): string[];
   getDependenciesList(): string[];
   getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
 }
@@ -154,6 +159,8 @@ function recordRegistrations(captured: CapturedResource[]): void {
           secretPaths,
           protect: req.getProtect(),
           retainOnDelete: req.getRetainondelete(),
+          importId: req.getImportid(),
+          ignoreChanges: req.getIgnorechangesList(),
           dependencies: req.getDependenciesList(),
         });
       }

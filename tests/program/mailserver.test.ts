@@ -267,18 +267,25 @@ describe("mail server component", () => {
   });
 
   describe("data volume", () => {
-    it("is the 2Gi proxmox-lvm claim that auto-resizes to 5Gi", () => {
-      const pvc = find(run, "kubernetes:core/v1:PersistentVolumeClaim", "mailserver-data-proxmox");
-      assert.equal(at(pvc, "spec.storageClassName"), "proxmox-lvm");
-      assert.equal(at(pvc, "spec.resources.requests.storage"), "2Gi");
-      assert.equal(
-        at<Record<string, string>>(pvc, "metadata.annotations")["resize.topolvm.io/storage_limit"],
-        "5Gi",
+    it("is the live 5Gi encrypted claim that auto-resizes to 10Gi at 10% free", () => {
+      const pvc = find(
+        run,
+        "kubernetes:core/v1:PersistentVolumeClaim",
+        "mailserver-data-encrypted",
       );
+      assert.equal(at(pvc, "spec.storageClassName"), "proxmox-lvm-encrypted");
+      assert.equal(at(pvc, "spec.resources.requests.storage"), "5Gi");
+      const annotations = at<Record<string, string>>(pvc, "metadata.annotations");
+      assert.equal(annotations["resize.topolvm.io/storage_limit"], "10Gi");
+      assert.equal(annotations["resize.topolvm.io/threshold"], "10%");
     });
 
     it("is protected from deletion and retained if ever removed from the program", () => {
-      const pvc = find(run, "kubernetes:core/v1:PersistentVolumeClaim", "mailserver-data-proxmox");
+      const pvc = find(
+        run,
+        "kubernetes:core/v1:PersistentVolumeClaim",
+        "mailserver-data-encrypted",
+      );
       assert.equal(pvc.protect, true);
       assert.equal(pvc.retainOnDelete, true);
     });

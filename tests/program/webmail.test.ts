@@ -56,10 +56,10 @@ describe("webmail component", () => {
   });
 
   it("keeps its two 1Gi volumes, protected", () => {
-    for (const name of ["roundcubemail-html-proxmox", "roundcubemail-enigma-proxmox"]) {
+    for (const name of ["roundcubemail-html-encrypted", "roundcubemail-enigma-encrypted"]) {
       const pvc = find(run, "kubernetes:core/v1:PersistentVolumeClaim", name);
       assert.equal(at(pvc, "spec.resources.requests.storage"), "1Gi");
-      assert.equal(at(pvc, "spec.storageClassName"), "proxmox-lvm");
+      assert.equal(at(pvc, "spec.storageClassName"), "proxmox-lvm-encrypted");
       assert.ok(pvc.protect && pvc.retainOnDelete, name);
     }
   });
