@@ -55,7 +55,10 @@ export interface PlannedRecord {
   name: string;
   /** The value (TXT unquoted); undefined when it comes from Vault at run time. */
   value?: string;
-  /** For TXT: the tag that says what the record is (`v=spf1`, `v=DMARC1`, `brevo-code:` ...). */
+  /**
+   * For TXT: the tag that says what the record is (`v=spf1`, `v=DMARC1`, `brevo-code:` ...).
+   * None for DKIM: `v=DKIM1` is optional (RFC 6376 §3.6.1) and a selector's name holds one key.
+   */
   tag?: string;
   priority?: number;
 }
@@ -83,7 +86,7 @@ export function childUrn(
 export function plannedRecords(config: StackConfig): PlannedRecord[] {
   const { domain, dns, mailserver } = config;
   const host = mailserver.hostname;
-  const txt = (key: string, name: string, value: string | undefined, tag: string) =>
+  const txt = (key: string, name: string, value: string | undefined, tag?: string) =>
     ({ key, type: "TXT", name, value, tag }) as const;
   const policy = mtaStsPolicy({ ...dns.mtaSts, mx: [host] });
   return [
@@ -91,18 +94,8 @@ export function plannedRecords(config: StackConfig): PlannedRecord[] {
     { key: `a-${host}`, type: "A", name: host, value: dns.publicIpv4 },
     { key: `aaaa-${host}`, type: "AAAA", name: host, value: dns.publicIpv6 },
     txt("spf", domain, spfRecord(dns.spf), "v=spf1"),
-    txt(
-      `dkim-${mailserver.dkimSelector}`,
-      dkimName(mailserver.dkimSelector, domain),
-      undefined,
-      "v=DKIM1",
-    ),
-    txt(
-      `dkim-${dns.legacyDkimSelector}`,
-      dkimName(dns.legacyDkimSelector, domain),
-      undefined,
-      "v=DKIM1",
-    ),
+    txt(`dkim-${mailserver.dkimSelector}`, dkimName(mailserver.dkimSelector, domain), undefined),
+    txt(`dkim-${dns.legacyDkimSelector}`, dkimName(dns.legacyDkimSelector, domain), undefined),
     ...dns.brevoDkim.map((d): PlannedRecord => ({
       key: `dkim-${d.selector}`,
       type: "CNAME",

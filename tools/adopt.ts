@@ -1,0 +1,153 @@
+/**
+ * `npm run adopt -- --records FILE [--zone-id ID] [--namespace NS] [--stack prod] --out FILE`
+ *
+ * Writes the `mailserver:adopt` map for the cutover from Terraform (docs/cutover.md):
+ * `{ "<resource URN>": "<import ID>" }` for the namespace, the three claims and every mail record
+ * the zone already holds. Without `--records`, the zone is read through the Cloudflare API with
+ * `CLOUDFLARE_API_TOKEN`. Exit 0 when the map is written, 1 when the zone holds something that
+ * would break mail after cutover (one line a problem, nothing written), 2 on bad input.
+ */
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { adoptTargets, plannedRecords, TYPES } from "../lib/adopt";
+import { ConfigError, parseConfig, rawConfigFromPulumi, type StackConfig } from "../lib/config";
+import { matchZone, type Match } from "./adopt/match";
+import { checkZoneId, fetchZone, InputError, readRecordFile, type ZoneRecord } from "./adopt/zone";
+import { loadStackConfig, PROJECT } from "./mock-program";
+
+export interface Io {
+  stdout: (line: string) => void;
+  stderr: (line: string) => void;
+}
+
+interface Options {
+  records?: string;
+  zoneId?: string;
+  namespace?: string;
+  stack: string;
+  out: string;
+}
+
+const USAGE =
+  "usage: npm run adopt -- [--records FILE] [--zone-id ID] [--namespace NS] [--stack NAME] --out FILE";
+
+function options(argv: string[]): Options {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        records: { type: "string" },
+        "zone-id": { type: "string" },
+        namespace: { type: "string" },
+        stack: { type: "string", default: "prod" },
+        out: { type: "string" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new InputError(`${(err as Error).message}\n${USAGE}`);
+  }
+  if (!values.out) throw new InputError(`--out FILE is required\n${USAGE}`);
+  return {
+    records: values.records,
+    zoneId: values["zone-id"] === undefined ? undefined : checkZoneId(values["zone-id"]),
+    namespace: values.namespace,
+    stack: values.stack,
+    out: values.out,
+  };
+}
+
+function stackConfig(stack: string): StackConfig {
+  try {
+    return parseConfig(rawConfigFromPulumi(loadStackConfig(stack)));
+  } catch (err) {
+    throw new InputError((err as Error).message);
+  }
+}
+
+async function zone(
+  opts: Options,
+  config: StackConfig,
+  env: NodeJS.ProcessEnv,
+): Promise<{ zoneId: string; records: ZoneRecord[] }> {
+  if (opts.records !== undefined) {
+    const records = readRecordFile(opts.records);
+    const ids = [...new Set(records.map((r) => r.zoneId).filter((z): z is string => !!z))];
+    const zoneId = opts.zoneId ?? (ids.length === 1 ? checkZoneId(ids[0]) : undefined);
+    if (!zoneId) {
+      throw new InputError(
+        `--zone-id is required: ${opts.records} names ${ids.length === 0 ? "no" : "more than one"} zone_id`,
+      );
+    }
+    return { zoneId, records };
+  }
+  const apiToken = env.CLOUDFLARE_API_TOKEN;
+  if (!apiToken) {
+    throw new InputError("give --records FILE, or set CLOUDFLARE_API_TOKEN to read the zone");
+  }
+  return fetchZone({
+    apiToken,
+    baseURL: env.CLOUDFLARE_BASE_URL,
+    zoneId: opts.zoneId,
+    domain: config.domain,
+  });
+}
+
+function report(m: Match, io: Io): void {
+  const p = m.planned;
+  const action = !m.existing ? "create" : m.changes ? "adopt+update" : "adopt";
+  const id = m.existing ? ` (id ${m.existing.id})` : "";
+  const vault = m.existing && p.value === undefined ? ", value from Vault: compare at preview" : "";
+  io.stdout(`${action.padEnd(13)} ${p.type.padEnd(5)} ${p.name}${id}${vault}`);
+}
+
+/** The CLI; returns the exit status. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  try {
+    const opts = options(argv);
+    const config = stackConfig(opts.stack);
+    const problems: string[] = [];
+    if (opts.namespace !== undefined && opts.namespace !== config.namespace) {
+      problems.push(
+        `--namespace ${opts.namespace}: the stack declares mailserver:namespace ${config.namespace}; set it to the live namespace first`,
+      );
+    }
+    const { zoneId, records } = await zone(opts, config, env);
+    const result = matchZone(plannedRecords(config), records);
+    problems.push(...result.problems);
+    if (problems.length > 0) {
+      for (const p of problems) io.stderr(p);
+      return 1;
+    }
+    const byKey = new Map(result.matches.map((m) => [m.planned.key, m]));
+    const map: Record<string, string> = {};
+    for (const target of adoptTargets(config, opts.stack, PROJECT)) {
+      if (target.type !== TYPES.dnsRecord) {
+        map[target.urn] = target.importId ?? "";
+        io.stdout(`${"adopt".padEnd(13)} ${target.type} ${target.importId}`);
+        continue;
+      }
+      const match = byKey.get(target.record?.key ?? "");
+      if (match) report(match, io);
+      if (match?.existing) map[target.urn] = `${zoneId}/${match.existing.id}`;
+    }
+    writeFileSync(opts.out, JSON.stringify(map, null, 2) + "\n");
+    io.stdout(`wrote ${Object.keys(map).length} import IDs to ${opts.out}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof InputError || err instanceof ConfigError) {
+      io.stderr(err.message);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2), process.env, {
+    stdout: (l) => console.log(l),
+    stderr: (l) => console.error(l),
+  }).then((code) => process.exit(code));
+}

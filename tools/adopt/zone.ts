@@ -1,0 +1,124 @@
+/**
+ * The zone's DNS records as the adopt tool reads them: from a file holding the JSON body of
+ * Cloudflare's "List DNS Records" call (one page, or an array of pages), or fetched through the
+ * official `cloudflare` client with a token from the environment.
+ */
+import { readFileSync } from "node:fs";
+import Cloudflare from "cloudflare";
+import { z } from "zod";
+
+/** A record as the tool needs it; the API sends more fields, which are ignored. */
+export interface ZoneRecord {
+  id: string;
+  type: string;
+  name: string;
+  content: string;
+  proxied: boolean;
+  priority?: number;
+  zoneId?: string;
+}
+
+const HEX32 = /^[0-9a-f]{32}$/;
+
+const recordSchema = z.looseObject({
+  id: z.string().regex(HEX32, { error: "expected a 32-hex-digit record id" }),
+  type: z.string().min(1),
+  name: z.string().min(1),
+  // Some types (SRV, CAA) carry their value in `data`; the mail records all have `content`.
+  content: z.string().default(""),
+  proxied: z.boolean().optional(),
+  priority: z.number().optional(),
+  zone_id: z.string().optional(),
+});
+
+const pageSchema = z.looseObject({
+  success: z.literal(true, { error: "expected success: true (a failed API call was saved)" }),
+  result: z.array(recordSchema),
+});
+
+/** Bad input: the CLI exits 2 with this message. */
+export class InputError extends Error {}
+
+function toZoneRecord(r: z.infer<typeof recordSchema>): ZoneRecord {
+  return {
+    id: r.id,
+    type: r.type.toUpperCase(),
+    name: r.name,
+    content: r.content,
+    proxied: r.proxied === true,
+    priority: r.priority,
+    zoneId: r.zone_id,
+  };
+}
+
+/** Records of a saved list response; every problem of the file in one error. */
+export function parseRecordList(text: string, source: string): ZoneRecord[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(`${source}: not JSON (${(err as Error).message})`);
+  }
+  const pages = z.union([pageSchema, z.array(pageSchema).min(1)]).safeParse(body);
+  if (!pages.success) {
+    const lines = pages.error.issues.map(
+      (i) => `${source}: ${i.path.map(String).join(".") || "(top level)"}: ${i.message}`,
+    );
+    throw new InputError(
+      `${lines.join("\n")}\nexpected the JSON body of Cloudflare's "List DNS Records" API`,
+    );
+  }
+  const list = Array.isArray(pages.data) ? pages.data : [pages.data];
+  return list.flatMap((p) => p.result.map(toZoneRecord));
+}
+
+export function readRecordFile(file: string): ZoneRecord[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new InputError(`--records ${file}: cannot read (${(err as NodeJS.ErrnoException).code})`);
+  }
+  return parseRecordList(text, file);
+}
+
+export interface FetchArgs {
+  apiToken: string;
+  /** The client's own override (CLOUDFLARE_BASE_URL); tests point it at a loopback fake. */
+  baseURL?: string;
+  zoneId?: string;
+  domain: string;
+}
+
+/** Zone id and records through the official client; API errors never echo the token. */
+export async function fetchZone(
+  args: FetchArgs,
+): Promise<{ zoneId: string; records: ZoneRecord[] }> {
+  const client = new Cloudflare({ apiToken: args.apiToken, baseURL: args.baseURL, maxRetries: 1 });
+  try {
+    const zoneId = args.zoneId ?? (await zoneIdByName(client, args.domain));
+    const records: ZoneRecord[] = [];
+    for await (const r of client.dns.records.list({ zone_id: zoneId, per_page: 100 })) {
+      records.push(toZoneRecord(recordSchema.parse(r)));
+    }
+    return { zoneId, records };
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    const status = err instanceof Cloudflare.APIError ? ` (HTTP ${String(err.status)})` : "";
+    throw new InputError(`Cloudflare API${status}: ${(err as Error).message}`);
+  }
+}
+
+async function zoneIdByName(client: Cloudflare, domain: string): Promise<string> {
+  for await (const zone of client.zones.list({ name: domain })) {
+    return zone.id;
+  }
+  throw new InputError(`Cloudflare API: no zone named ${domain} is visible to this token`);
+}
+
+export function checkZoneId(zoneId: string): string {
+  if (!HEX32.test(zoneId)) {
+    throw new InputError(`--zone-id ${JSON.stringify(zoneId)}: expected 32 hex digits`);
+  }
+  return zoneId;
+}
