@@ -98,7 +98,7 @@ describe("stack configuration", () => {
       "a max size below the size",
       "mailserver.storage.maxSize",
       "1Gi",
-      'mailserver:mailserver.storage.maxSize = "1Gi": expected at least the initial size 2Gi',
+      'mailserver:mailserver.storage.maxSize = "1Gi": expected at least the initial size 5Gi',
     ],
     [
       "an unpinned image",

@@ -59,7 +59,8 @@ export function parseRecordList(text: string, source: string): ZoneRecord[] {
   } catch (err) {
     throw new InputError(`${source}: not JSON (${(err as Error).message})`);
   }
-  const pages = z.union([pageSchema, z.array(pageSchema).min(1)]).safeParse(body);
+  const schema = Array.isArray(body) ? z.array(pageSchema).min(1) : pageSchema;
+  const pages = schema.safeParse(body);
   if (!pages.success) {
     const lines = pages.error.issues.map(
       (i) => `${source}: ${i.path.map(String).join(".") || "(top level)"}: ${i.message}`,
