@@ -31,13 +31,28 @@ import {
   SERVER_CONFIG_KEY,
 } from "../lib/prometheus-chart";
 
-/** Probe metrics, pushed by the script to the Pushgateway; the alerts read them. */
+/**
+ * Probe metrics, pushed by the script to the Pushgateway; the alerts read them. The names and the
+ * push group (`job="email-roundtrip-monitor"`, POST) are the Terraform-era probe's, which the live
+ * rules read (ViktorBarzin/infra stacks/monitoring/modules/monitoring/prometheus_chart_values.tpl,
+ * EmailRoundtripStale): a renamed metric would leave the old series frozen in the persisted
+ * Pushgateway group and the live Stale alert firing forever.
+ */
 export const METRICS = {
   success: "email_roundtrip_success",
-  lastSuccess: "email_roundtrip_last_success_timestamp_seconds",
+  lastSuccess: "email_roundtrip_last_success_timestamp",
 } as const;
 
 export const PROBE_NAME = "email-roundtrip-monitor";
+
+/**
+ * EmailRoundtripStale's threshold. A run's success is stamped when it ends: at most
+ * startingDeadlineSeconds + activeDeadlineSeconds (780 s) after its scheduled time. After ONE failed
+ * run on the 20-minute schedule the newest success is therefore at most 2 x 1200 + 780 = 3180 s old
+ * when the next one lands, plus a scrape and an evaluation interval (1 m each): 3300 s. Over
+ * 3600 s means two runs in a row failed or none ran; tests/monitoring/ proves both timings.
+ */
+export const STALE_AFTER_SECONDS = 3600;
 export const PROBE_SCRIPT_FILE = "email_roundtrip.py";
 /** The probe's Python source (standard library only), shipped in a ConfigMap. */
 export const PROBE_SCRIPT = fs.readFileSync(
@@ -129,13 +144,16 @@ export interface RuleGroup {
 export function alertRuleGroups(args: { namespace: string; deploymentName: string }): RuleGroup[] {
   const labels = { severity: "warning" };
   const deployment = `namespace="${args.namespace}", deployment="${args.deploymentName}"`;
+  const job = `{job="${PROBE_NAME}"}`;
   return [
     {
       name: "mailserver",
       rules: [
         {
           alert: "MailServerDown",
-          expr: `kube_deployment_status_replicas_available{${deployment}} < 1`,
+          // `or on() vector(0)`: a missing series (deployment deleted, kube-state-metrics down)
+          // counts as no replica, as in the live rule.
+          expr: `(kube_deployment_status_replicas_available{${deployment}} or on() vector(0)) < 1`,
           for: "5m",
           labels,
           annotations: {
@@ -145,26 +163,27 @@ export function alertRuleGroups(args: { namespace: string; deploymentName: strin
         },
         {
           alert: "EmailRoundtripFailing",
-          expr: `${METRICS.success} == 0`,
-          for: "30m",
+          expr: `${METRICS.success}${job} == 0`,
+          // One failed run holds 0 for at most 1200 + 780 s plus scrape lag (35 m): not an outage.
+          for: "40m",
           labels,
           annotations: {
             summary: "End-to-end mail probe failing",
-            description: `Every ${PROBE_NAME} run for 30 minutes failed to get its Mailgun test mail delivered over IMAP. Check the CronJob's job logs, Mailgun (HTTP 429 = quota) and inbound port 25.`,
+            description: `Every ${PROBE_NAME} run for 40 minutes failed to get its Mailgun test mail delivered over IMAP. Check the CronJob's job logs, Mailgun (HTTP 429 = quota) and inbound port 25.`,
           },
         },
         {
           alert: "EmailRoundtripStale",
-          expr: `time() - ${METRICS.lastSuccess} > 2400`,
+          expr: `time() - ${METRICS.lastSuccess}${job} > ${STALE_AFTER_SECONDS}`,
           labels,
           annotations: {
-            summary: "No successful mail roundtrip for over 40 minutes",
-            description: `The last successful ${PROBE_NAME} run is over 40 minutes old: the probe fails or no longer runs (suspended CronJob, jobs not starting).`,
+            summary: "No successful mail roundtrip for over 60 minutes",
+            description: `The last successful ${PROBE_NAME} run is over 60 minutes old: at least two runs in a row failed or none ran (suspended CronJob, jobs not starting).`,
           },
         },
         {
           alert: "EmailRoundtripNeverRun",
-          expr: `absent(${METRICS.success})`,
+          expr: `absent(${METRICS.success}${job})`,
           for: "40m",
           labels,
           annotations: {

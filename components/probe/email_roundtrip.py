@@ -80,8 +80,9 @@ def metrics_body(success, duration_seconds, now):
     ]
     if success:
         lines += [
-            "# TYPE email_roundtrip_last_success_timestamp_seconds gauge",
-            "email_roundtrip_last_success_timestamp_seconds {:.0f}".format(now),
+            # The Terraform-era name the live alert rules read (no _seconds suffix).
+            "# TYPE email_roundtrip_last_success_timestamp gauge",
+            "email_roundtrip_last_success_timestamp {:.0f}".format(now),
         ]
     return "\n".join(lines) + "\n"
 

@@ -44,12 +44,63 @@ function healthyLastSuccess(minutes: number): string {
   return Array.from({ length: minutes + 1 }, (_, m) => String(Math.floor(m / 20) * 1200)).join(" ");
 }
 
+/**
+ * One sample a minute of the last-success gauge as Prometheus scrapes it from the Pushgateway:
+ * `stamps` are the seconds at which successful runs pushed; each becomes visible one scrape (1 m)
+ * after its push.
+ */
+function lastSuccessSeries(stamps: number[], minutes: number): string {
+  return Array.from({ length: minutes + 1 }, (_, m) => {
+    const seen = stamps.filter((t) => t + 60 <= m * 60);
+    return seen.length ? String(Math.max(...seen)) : "_";
+  }).join(" ");
+}
+
+/** One sample a minute of the success gauge: each run's result visible a minute after it ends. */
+function successSeries(runs: { end: number; ok: boolean }[], minutes: number): string {
+  return Array.from({ length: minutes + 1 }, (_, m) => {
+    const done = runs.filter((r) => r.end + 60 <= m * 60);
+    return done.length ? (done[done.length - 1].ok ? "1" : "0") : "_";
+  }).join(" ");
+}
+
+/** The latest a run can push: scheduled time + startingDeadlineSeconds + activeDeadlineSeconds. */
+const LATE = 300 + 480;
+/** The earliest a successful run can push: the mail needs a few seconds. */
+const EARLY = 20;
+const none = (alertname: string, times: number[]) =>
+  times.map((t) => ({ alertname, eval_time: `${t}m`, exp_alerts: [] }));
+
+const LIVE_RULES = "live-rules.yaml";
+/**
+ * The alert expressions the live Prometheus evaluates today (ViktorBarzin/infra
+ * stacks/monitoring/modules/monitoring/prometheus_chart_values.tpl, group "Application Health"):
+ * the consumer of the probe's metrics until the cutover moves the rules. Thresholds as there.
+ */
+const liveGroups = [
+  {
+    name: "live-terraform-rules",
+    rules: [
+      {
+        alert: "LiveEmailRoundtripStale",
+        expr: 'time() - email_roundtrip_last_success_timestamp{job="email-roundtrip-monitor"} > 3600',
+        for: "20m",
+      },
+      {
+        alert: "LiveEmailRoundtripNeverRun",
+        expr: 'absent(email_roundtrip_success{job="email-roundtrip-monitor"})',
+        for: "60m",
+      },
+    ],
+  },
+];
+
 const FAILURES = `dovecot_auth_failures_total{namespace="${NS}",pod="mailserver-7d9c-x2"}`;
 const BUILD_INFO = `dovecot_build_info{namespace="${NS}",pod="mailserver-7d9c-x2",version="2.3.19.1"}`;
 const perMinute = (n: number, minutes: number) => `0+${n}x${minutes}`;
 
 const unitTests = () => ({
-  rule_files: ["rules.yaml"],
+  rule_files: ["rules.yaml", LIVE_RULES],
   evaluation_interval: "1m",
   tests: [
     {
@@ -72,29 +123,105 @@ const unitTests = () => ({
       ],
     },
     {
-      name: "EmailRoundtripFailing after 30 minutes of failed runs",
+      name: "MailServerDown also when the deployment has no series at all",
       interval: "1m",
-      input_series: [{ series: selector(METRICS.success, JOB), values: "1 1 0x40" }],
+      input_series: [{ series: 'up{job="kube-state-metrics"}', values: "1x20" }],
       alert_rule_test: [
-        { alertname: "EmailRoundtripFailing", eval_time: "31m", exp_alerts: [] },
+        { alertname: "MailServerDown", eval_time: "4m", exp_alerts: [] },
+        {
+          alertname: "MailServerDown",
+          eval_time: "5m",
+          exp_alerts: [firing("MailServerDown", {})],
+        },
+      ],
+    },
+    {
+      name: "EmailRoundtripFailing after 40 minutes of failed runs",
+      interval: "1m",
+      input_series: [{ series: selector(METRICS.success, JOB), values: "1 1 0x60" }],
+      alert_rule_test: [
+        { alertname: "EmailRoundtripFailing", eval_time: "41m", exp_alerts: [] },
         {
           alertname: "EmailRoundtripFailing",
-          eval_time: "32m",
+          eval_time: "42m",
           exp_alerts: [firing("EmailRoundtripFailing", JOB)],
         },
       ],
     },
     {
-      name: "EmailRoundtripStale once the last success is over 40 minutes old",
+      name: "EmailRoundtripStale once the last success is over 60 minutes old",
       interval: "1m",
       // Last success at 10m (600 s after the epoch the test starts at).
-      input_series: [{ series: selector(METRICS.lastSuccess, JOB), values: "600x60" }],
+      input_series: [{ series: selector(METRICS.lastSuccess, JOB), values: "600x90" }],
       alert_rule_test: [
-        { alertname: "EmailRoundtripStale", eval_time: "50m", exp_alerts: [] },
+        { alertname: "EmailRoundtripStale", eval_time: "70m", exp_alerts: [] },
         {
           alertname: "EmailRoundtripStale",
-          eval_time: "51m",
+          eval_time: "71m",
           exp_alerts: [firing("EmailRoundtripStale", JOB)],
+        },
+      ],
+    },
+    {
+      // Worst case of one failure on the */20 schedule: run 0 pushes early, run 1 fails early,
+      // run 2 pushes as late as its deadlines allow, run 3 and on are on time.
+      name: "one failed run fires neither Stale nor Failing, even when the next success is late",
+      interval: "1m",
+      input_series: [
+        {
+          series: selector(METRICS.lastSuccess, JOB),
+          values: lastSuccessSeries([EARLY, 2400 + LATE, 3600 + EARLY, 4800 + EARLY], 100),
+        },
+        {
+          series: selector(METRICS.success, JOB),
+          values: successSeries(
+            [
+              { end: EARLY, ok: true },
+              { end: 1200 + EARLY, ok: false },
+              { end: 2400 + LATE, ok: true },
+              { end: 3600 + EARLY, ok: true },
+              { end: 4800 + EARLY, ok: true },
+            ],
+            100,
+          ),
+        },
+      ],
+      alert_rule_test: [
+        ...none("EmailRoundtripStale", [40, 50, 53, 54, 55, 56, 60, 80, 100]),
+        ...none("EmailRoundtripFailing", [40, 50, 54, 55, 56, 60, 80, 100]),
+        ...none("LiveEmailRoundtripStale", [55, 75, 100]),
+      ],
+    },
+    {
+      name: "two failed runs in a row fire Stale a minute past 60 minutes, and Failing",
+      interval: "1m",
+      input_series: [
+        { series: selector(METRICS.lastSuccess, JOB), values: lastSuccessSeries([EARLY], 80) },
+        {
+          series: selector(METRICS.success, JOB),
+          values: successSeries(
+            [
+              { end: EARLY, ok: true },
+              { end: 1200 + EARLY, ok: false },
+              { end: 2400 + EARLY, ok: false },
+              { end: 3600 + LATE, ok: true },
+            ],
+            80,
+          ),
+        },
+      ],
+      alert_rule_test: [
+        ...none("EmailRoundtripStale", [60]),
+        {
+          alertname: "EmailRoundtripStale",
+          eval_time: "61m",
+          exp_alerts: [firing("EmailRoundtripStale", JOB)],
+        },
+        ...none("EmailRoundtripFailing", [61]),
+        {
+          alertname: "EmailRoundtripFailing",
+          eval_time: "62m",
+          exp_alerts: [firing("EmailRoundtripFailing", JOB)],
         },
       ],
     },
@@ -107,7 +234,7 @@ const unitTests = () => ({
         {
           alertname: "EmailRoundtripNeverRun",
           eval_time: "40m",
-          exp_alerts: [firing("EmailRoundtripNeverRun", {})],
+          exp_alerts: [firing("EmailRoundtripNeverRun", JOB)],
         },
       ],
     },
@@ -167,7 +294,7 @@ const unitTests = () => ({
         { series: FAILURES, values: perMinute(1, 180) },
       ],
       alert_rule_test: ["60m", "120m", "180m"].flatMap((eval_time) =>
-        groups
+        [...groups, ...liveGroups]
           .flatMap((g) => g.rules)
           .map((r) => ({ alertname: r.alert, eval_time, exp_alerts: [] })),
       ),
@@ -207,6 +334,8 @@ describe("alert rules under promtool", function () {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-rules-"));
     fs.writeFileSync(path.join(dir, "rules.yaml"), shipped);
     fs.writeFileSync(path.join(dir, "rules.test.yaml"), stringify(unitTests()));
+    // The live Terraform-era rules read the same series the new probe pushes.
+    fs.writeFileSync(path.join(dir, LIVE_RULES), stringify({ groups: liveGroups }));
     fs.writeFileSync(
       path.join(dir, "operator.yaml"),
       stringify({ groups: await operatorGroups() }),
