@@ -34,6 +34,7 @@ const adopt = adopter(config.adopt, stack, project);
 const secrets = readMailSecrets({
   platform: config.vault.platform,
   personal: config.vault.personal,
+  skipChildToken: config.vault.skipChildToken,
   relay: config.mailserver.relay,
   probe: config.monitoring.probe,
 });

@@ -408,8 +408,18 @@ function mailContainer(
       capabilities: { drop: ["NET_ADMIN", "NET_RAW"] },
     },
     resources: config.resources,
-    startupProbe: { tcpSocket: { port: "smtp" }, periodSeconds: 10, failureThreshold: 30 },
-    readinessProbe: { tcpSocket: { port: "smtp" }, periodSeconds: 10 },
-    livenessProbe: { tcpSocket: { port: "imaps" }, periodSeconds: 60, timeoutSeconds: 15 },
+    startupProbe: { exec: listeningCheck("smtp"), periodSeconds: 10, failureThreshold: 30 },
+    readinessProbe: { exec: listeningCheck("smtp"), periodSeconds: 10, timeoutSeconds: 3 },
+    livenessProbe: { exec: listeningCheck("imaps"), periodSeconds: 60, timeoutSeconds: 15 },
   };
+}
+
+/**
+ * Whether a daemon listens on the named port, asked of the kernel with `ss` inside the container.
+ * A TCP probe opens a real SMTP or IMAP session every period, which Postfix and Dovecot log as a
+ * connection (every 10 s, into the log CrowdSec reads); this check touches neither daemon. It is
+ * docker-mailserver's own health check (docker-mailserver compose.yaml, `healthcheck.test`).
+ */
+export function listeningCheck(service: "smtp" | "imaps"): { command: string[] } {
+  return { command: ["/bin/sh", "-c", `ss --listening --tcp | grep -P 'LISTEN.+:${service}'`] };
 }

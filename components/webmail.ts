@@ -24,6 +24,12 @@ export interface WebmailArgs {
 }
 
 export const WEBMAIL_LABELS = { app: "roundcubemail" } as const;
+/**
+ * www-data in the Debian-based roundcube/roundcubemail apache image (uid and gid 33, Debian
+ * base-passwd). As the pod's fsGroup it makes a fresh enigma volume, root-owned when the storage
+ * class formats it, writable by Apache; the image only chowns its own directory, not a mount.
+ */
+export const WWW_DATA_GID = 33;
 const HTTP_PORT = 80;
 
 /** Roundcube's entrypoint variables (roundcube-1.6 apache image); the password comes separately. */
@@ -41,7 +47,10 @@ export function roundcubeEnv(
     ROUNDCUBEMAIL_DB_PORT: String(config.database.port),
     ROUNDCUBEMAIL_DB_NAME: config.database.name,
     ROUNDCUBEMAIL_DB_USER: config.database.user,
-    ROUNDCUBEMAIL_PLUGINS: "archive,zipdownload,enigma",
+    ROUNDCUBEMAIL_PLUGINS: config.plugins.join(","),
+    ...(config.composerPlugins.length > 0
+      ? { ROUNDCUBEMAIL_COMPOSER_PLUGINS: config.composerPlugins.join(",") }
+      : {}),
   };
 }
 
@@ -141,6 +150,12 @@ export class Webmail extends pulumi.ComponentResource {
           template: {
             metadata: { labels, annotations: { "checksum/config": checksum } },
             spec: {
+              securityContext: {
+                fsGroup: WWW_DATA_GID,
+                // Change ownership only when the volume root does not match: the html volume
+                // holds the whole installation and a recursive chown on every start is slow.
+                fsGroupChangePolicy: "OnRootMismatch",
+              },
               containers: [
                 {
                   name: "roundcubemail",
@@ -194,7 +209,15 @@ export class Webmail extends pulumi.ComponentResource {
     new k8s.networking.v1.Ingress(
       `${name}-ingress`,
       {
-        metadata: meta("roundcubemail"),
+        metadata: {
+          ...meta("roundcubemail"),
+          // The provider waits for .status.loadBalancer.ingress (@pulumi/kubernetes
+          // networking/v1/ingress.d.ts), which Traefik fills only when its publishedService is
+          // on. The cluster's Traefik has it on today (infra stacks/traefik), but a Traefik
+          // without it would fail every `pulumi up` after 10 minutes: the annotation
+          // (pulumi/pulumi-kubernetes#417) skips that wait.
+          annotations: { "pulumi.com/skipAwait": "true" },
+        },
         spec: {
           ingressClassName: config.ingressClassName,
           tls: [{ hosts: [config.host], secretName: args.tlsSecretName }],

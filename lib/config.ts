@@ -116,6 +116,22 @@ const webmailSchema = z.strictObject({
   htmlStorage: storage.extend({ name: k8sName() }),
   enigmaStorage: storage.extend({ name: k8sName() }),
   resources,
+  /** Plugins Roundcube loads (`ROUNDCUBEMAIL_PLUGINS`), bundled or installed by Composer. */
+  plugins: z
+    .array(
+      z
+        .string()
+        .regex(/^[a-z0-9_]+$/, { error: "expected a Roundcube plugin name such as enigma" }),
+    )
+    .min(1),
+  /** Composer packages the image installs at start-up (`ROUNDCUBEMAIL_COMPOSER_PLUGINS`). */
+  composerPlugins: z
+    .array(
+      z.string().regex(/^[a-z0-9_.-]+\/[a-z0-9_.-]+(:[^,\s]+)?$/, {
+        error: "expected a Composer package such as vendor/plugin or vendor/plugin:1.2.3",
+      }),
+    )
+    .default([]),
 });
 
 const dnsSchema = z.strictObject({
@@ -238,6 +254,16 @@ const kubernetesMinor = () =>
     .string()
     .regex(/^1\.[0-9]{1,2}$/, { error: 'expected a Kubernetes minor version such as "1.34"' });
 
+const vaultSchema = z.strictObject({
+  platform: vaultPath,
+  personal: vaultPath,
+  /**
+   * Use the given token itself instead of a short-lived child token (the Vault provider's default).
+   * The owner's Terraform sets the same for every stack (infra terragrunt.hcl, provider "vault").
+   */
+  skipChildToken: z.boolean().default(true),
+});
+
 export const stackConfigSchema = z
   .strictObject({
     domain: hostname(),
@@ -249,7 +275,7 @@ export const stackConfigSchema = z
     monitoring: monitoringSchema,
     crowdsec: crowdsecSchema,
     tls: tlsSchema,
-    vault: z.strictObject({ platform: vaultPath, personal: vaultPath }),
+    vault: vaultSchema,
     /**
      * Cutover from Terraform: resource URN -> ID of the existing object to import instead of
      * create (written by `npm run adopt`, docs/cutover.md). Checked against the program's

@@ -51,14 +51,16 @@ export interface MailSecrets {
 export interface SecretsArgs {
   platform: VaultPath;
   personal: VaultPath;
+  /** See lib/config.ts (vault.skipChildToken): the token from the environment is used as is. */
+  skipChildToken: boolean;
   relay: MailServerConfig["relay"];
   probe: Pick<ProbeConfig, "imapUser">;
 }
 
 type VaultData = pulumi.Output<Record<string, string>>;
 
-function readPath(path: VaultPath): VaultData {
-  return vault.kv.getSecretV2Output({ mount: path.mount, name: path.name }).data;
+function readPath(path: VaultPath, provider: vault.Provider): VaultData {
+  return vault.kv.getSecretV2Output({ mount: path.mount, name: path.name }, { provider }).data;
 }
 
 /** A key of a Vault secret; a missing key fails the update with the path and key, never a value. */
@@ -91,8 +93,11 @@ export function dkimPublicKeyOf(privateKeyPem: string): string {
 }
 
 export function readMailSecrets(args: SecretsArgs): MailSecrets {
-  const platform = readPath(args.platform);
-  const personal = readPath(args.personal);
+  // An explicit provider, so the child-token decision is in the program, not in each operator's
+  // environment. Address and token still come from VAULT_ADDR and VAULT_TOKEN (Pulumi ESC).
+  const provider = new vault.Provider("vault", { skipChildToken: args.skipChildToken });
+  const platform = readPath(args.platform, provider);
+  const personal = readPath(args.personal, provider);
   const p = VAULT_KEYS.platform;
   const where = (key: string) => `Vault ${args.platform.mount}/${args.platform.name} ${key}`;
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian tools for the real-tool tests: promtool (prometheus), shellcheck, yamllint, the mail daemons
 # docker-mailserver 15.0.0 runs (postfix 3.7, dovecot 2.3.19.1, rspamd 3.4; Debian bookworm ships the
-# same versions), php-cli for Roundcube's config, python3 and openssl for the probe's tests, and
-# CrowdSec and Roundcube's option defaults unpacked into .tmp/.
+# same versions), php-cli for Roundcube's config, python3 and openssl for the probe's tests, ss and
+# unshare for the mail pod's exec probes, and CrowdSec and Roundcube's option defaults unpacked into
+# .tmp/.
 # Without root or apt the real-tool tests skip loudly locally; with CI=true a missing tool fails both
 # this script and the tests (tests/helpers/tools.ts).
 set -uo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.." || exit 1
 declare -A provides=(
   [promtool]=prometheus [shellcheck]=shellcheck [yamllint]=yamllint [postconf]=postfix
   [doveconf]=dovecot-core [dovecot]=dovecot-core [rspamadm]=rspamd [php]=php-cli
-  [python3]=python3 [openssl]=openssl
+  [python3]=python3 [openssl]=openssl [ss]=iproute2 [unshare]=util-linux
 )
 need=()
 for tool in "${!provides[@]}"; do

