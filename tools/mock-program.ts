@@ -218,6 +218,8 @@ function recordReads(captured: CapturedResource[]): void {
           parent: req.getParent(),
           custom: true,
           inputs: state,
+          importId: "",
+          ignoreChanges: [],
           secretPaths: req.getAdditionalsecretoutputsList().filter((k) => k in state),
           protect: false,
           retainOnDelete: false,

@@ -294,9 +294,11 @@ const unitTests = () => ({
         { series: FAILURES, values: perMinute(1, 180) },
       ],
       alert_rule_test: ["60m", "120m", "180m"].flatMap((eval_time) =>
-        [...groups, ...liveGroups]
-          .flatMap((g) => g.rules)
-          .map((r) => ({ alertname: r.alert, eval_time, exp_alerts: [] })),
+        [...groups.flatMap((g) => g.rules), ...liveGroups.flatMap((g) => g.rules)].map((r) => ({
+          alertname: r.alert,
+          eval_time,
+          exp_alerts: [],
+        })),
       ),
     },
   ],
