@@ -282,12 +282,8 @@ export const stackConfigSchema = z
      * adoptable resources in `lib/adopt.ts#checkAdoptMap`.
      */
     adopt: z
-      .record(
-        z.string().regex(/^urn:pulumi:[^:]+::[^:]+::[^:]+(:[^:]+)*::.+$/, {
-          error: "expected a resource URN such as urn:pulumi:prod::mailserver::...",
-        }),
-        z.string().min(1, { error: "expected the ID of the existing object" }),
-      )
+      .record(z.string(), z.string().min(1, { error: "expected the ID of the existing object" }))
+      .superRefine(checkAdoptKeys)
       .default({}),
   })
   .superRefine(checkCrossFieldRules);
@@ -314,6 +310,20 @@ export function runsPerDay(schedule: string): number {
 }
 
 type Ctx = z.core.$RefinementCtx<unknown>;
+
+const URN = /^urn:pulumi:[^:]+::[^:]+::[^:]+(:[^:]+)*::.+$/;
+
+/** Keys of the adoption map are resource URNs; each wrong one is named with its value. */
+function checkAdoptKeys(map: Record<string, string>, ctx: Ctx): void {
+  for (const key of Object.keys(map).filter((k) => !URN.test(k))) {
+    ctx.addIssue({
+      code: "custom",
+      path: [key],
+      input: key,
+      message: "expected a resource URN such as urn:pulumi:prod::mailserver::...",
+    });
+  }
+}
 
 function checkCrossFieldRules(cfg: z.infer<z.ZodObject>, ctx: Ctx): void {
   const c = cfg as unknown as StackConfig;
