@@ -140,12 +140,19 @@ interface Monitor {
   registerResourceOutputs(req: OutputsRequest, cb: (err: unknown, res?: unknown) => void): void;
 }
 
+/**
+ * `type name` of registrations carrying an `import` option. The mock monitor hands the import ID
+ * to `newResource` as `id`, exactly as it hands over a `.get()` read's ID; this tells them apart.
+ */
+const importing = new Set<string>();
+
 /** Wraps the mock monitor so each registration is recorded with what `MockResourceArgs` omits. */
 function recordRegistrations(captured: CapturedResource[]): void {
   const monitor = pulumi.runtime.getMonitor() as unknown as Monitor;
   const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) =>
-    register(req, (err, response) => {
+  monitor.registerResource = (req, cb) => {
+    if (req.getImportid()) importing.add(`${req.getType()} ${req.getName()}`);
+    return register(req, (err, response) => {
       if (!err && response) {
         const secretPaths: string[] = [];
         const inputs = unwrapSecrets(req.getObject()?.toJavaScript() ?? {}, "", secretPaths);
@@ -166,6 +173,7 @@ function recordRegistrations(captured: CapturedResource[]): void {
       }
       cb(err, response);
     });
+  };
   const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
   monitor.registerResourceOutputs = (req, cb) => {
     const r = captured.find((c) => c.urn === req.getUrn());
@@ -243,12 +251,15 @@ function mocks(
 ): pulumi.runtime.Mocks {
   return {
     newResource: (args) =>
-      args.id
-        ? readAnswer(live, args.type, args.id)
-        : {
-            id: `${args.name}-id`,
-            state: { ...(args.inputs as Record<string, unknown>), ...issuedOutputs(args.type) },
-          },
+      // An import that matches (the engine's only success) leaves the program's inputs as state.
+      args.id && importing.has(`${args.type} ${args.name}`)
+        ? { id: args.id, state: args.inputs as Record<string, unknown> }
+        : args.id
+          ? readAnswer(live, args.type, args.id)
+          : {
+              id: `${args.name}-id`,
+              state: { ...(args.inputs as Record<string, unknown>), ...issuedOutputs(args.type) },
+            },
     call: (args) => {
       const inputs = args.inputs as Record<string, unknown>;
       switch (args.token) {
