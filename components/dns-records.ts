@@ -4,6 +4,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import { adoptNothing, TYPES, type Adopt } from "../lib/adopt";
 import {
   brevoVerificationRecord,
+  DKIM_SELECTOR,
   dkimRecord,
   dmarcRecord,
   isHostname,
@@ -83,9 +84,6 @@ const COMMENT = "Managed by the Pulumi mailserver stack (mailserver:dns:DnsRecor
 
 /** Automatic TTL in Cloudflare. */
 const TTL_AUTO = 1;
-
-/** DNS label rules (LDH) applied to each dot-separated part of a DKIM selector. */
-const SELECTOR = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 /**
  * The mail DNS records of one Cloudflare zone: MX and mail-host A/AAAA (always DNS-only), SPF,
@@ -200,7 +198,7 @@ function validate({ domain, mxHosts, dkimKeys, dkimCnames }: DnsRecordsArgs): vo
   });
   const selectors = [...dkimKeys, ...dkimCnames].map((d) => d.selector);
   for (const selector of selectors) {
-    if (!SELECTOR.test(selector)) {
+    if (!DKIM_SELECTOR.test(selector)) {
       throw new Error(`DKIM selector "${selector}": expected lower-case DNS labels such as mail`);
     }
   }

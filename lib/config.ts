@@ -4,6 +4,15 @@
  */
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
+import {
+  DKIM_SELECTOR,
+  isHostname,
+  mailboxDomain,
+  MTA_STS_MAX_AGE_LIMIT,
+  MTA_STS_MODES,
+  SPF_ALL,
+  SPF_MAX_LOOKUPS,
+} from "./dns-text";
 
 /** Pulumi config namespace of this project (`mailserver:<key>` in `Pulumi.<stack>.yaml`). */
 export const CONFIG_NAMESPACE = "mailserver";
@@ -15,6 +24,23 @@ const hostname = () =>
       error: "expected a fully qualified hostname (with a dot)",
     });
 const email = () => z.email({ error: "expected an email address such as postmaster@example.com" });
+
+/*
+ * Names and addresses published in DNS are checked by the same predicates the record builders of
+ * lib/dns-text.ts apply, so a value accepted here is never refused after resources exist.
+ */
+const dnsName = () =>
+  hostname().refine(isHostname, {
+    error: "expected a lower-case DNS name of LDH labels, without a trailing dot",
+  });
+const mailbox = () =>
+  email().refine((a) => mailboxDomain(a) !== undefined, {
+    error: "expected a plain local@domain address with a lower-case DNS domain",
+  });
+const dkimSelector = () =>
+  z.string().regex(DKIM_SELECTOR, {
+    error: "expected a DKIM selector of lower-case DNS labels such as mail or brevo1",
+  });
 const ipv4 = () => z.ipv4({ error: "expected an IPv4 address such as 10.0.20.202" });
 const ipv6 = () => z.ipv6({ error: "expected an IPv6 address such as 2001:db8::2" });
 const cidrv4 = () => z.cidrv4({ error: "expected an IPv4 CIDR such as 10.0.20.0/24" });
@@ -87,12 +113,13 @@ const resources = z.strictObject({
 
 const mailServerSchema = z.strictObject({
   image: image(),
-  hostname: hostname(),
+  hostname: dnsName(),
   loadBalancerIp: ipv4(),
   relay: z.strictObject({ host: hostname(), port: z.int().min(1).max(65535) }),
-  dkimSelector: z
-    .string()
-    .regex(/^[a-z0-9-]+$/, { error: "expected a DKIM selector such as mail" }),
+  // One label: the selector is also part of the key's file name in Rspamd's dkim directory.
+  dkimSelector: dkimSelector().regex(/^[a-z0-9-]+$/, {
+    error: "expected a DKIM selector such as mail (one label, no dots)",
+  }),
   storage: storage.extend({ name: k8sName(), maxSize: quantity() }).superRefine(checkMaxSize),
   rateLimits: z.strictObject({
     clientConnectionRateLimit: z.int().positive(),
@@ -139,23 +166,33 @@ const dnsSchema = z.strictObject({
   publicIpv6: ipv6(),
   mxPriority: z.int().min(0).max(65535),
   spf: z.strictObject({
-    includes: z.array(hostname()).min(1),
-    all: z.enum(["~all", "-all"], { error: "expected ~all or -all (never +all or ?all)" }),
+    includes: z
+      .array(dnsName())
+      .min(1)
+      .max(SPF_MAX_LOOKUPS, {
+        error: `expected at most ${SPF_MAX_LOOKUPS} includes (RFC 7208 §4.6.4 allows ${SPF_MAX_LOOKUPS} DNS lookups)`,
+      }),
+    all: z.enum(SPF_ALL, { error: "expected ~all or -all (never +all or ?all)" }),
   }),
   dmarc: z.strictObject({
     policy: z.enum(["quarantine", "reject"], {
       error: "expected quarantine or reject (p=none does not enforce)",
     }),
     pct: z.int().min(1).max(100),
-    rua: email(),
+    rua: mailbox(),
   }),
   mtaSts: z.strictObject({
-    mode: z.enum(["enforce", "testing", "none"]),
-    maxAgeSeconds: z.int().min(86400).max(31557600),
+    mode: z.enum(MTA_STS_MODES),
+    maxAgeSeconds: z
+      .int()
+      .min(86400)
+      .max(MTA_STS_MAX_AGE_LIMIT, {
+        error: `expected at most ${MTA_STS_MAX_AGE_LIMIT} seconds (RFC 8461 §3.2)`,
+      }),
   }),
-  tlsRptRua: email(),
-  brevoDkim: z.array(z.strictObject({ selector: z.string().min(1), target: hostname() })),
-  legacyDkimSelector: z.string().regex(/^[a-z0-9-]+$/),
+  tlsRptRua: mailbox(),
+  brevoDkim: z.array(z.strictObject({ selector: dkimSelector(), target: dnsName() })),
+  legacyDkimSelector: dkimSelector(),
 });
 
 const probeSchema = z
@@ -286,7 +323,8 @@ export const stackConfigSchema = z
       .superRefine(checkAdoptKeys)
       .default({}),
   })
-  .superRefine(checkCrossFieldRules);
+  // Run even when other keys failed: every problem is reported in one message.
+  .superRefine(checkCrossFieldRules, { when: () => true });
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 export type MailServerConfig = StackConfig["mailserver"];
@@ -325,33 +363,66 @@ function checkAdoptKeys(map: Record<string, string>, ctx: Ctx): void {
   }
 }
 
-function checkCrossFieldRules(cfg: z.infer<z.ZodObject>, ctx: Ctx): void {
-  const c = cfg as unknown as StackConfig;
-  const domainSuffix = `.${c.domain}`;
-  if (!c.mailserver.hostname.endsWith(domainSuffix)) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["mailserver", "hostname"],
-      input: c.mailserver.hostname,
-      message: `expected a host inside the domain ${c.domain}`,
-    });
+/**
+ * Rules that relate keys. They run on a config that may have failed elsewhere, so each reads its
+ * values defensively and is skipped when an input is itself invalid (that is already reported).
+ */
+function checkCrossFieldRules(cfg: unknown, ctx: Ctx): void {
+  const c = cfg as DeepPartial<StackConfig>;
+  const issue = (path: PropertyKey[], input: unknown, message: string) =>
+    ctx.addIssue({ code: "custom", path, input, message });
+  const domain = typeof c.domain === "string" && isHostname(c.domain) ? c.domain : undefined;
+  const host = c.mailserver?.hostname;
+  if (domain && typeof host === "string" && isHostname(host) && !host.endsWith(`.${domain}`)) {
+    issue(["mailserver", "hostname"], host, `expected a host inside the domain ${domain}`);
   }
-  if (!c.dns.spf.includes.includes("spf.brevo.com")) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["dns", "spf", "includes"],
-      input: c.dns.spf.includes,
-      message: "expected spf.brevo.com among the includes: Brevo relays all outbound mail",
-    });
+  const includes = c.dns?.spf?.includes;
+  if (Array.isArray(includes) && !includes.includes("spf.brevo.com")) {
+    issue(
+      ["dns", "spf", "includes"],
+      includes,
+      "expected spf.brevo.com among the includes: Brevo relays all outbound mail",
+    );
   }
-  if (!c.dns.dmarc.rua.endsWith(`@${c.domain}`)) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["dns", "dmarc", "rua"],
-      input: c.dns.dmarc.rua,
-      message: `expected an address @${c.domain} (an outside rua needs a _report._dmarc authorisation record)`,
-    });
+  const rua = c.dns?.dmarc?.rua;
+  const ruaDomain = typeof rua === "string" ? mailboxDomain(rua) : undefined;
+  if (domain && ruaDomain && ruaDomain !== domain) {
+    issue(
+      ["dns", "dmarc", "rua"],
+      rua,
+      `expected an address @${domain} (an outside rua needs a _report._dmarc authorisation record)`,
+    );
   }
+  for (const [path, selector] of duplicateSelectors(c)) {
+    issue(
+      path,
+      selector,
+      `expected a DKIM selector not used by another key: "${selector}" names one record`,
+    );
+  }
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/** Each DKIM selector after its first use: one name holds one key (or one CNAME), never two. */
+function duplicateSelectors(c: DeepPartial<StackConfig>): [PropertyKey[], string][] {
+  const brevo = Array.isArray(c.dns?.brevoDkim) ? c.dns.brevoDkim : [];
+  const uses: [PropertyKey[], unknown][] = [
+    [["mailserver", "dkimSelector"], c.mailserver?.dkimSelector],
+    [["dns", "legacyDkimSelector"], c.dns?.legacyDkimSelector],
+    ...brevo.map((d, i): [PropertyKey[], unknown] => [
+      ["dns", "brevoDkim", i, "selector"],
+      d?.selector,
+    ]),
+  ];
+  const seen = new Set<string>();
+  const duplicates: [PropertyKey[], string][] = [];
+  for (const [path, selector] of uses) {
+    if (typeof selector !== "string") continue;
+    if (seen.has(selector)) duplicates.push([path, selector]);
+    seen.add(selector);
+  }
+  return duplicates;
 }
 
 function checkProbeQuota(

@@ -13,6 +13,20 @@ export const DKIM_MIN_RSA_BITS = 1024;
 /** RFC 8461 §3.2: max_age is at most 31557600 seconds (about a year). */
 export const MTA_STS_MAX_AGE_LIMIT = 31557600;
 
+/** RFC 7208 §4.6.4: at most 10 DNS-querying terms; only the top level is counted here. */
+export const SPF_MAX_LOOKUPS = 10;
+
+/** SPF final mechanisms this stack publishes: `+all` and `?all` let any host send as the domain. */
+export const SPF_ALL = ["~all", "-all"] as const;
+
+export const DMARC_POLICIES = ["none", "quarantine", "reject"] as const;
+
+export const MTA_STS_MODES = ["enforce", "testing", "none"] as const;
+
+/** DNS label rules (LDH, lower case) applied to each dot-separated part of a DKIM selector. */
+export const DKIM_SELECTOR =
+  /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
 /**
  * Formats a TXT value as Cloudflare's API wants it: RFC 1035 quoted character-strings of at most
  * 255 bytes each, separated by one space. Cloudflare stores API content verbatim; unquoted or
@@ -52,7 +66,7 @@ export function isWithinDomain(name: string, domain: string): boolean {
   return name === domain || name.endsWith(`.${domain}`);
 }
 
-export type SpfAll = "-all" | "~all";
+export type SpfAll = (typeof SPF_ALL)[number];
 
 export interface SpfArgs {
   /** Domains whose SPF records are authorised, each as `include:<domain>`. */
@@ -61,11 +75,8 @@ export interface SpfArgs {
   all: SpfAll;
 }
 
-/** RFC 7208 §4.6.4: at most 10 DNS-querying terms; only the top level is counted here. */
-const SPF_MAX_LOOKUPS = 10;
-
 export function spfRecord({ includes, all }: SpfArgs): string {
-  if ((all as string) !== "-all" && (all as string) !== "~all") {
+  if (!(SPF_ALL as readonly string[]).includes(all)) {
     throw new Error(
       `spf.all "${all}": expected "-all" or "~all" ("+all" and "?all" let any host send as the domain)`,
     );
@@ -128,7 +139,7 @@ export function dkimRecord(publicKey: string): string {
   return `v=DKIM1; k=rsa; p=${der.toString("base64")}`;
 }
 
-export type DmarcPolicy = "none" | "quarantine" | "reject";
+export type DmarcPolicy = (typeof DMARC_POLICIES)[number];
 
 export interface DmarcArgs {
   policy: DmarcPolicy;
@@ -144,7 +155,7 @@ export interface DmarcArgs {
  * stack cannot create: refuse it rather than publish a `rua` that receivers silently drop.
  */
 export function dmarcRecord(domain: string, { policy, pct, rua }: DmarcArgs): string {
-  if (!["none", "quarantine", "reject"].includes(policy)) {
+  if (!(DMARC_POLICIES as readonly string[]).includes(policy)) {
     throw new Error(`dmarc.policy "${policy}": expected none, quarantine or reject`);
   }
   if (!Number.isInteger(pct) || pct < 0 || pct > 100) {
@@ -164,7 +175,7 @@ export function dmarcRecord(domain: string, { policy, pct, rua }: DmarcArgs): st
   return `v=DMARC1; p=${policy}; pct=${pct}; rua=mailto:${rua}`;
 }
 
-export type MtaStsMode = "enforce" | "testing" | "none";
+export type MtaStsMode = (typeof MTA_STS_MODES)[number];
 
 export interface MtaStsPolicyArgs {
   mode: MtaStsMode;
@@ -176,7 +187,7 @@ export interface MtaStsPolicyArgs {
 
 /** The policy file served at `https://mta-sts.<domain>/.well-known/mta-sts.txt` (RFC 8461 §3.2). */
 export function mtaStsPolicy({ mode, mx, maxAgeSeconds }: MtaStsPolicyArgs): string {
-  if (!["enforce", "testing", "none"].includes(mode)) {
+  if (!(MTA_STS_MODES as readonly string[]).includes(mode)) {
     throw new Error(`mtaSts.mode "${mode}": expected enforce, testing or none`);
   }
   if (!Number.isInteger(maxAgeSeconds) || maxAgeSeconds < 1) {
