@@ -179,7 +179,11 @@ function guard<T>(invalid: (message: string) => Error, build: () => T): T {
   }
 }
 
-/** Invariants of the records themselves; the field formats belong to config validation. */
+/**
+ * The component's guard on its own Args, for callers other than index.ts. Each rule is a predicate
+ * or limit of lib/dns-text.ts, which the config schema applies to the stack's values first, so the
+ * stack's config never gets this far with a value refused here (tests/program/dns-config.test.ts).
+ */
 function validate({ domain, mxHosts, dkimKeys, dkimCnames }: DnsRecordsArgs): void {
   if (!isHostname(domain)) {
     throw new Error(`domain "${domain}": expected a lower-case domain name such as example.com`);

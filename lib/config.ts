@@ -166,10 +166,11 @@ const dnsSchema = z.strictObject({
   publicIpv6: ipv6(),
   mxPriority: z.int().min(0).max(65535),
   spf: z.strictObject({
+    // A refinement, not .max(): a failed length check would stop the cross-key rules below.
     includes: z
       .array(dnsName())
       .min(1)
-      .max(SPF_MAX_LOOKUPS, {
+      .refine((list) => list.length <= SPF_MAX_LOOKUPS, {
         error: `expected at most ${SPF_MAX_LOOKUPS} includes (RFC 7208 §4.6.4 allows ${SPF_MAX_LOOKUPS} DNS lookups)`,
       }),
     all: z.enum(SPF_ALL, { error: "expected ~all or -all (never +all or ?all)" }),
