@@ -5,12 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CrowdSecAcquisition } from "./components/crowdsec-acquisition";
 import { DnsRecords } from "./components/dns-records";
-import {
-  MAIL_CONTAINER,
-  MAIL_DEPLOYMENT,
-  MAIL_POD_LABELS,
-  MailServer,
-} from "./components/mailserver";
+import { MailServer } from "./components/mailserver";
 import { Monitoring, scrapeAnnotations } from "./components/monitoring";
 import { MtaStsSite } from "./components/mta-sts";
 import { Webmail } from "./components/webmail";
@@ -42,7 +37,7 @@ const secrets = readMailSecrets({
 const mail = new MailServer(COMPONENTS.mail.name, {
   namespace: config.namespace,
   domain: config.domain,
-  config: config.mailserver,
+  settings: config.mailserver,
   secrets,
   certificate: {
     secretName: config.tls.secretName,
@@ -59,7 +54,7 @@ const mail = new MailServer(COMPONENTS.mail.name, {
 
 const webmail = new Webmail(COMPONENTS.webmail.name, {
   namespace: mail.namespace,
-  config: config.webmail,
+  settings: config.webmail,
   mailServiceName: mail.serviceName,
   mailTlsName: config.mailserver.hostname,
   tlsSecretName: mail.tlsSecretName,
@@ -100,8 +95,8 @@ const mtaSts = new MtaStsSite("mta-sts", {
 const probe = config.monitoring.probe;
 const monitoring = new Monitoring("monitoring", {
   namespace: mail.namespace,
-  deploymentName: MAIL_DEPLOYMENT,
-  podLabels: { ...MAIL_POD_LABELS },
+  deploymentName: mail.deploymentName,
+  podLabels: { ...mail.podLabels },
   prometheus: config.monitoring.prometheus,
   probe: {
     schedule: probe.schedule,
@@ -124,8 +119,8 @@ const monitoring = new Monitoring("monitoring", {
 const crowdsec = new CrowdSecAcquisition("crowdsec", {
   namespace: config.crowdsec.namespace,
   mailNamespace: config.namespace,
-  podPrefix: MAIL_DEPLOYMENT,
-  containerName: MAIL_CONTAINER,
+  podPrefix: mail.podNamePrefix,
+  containerName: mail.containerName,
   containerRuntime: config.crowdsec.containerRuntime,
   collections: config.crowdsec.collections,
   agent: config.crowdsec.agent,

@@ -21,26 +21,35 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import type { CrowdSecAgentConfig } from "../lib/config";
 import { agentValues, agentValuesYaml, agentView, type LiveAgent } from "../lib/crowdsec-agent";
 
 export type ContainerRuntime = "containerd" | "docker";
+
+/** The live CrowdSec agent (the crowdsec Helm chart's DaemonSet), read at preview. */
+export interface CrowdSecAgentRef {
+  /** The agent DaemonSet (`<release>-agent`). */
+  daemonSet: string;
+  /** Its CrowdSec container. */
+  container: string;
+  /** Every ConfigMap the agent loads acquisitions from. */
+  acquisitionConfigMaps: string[];
+}
 
 export interface CrowdSecAcquisitionArgs {
   /** Namespace of the CrowdSec agent, where the ConfigMap must live to be mounted. */
   namespace: string;
   /** Namespace of the mail pod. */
   mailNamespace: string;
-  /** Deployment name: its pods are named `<podPrefix>-<hash>-<hash>`. */
+  /** Pods are named `<podPrefix>-<hash>-<hash>` (MailServer.podNamePrefix). */
   podPrefix: string;
-  /** docker-mailserver's container in the pod (not the exporter sidecar). */
+  /** docker-mailserver's container in the pod (MailServer.containerName). */
   containerName: string;
   /** Node container runtime: selects the cri-logs or docker-logs parser (`labels.type`). */
   containerRuntime: ContainerRuntime;
   /** Hub collections the agent must install, e.g. crowdsecurity/postfix, crowdsecurity/dovecot. */
   collections: string[];
   /** The live agent to read at preview (its DaemonSet and acquisition ConfigMaps, in `namespace`). */
-  agent: CrowdSecAgentConfig;
+  agent: CrowdSecAgentRef;
 }
 
 /** One datasource per hub parser family, all over the same container log. */
@@ -122,7 +131,7 @@ export class CrowdSecAcquisition extends pulumi.ComponentResource {
     super("mailserver:crowdsec:CrowdSecAcquisition", name, {}, opts);
     const acquisition = renderAcquisition(args);
     const configMap = new k8s.core.v1.ConfigMap(
-      "acquisition",
+      `${name}-acquisition`,
       {
         metadata: {
           name: ACQUISITION_CONFIGMAP,

@@ -3,23 +3,48 @@
  * its own metrics, no sidecar), the protected data volume and the LoadBalancer Service on the
  * dedicated IP.
  */
-import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { adoptNothing, TYPES, type Adopt } from "../lib/adopt";
-import type { MailServerConfig } from "../lib/config";
 import {
   DOVECOT_METRICS_PORT,
   DOVECOT_METRICS_PORT_NAME,
   dovecotMetricsCf,
 } from "../lib/dovecot-metrics";
+import { sha256Hex } from "../lib/hash";
 import type { MailSecrets } from "../lib/secrets";
 import { TlsCertificate, type TlsCertificateArgs } from "./certificate";
+
+/** What the mail server runs as: image, names, relay, limits and storage. */
+export interface MailServerSettings {
+  /** docker-mailserver image, pinned to a tag or digest. */
+  image: string;
+  /** Public host name: OVERRIDE_HOSTNAME, the MX target and the certificate's name. */
+  hostname: string;
+  /** MetalLB address of the LoadBalancer Service. */
+  loadBalancerIp: string;
+  /** Outbound relay (Brevo), reached on submission with SASL. */
+  relay: { host: string; port: number };
+  /** Rspamd's DKIM signing selector (one DNS label). */
+  dkimSelector: string;
+  /** The data volume: claim name, storage class, initial size and pvc-autoresizer's limit. */
+  storage: { name: string; storageClass: string; size: string; maxSize: string };
+  /** Postfix anvil limits per client IP. */
+  rateLimits: {
+    clientConnectionRateLimit: number;
+    clientMessageRateLimit: number;
+    /** Postfix time, e.g. 60s. */
+    anvilRateTimeUnit: string;
+  };
+  /** CIDRs exempt from the rate limits. */
+  trustedNetworks: string[];
+  resources: k8s.types.input.core.v1.ResourceRequirements;
+}
 
 export interface MailServerArgs {
   namespace: string;
   domain: string;
-  config: MailServerConfig;
+  settings: MailServerSettings;
   secrets: Pick<
     MailSecrets,
     "postfixAccounts" | "postfixVirtual" | "relaySaslPassword" | "dkimPrivateKey"
@@ -61,7 +86,10 @@ export function dkimKeyPath(selector: string, domain: string): string {
  * because CrowdSec owns the ban policy (docs/architecture/mailserver.md); Rspamd replaces
  * OpenDKIM, OpenDMARC, policyd-spf, Amavis and SpamAssassin.
  */
-export function mailserverEnv(config: MailServerConfig, domain: string): Record<string, string> {
+export function mailserverEnv(
+  config: Pick<MailServerSettings, "hostname" | "relay">,
+  domain: string,
+): Record<string, string> {
   return {
     OVERRIDE_HOSTNAME: config.hostname,
     POSTMASTER_ADDRESS: `postmaster@${domain}`,
@@ -90,7 +118,9 @@ export function mailserverEnv(config: MailServerConfig, domain: string): Record<
 }
 
 /** `postfix-main.cf`: the spec's per-client rate limits (real client IPs thanks to ETP Local). */
-export function postfixMainCf(config: MailServerConfig): string {
+export function postfixMainCf(
+  config: Pick<MailServerSettings, "rateLimits" | "trustedNetworks">,
+): string {
   const r = config.rateLimits;
   const lines = [
     `smtpd_client_connection_rate_limit = ${r.clientConnectionRateLimit}`,
@@ -153,10 +183,6 @@ export function withSizeIgnored(
   return { ...opts, ignoreChanges: [...(opts.ignoreChanges ?? []), ...PVC_SIZE_IGNORE] };
 }
 
-function sha256(...parts: string[]): string {
-  return createHash("sha256").update(parts.join("\0")).digest("hex");
-}
-
 export class MailServer extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
   public readonly serviceName: pulumi.Output<string>;
@@ -164,13 +190,19 @@ export class MailServer extends pulumi.ComponentResource {
   public readonly serviceHost: pulumi.Output<string>;
   public readonly loadBalancerIp: pulumi.Output<string>;
   public readonly deploymentName: pulumi.Output<string>;
+  /** Labels of the mail pod: what a PodMonitor or Service selects it by. */
+  public readonly podLabels: Readonly<Record<string, string>>;
+  /** Pods are named `<podNamePrefix>-<hash>-<hash>`: what log globs match. */
+  public readonly podNamePrefix: string;
+  /** docker-mailserver's container in the pod: the one whose logs carry postfix and dovecot. */
+  public readonly containerName: string;
   public readonly dataClaimName: pulumi.Output<string>;
   /** The owned `kubernetes.io/tls` Secret: mounted here and by the webmail Ingress. */
   public readonly tlsSecretName: pulumi.Output<string>;
 
   constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailserver:mail:MailServer", name, {}, opts);
-    const { config, domain } = args;
+    const { settings: config, domain } = args;
     const labels = { ...MAIL_POD_LABELS };
     const adopt = (type: string, child: string) =>
       (args.adopt ?? adoptNothing)("mailserver:mail:MailServer", type, child);
@@ -270,7 +302,7 @@ export class MailServer extends pulumi.ComponentResource {
     const checksum = pulumi
       .all([s.postfixAccounts, s.postfixVirtual, s.relaySaslPassword, s.dkimPrivateKey])
       .apply((secretParts) =>
-        sha256(JSON.stringify(envData), JSON.stringify(configData), ...secretParts),
+        sha256Hex(JSON.stringify(envData), JSON.stringify(configData), ...secretParts),
       );
 
     const deployment = new k8s.apps.v1.Deployment(
@@ -329,6 +361,9 @@ export class MailServer extends pulumi.ComponentResource {
     this.serviceHost = pulumi.interpolate`${service.metadata.name}.${namespace}.svc.cluster.local`;
     this.loadBalancerIp = pulumi.output(config.loadBalancerIp);
     this.deploymentName = deployment.metadata.name;
+    this.podLabels = labels;
+    this.podNamePrefix = MAIL_DEPLOYMENT;
+    this.containerName = MAIL_CONTAINER;
     this.dataClaimName = data.metadata.name;
     this.tlsSecretName = certificate.secretName;
     this.registerOutputs({
@@ -339,11 +374,14 @@ export class MailServer extends pulumi.ComponentResource {
       loadBalancerIp: this.loadBalancerIp,
       deploymentName: this.deploymentName,
       dataClaimName: this.dataClaimName,
+      podLabels: this.podLabels,
+      podNamePrefix: this.podNamePrefix,
+      containerName: this.containerName,
     });
   }
 
   private podSpec(
-    config: MailServerConfig,
+    config: MailServerSettings,
     domain: string,
     refs: Record<"env" | "files" | "secretFiles" | "dkim" | "tls" | "data", pulumi.Input<string>>,
   ): k8s.types.input.core.v1.PodSpec {
@@ -365,7 +403,7 @@ export class MailServer extends pulumi.ComponentResource {
 }
 
 function mailContainer(
-  config: MailServerConfig,
+  config: MailServerSettings,
   domain: string,
   envConfigMap: pulumi.Input<string>,
 ): k8s.types.input.core.v1.Container {

@@ -14,7 +14,6 @@ import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import type { PrometheusConfig } from "../lib/config";
 import {
   DOVECOT_METRICS_PATH,
   DOVECOT_METRICS_PORT,
@@ -90,15 +89,40 @@ export interface ProbeArgs {
   secrets: ProbeSecrets;
 }
 
+/**
+ * The prometheus-community `prometheus` chart's server, which loads the rules from a ConfigMap it
+ * mounts and scrapes annotated pods.
+ */
+export interface PrometheusChartArgs {
+  setup: "chart";
+  /** Namespace of the chart's release; the rules ConfigMap goes there. */
+  namespace: string;
+  /** The chart's server Deployment (`<release>-server`), read at preview. */
+  serverDeployment: string;
+  /** The server's config ConfigMap, read at preview. */
+  serverConfigMap: string;
+  /** Where the server mounts the rules ConfigMap. */
+  rulesMountPath: string;
+}
+
+/** A Prometheus Operator, which reads PrometheusRule and PodMonitor objects. */
+export interface PrometheusOperatorArgs {
+  setup: "operator";
+  /** Labels the operator's ruleSelector and podMonitorSelector require. */
+  ruleLabels: Record<string, string>;
+}
+
+export type PrometheusArgs = PrometheusChartArgs | PrometheusOperatorArgs;
+
 export interface MonitoringArgs {
   /** Mail namespace; pass the MailServer's output so these resources wait for the namespace. */
   namespace: pulumi.Input<string>;
-  /** docker-mailserver Deployment watched by MailServerDown. */
-  deploymentName: string;
-  /** Labels of the mail pod (the PodMonitor selects on them). */
+  /** docker-mailserver Deployment watched by MailServerDown (MailServer.deploymentName). */
+  deploymentName: pulumi.Input<string>;
+  /** Labels of the mail pod (MailServer.podLabels); the PodMonitor selects on them. */
   podLabels: Record<string, string>;
   /** Which Prometheus reads the rules and scrapes the pod. */
-  prometheus: PrometheusConfig;
+  prometheus: PrometheusArgs;
   probe: ProbeArgs;
 }
 
@@ -107,7 +131,7 @@ export interface MonitoringArgs {
  * its relabel_configs in ViktorBarzin/infra prometheus_chart_values.tpl); none for an operator,
  * which scrapes through the PodMonitor.
  */
-export function scrapeAnnotations(prometheus: PrometheusConfig): Record<string, string> {
+export function scrapeAnnotations(prometheus: PrometheusArgs): Record<string, string> {
   if (prometheus.setup !== "chart") return {};
   return {
     "prometheus.io/scrape": "true",
@@ -240,8 +264,8 @@ export class Monitoring extends pulumi.ComponentResource {
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailserver:monitoring:Monitoring", name, {}, opts);
     const groups = pulumi
-      .output(args.namespace)
-      .apply((ns) => alertRuleGroups({ namespace: ns, deploymentName: args.deploymentName }));
+      .all([args.namespace, args.deploymentName])
+      .apply(([namespace, deploymentName]) => alertRuleGroups({ namespace, deploymentName }));
     const p = args.prometheus;
     if (p.setup === "chart") {
       this.rulesName = this.chartRules(name, p, groups);
@@ -249,7 +273,7 @@ export class Monitoring extends pulumi.ComponentResource {
     } else {
       this.rulesName = this.operatorObjects(name, args, p.ruleLabels, groups);
     }
-    this.cronJobName = this.probe(args.namespace, args.probe).metadata.name;
+    this.cronJobName = this.probe(name, args.namespace, args.probe).metadata.name;
     this.registerOutputs({
       rulesName: this.rulesName,
       cronJobName: this.cronJobName,
@@ -264,7 +288,7 @@ export class Monitoring extends pulumi.ComponentResource {
    */
   private chartRules(
     name: string,
-    p: Extract<PrometheusConfig, { setup: "chart" }>,
+    p: PrometheusChartArgs,
     groups: pulumi.Output<RuleGroup[]>,
   ): pulumi.Output<string> {
     const serverId = `${p.namespace}/${p.serverDeployment}`;
@@ -322,7 +346,7 @@ export class Monitoring extends pulumi.ComponentResource {
     const labels = { ...ruleLabels, "app.kubernetes.io/part-of": "mailserver" };
     const namespace = args.namespace;
     const rule = new k8s.apiextensions.CustomResource(
-      "alerts",
+      `${name}-alerts`,
       {
         apiVersion: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
@@ -332,7 +356,7 @@ export class Monitoring extends pulumi.ComponentResource {
       { parent: this, dependsOn: crds },
     );
     new k8s.apiextensions.CustomResource(
-      "dovecot-metrics",
+      `${name}-dovecot-metrics`,
       {
         apiVersion: "monitoring.coreos.com/v1",
         kind: "PodMonitor",
@@ -349,17 +373,21 @@ export class Monitoring extends pulumi.ComponentResource {
     return rule.metadata.name;
   }
 
-  private probe(namespace: pulumi.Input<string>, probe: ProbeArgs): k8s.batch.v1.CronJob {
+  private probe(
+    name: string,
+    namespace: pulumi.Input<string>,
+    probe: ProbeArgs,
+  ): k8s.batch.v1.CronJob {
     const labels = { app: PROBE_NAME };
     const meta = { name: PROBE_NAME, namespace, labels };
     const script = new k8s.core.v1.ConfigMap(
-      "probe-script",
+      `${name}-probe-script`,
       { metadata: meta, data: { [PROBE_SCRIPT_FILE]: PROBE_SCRIPT } },
       { parent: this },
     );
     const secretData = probeSecretData(probe.secrets);
     const secret = new k8s.core.v1.Secret(
-      "probe-credentials",
+      `${name}-probe-credentials`,
       { metadata: meta, type: "Opaque", stringData: secretData },
       { parent: this },
     );
@@ -369,7 +397,7 @@ export class Monitoring extends pulumi.ComponentResource {
     }));
 
     return new k8s.batch.v1.CronJob(
-      "probe",
+      `${name}-probe`,
       {
         metadata: meta,
         spec: {

@@ -2,16 +2,43 @@
  * Roundcube webmail on MySQL, talking IMAPS and submission to the mail Service inside the cluster,
  * published by Traefik at the webmail host with TLS.
  */
-import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { adoptNothing, TYPES, type Adopt } from "../lib/adopt";
-import type { WebmailConfig } from "../lib/config";
 import { withSizeIgnored } from "./mailserver";
+import { sha256Hex } from "../lib/hash";
+
+/** A PersistentVolumeClaim the webmail owns. */
+export interface WebmailVolume {
+  /** Claim name. */
+  name: string;
+  storageClass: string;
+  size: string;
+}
+
+/** What Roundcube runs as: image, public host, database and volumes. */
+export interface WebmailSettings {
+  /** Roundcube image, pinned to a tag or digest. */
+  image: string;
+  /** Public host of the webmail (the Ingress rule and its TLS name). */
+  host: string;
+  ingressClassName: string;
+  /** The MySQL database Roundcube keeps its state in; the password comes from Vault. */
+  database: { host: string; port: number; name: string; user: string };
+  /** Roundcube's web files. */
+  htmlStorage: WebmailVolume;
+  /** Users' PGP keys (the enigma plugin): protected. */
+  enigmaStorage: WebmailVolume;
+  resources: k8s.types.input.core.v1.ResourceRequirements;
+  /** Roundcube plugins to enable (ROUNDCUBEMAIL_PLUGINS). */
+  plugins: string[];
+  /** Composer packages installed at pod start (ROUNDCUBEMAIL_COMPOSER_PLUGINS). */
+  composerPlugins: string[];
+}
 
 export interface WebmailArgs {
   namespace: pulumi.Input<string>;
-  config: WebmailConfig;
+  settings: WebmailSettings;
   /** Short name of the mail Service in the same namespace. */
   mailServiceName: pulumi.Input<string>;
   /** Name on the mail server's certificate, checked on the IMAP and SMTP connections. */
@@ -34,7 +61,7 @@ const HTTP_PORT = 80;
 
 /** Roundcube's entrypoint variables (roundcube-1.6 apache image); the password comes separately. */
 export function roundcubeEnv(
-  config: WebmailConfig,
+  config: Pick<WebmailSettings, "database" | "plugins" | "composerPlugins">,
   mailServiceName: string,
 ): Record<string, string> {
   return {
@@ -75,7 +102,7 @@ export class Webmail extends pulumi.ComponentResource {
 
   constructor(name: string, args: WebmailArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailserver:webmail:Webmail", name, {}, opts);
-    const { config } = args;
+    const config = args.settings;
     const labels = { ...WEBMAIL_LABELS };
     const meta = (name: string) => ({ name, namespace: args.namespace, labels });
 
@@ -98,18 +125,16 @@ export class Webmail extends pulumi.ComponentResource {
     // password read through secretKeyRef are not, and neither reaches a running pod by itself.
     // The checksum covers the password, so it stays a secret.
     const checksum = pulumi.secret(
-      args.dbPassword.apply((password) =>
-        createHash("sha256")
-          .update(JSON.stringify(phpData))
-          .update("\0")
-          .update(password)
-          .digest("hex"),
-      ),
+      args.dbPassword.apply((password) => sha256Hex(JSON.stringify(phpData), password)),
     );
-    const claims = [config.htmlStorage, config.enigmaStorage].map(
-      (storage) =>
+    const volumes: [string, WebmailVolume][] = [
+      ["html", config.htmlStorage],
+      ["enigma", config.enigmaStorage],
+    ];
+    const claims = volumes.map(
+      ([role, storage]) =>
         new k8s.core.v1.PersistentVolumeClaim(
-          storage.name,
+          `${name}-${role}`,
           {
             metadata: { ...meta(storage.name), annotations: { "pulumi.com/skipAwait": "true" } },
             spec: {
@@ -124,7 +149,7 @@ export class Webmail extends pulumi.ComponentResource {
             protect: true,
             retainOnDelete: true,
             ...withSizeIgnored(
-              (args.adopt ?? adoptNothing)("mailserver:webmail:Webmail", TYPES.pvc, storage.name),
+              (args.adopt ?? adoptNothing)("mailserver:webmail:Webmail", TYPES.pvc, `${name}-${role}`),
             ),
           },
         ),

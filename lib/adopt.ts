@@ -130,8 +130,8 @@ export function adoptTargets(config: StackConfig, stack: string, project: string
       importId: ns,
     },
     pvc(COMPONENTS.mail, `${COMPONENTS.mail.name}-data`, config.mailserver.storage.name),
-    pvc(COMPONENTS.webmail, config.webmail.htmlStorage.name, config.webmail.htmlStorage.name),
-    pvc(COMPONENTS.webmail, config.webmail.enigmaStorage.name, config.webmail.enigmaStorage.name),
+    pvc(COMPONENTS.webmail, `${COMPONENTS.webmail.name}-html`, config.webmail.htmlStorage.name),
+    pvc(COMPONENTS.webmail, `${COMPONENTS.webmail.name}-enigma`, config.webmail.enigmaStorage.name),
     ...plannedRecords(config).map((record) => ({
       urn: urn(COMPONENTS.dns, TYPES.dnsRecord, `${COMPONENTS.dns.name}-${record.key}`),
       type: TYPES.dnsRecord,

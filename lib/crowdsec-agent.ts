@@ -15,8 +15,8 @@
  * The agent image loads /etc/crowdsec/acquis.yaml and every acquis.d/*.yaml|*.yml
  * (crowdsecurity/crowdsec build/docker/config.yaml `acquisition_dir`; pkg/csconfig/crowdsec_service.go).
  */
-import { createHash } from "node:crypto";
 import { parseAllDocuments, stringify } from "yaml";
+import { sha256Hex } from "./hash";
 
 export const ACQUIS_DIR = "/etc/crowdsec/acquis.d";
 /** The chart's ConfigMap holding `agent.acquisition` rendered (templates/acquis-configmap.yaml). */
@@ -175,7 +175,7 @@ export function agentValues(live: LiveAgent, mail: MailAcquisitionMount): K8sObj
       .map((v) => ({ name: v.name, ...v }));
   const extraVolumes = extra(live.daemonSet.volumes);
   const extraVolumeMounts = extra(live.daemonSet.volumeMounts);
-  const digest = createHash("sha256").update(mail.content).digest("hex");
+  const digest = sha256Hex(mail.content);
   return {
     agent: {
       acquisition,

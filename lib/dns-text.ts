@@ -2,7 +2,8 @@
  * Pure builders for the mail-authentication DNS record values (SPF, DKIM, DMARC, MTA-STS, TLS-RPT)
  * and for Cloudflare's TXT `content` format. No Pulumi here: everything is unit-testable.
  */
-import { createHash, createPublicKey, type KeyObject } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { sha256Hex } from "./hash";
 
 /** RFC 1035 §3.3: a TXT character-string carries at most 255 bytes. */
 export const TXT_STRING_MAX_BYTES = 255;
@@ -211,7 +212,7 @@ export function mtaStsPolicy({ mode, mx, maxAgeSeconds }: MtaStsPolicyArgs): str
  * exactly when the policy text does (senders refetch the policy only when the id changes).
  */
 export function mtaStsPolicyId(policy: string): string {
-  return createHash("sha256").update(policy, "utf8").digest("hex").slice(0, 20);
+  return sha256Hex(policy).slice(0, 20);
 }
 
 export function mtaStsRecord(policyId: string): string {

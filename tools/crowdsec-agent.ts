@@ -22,7 +22,8 @@ import {
   type CrowdSecAcquisitionArgs,
 } from "../components/crowdsec-acquisition";
 import { MAIL_CONTAINER, MAIL_DEPLOYMENT } from "../components/mailserver";
-import type { CrowdSecAgentConfig, StackConfig } from "../lib/config";
+import type { CrowdSecAgentRef } from "../components/crowdsec-acquisition";
+import type { StackConfig } from "../lib/config";
 import { agentValues, agentView, type K8sObject, type LiveAgent } from "../lib/crowdsec-agent";
 
 export type Values = Record<string, unknown>;
@@ -183,7 +184,7 @@ export function liveObjects(values: Values): Map<string, K8sObject> {
 }
 
 /** The program's view of the agent for given chart values (what `readAgent` builds from reads). */
-export function liveAgentFor(values: Values, agent: CrowdSecAgentConfig): LiveAgent {
+export function liveAgentFor(values: Values, agent: CrowdSecAgentRef): LiveAgent {
   const objects = liveObjects(values);
   const ds = objects.get(`kubernetes:apps/v1:DaemonSet crowdsec/${agent.daemonSet}`);
   const spec = (ds?.spec as { template: { spec: Parameters<typeof agentView>[3] } }).template.spec;

@@ -12,7 +12,6 @@
  * else the mock's `<name>-id`: the file describes a plan, not live state, and importing it into the
  * live stack would make Pulumi believe planned resources exist.
  */
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { CapturedResource, ProgramRun } from "./mock-program";
 import { InputError } from "./cli";
@@ -26,6 +25,7 @@ import {
   wrapSecret,
   type Item,
 } from "./model";
+import { sha256Hex } from "../lib/hash";
 
 export const REDACTED_NOTE =
   "[secret redacted by tools/plan --export: the value was never written to this file]";
@@ -164,7 +164,7 @@ function sdkVersion(pkg: string): string | undefined {
 
 /** A stable UUID-shaped id for a synthesized provider. */
 function uuidFor(text: string): string {
-  const h = createHash("sha256").update(text).digest("hex");
+  const h = sha256Hex(text);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
@@ -256,7 +256,7 @@ export function buildExport(items: Item[], stackUrn: string, now = new Date()): 
     deployment: {
       manifest: {
         time: now.toISOString(),
-        magic: createHash("sha256").update(version).digest("hex"),
+        magic: sha256Hex(version),
         version,
         plugins,
       },

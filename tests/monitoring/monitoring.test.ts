@@ -263,7 +263,7 @@ describe("Monitoring component", () => {
     it("runs the ConfigMap's script with the pinned image's python, installing nothing", () => {
       assert.equal(container.image, "docker.io/library/python:3.12-alpine");
       assert.deepEqual(container.command, ["python3", "/probe/email_roundtrip.py"]);
-      const cm = resources.find((r) => r.name === "probe-script");
+      const cm = resources.find((r) => r.name === "monitoring-probe-script");
       assert.ok(cm);
       const script = read<Record<string, string>>(cm, "data")["email_roundtrip.py"];
       assert.match(script, /def main\(\)/);
