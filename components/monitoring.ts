@@ -20,6 +20,7 @@ import {
   DOVECOT_METRICS_PORT_NAME,
   dovecotAlertRules,
 } from "../lib/dovecot-metrics";
+import { literalEnv, secretEnv } from "../lib/env";
 import {
   chartValues,
   loadProblems,
@@ -239,7 +240,7 @@ export function probeEnv(probe: ProbeArgs): k8s.types.input.core.v1.EnvVar[] {
     PYTHONDONTWRITEBYTECODE: "1",
     PYTHONUNBUFFERED: "1",
   };
-  return Object.entries(plain).map(([name, value]) => ({ name, value }));
+  return literalEnv(plain);
 }
 
 /** Secret env var name -> the probe secret it carries. */
@@ -391,10 +392,11 @@ export class Monitoring extends pulumi.ComponentResource {
       { metadata: meta, type: "Opaque", stringData: secretData },
       { parent: this },
     );
-    const secretEnv = Object.keys(secretData).map((key) => ({
-      name: key,
-      valueFrom: { secretKeyRef: { name: secret.metadata.name, key } },
-    }));
+    // Each variable is read from the Secret key of the same name.
+    const credentials = secretEnv(
+      secret.metadata.name,
+      Object.fromEntries(Object.keys(secretData).map((key) => [key, key])),
+    );
 
     return new k8s.batch.v1.CronJob(
       `${name}-probe`,
@@ -430,7 +432,7 @@ export class Monitoring extends pulumi.ComponentResource {
                       name: "probe",
                       image: probe.image,
                       command: ["python3", `/probe/${PROBE_SCRIPT_FILE}`],
-                      env: [...probeEnv(probe), ...secretEnv],
+                      env: [...probeEnv(probe), ...credentials],
                       resources: {
                         requests: { cpu: "10m", memory: "32Mi" },
                         limits: { memory: "64Mi" },

@@ -6,6 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { adoptNothing, TYPES, type Adopt } from "../lib/adopt";
 import { withSizeIgnored } from "./mailserver";
+import { literalEnv, secretEnv } from "../lib/env";
 import { sha256Hex } from "../lib/hash";
 
 /** A PersistentVolumeClaim the webmail owns. */
@@ -157,13 +158,12 @@ export class Webmail extends pulumi.ComponentResource {
     const [html, enigma] = claims;
 
     // Plain settings as env literals; the password only as a secretKeyRef.
-    const env = pulumi.output(args.mailServiceName).apply((svc) => [
-      ...Object.entries(roundcubeEnv(config, svc)).map(([name, value]) => ({ name, value })),
-      {
-        name: "ROUNDCUBEMAIL_DB_PASSWORD",
-        valueFrom: { secretKeyRef: { name: dbSecret.metadata.name, key: "password" } },
-      },
-    ]);
+    const env = pulumi
+      .output(args.mailServiceName)
+      .apply((svc) => [
+        ...literalEnv(roundcubeEnv(config, svc)),
+        ...secretEnv(dbSecret.metadata.name, { ROUNDCUBEMAIL_DB_PASSWORD: "password" }),
+      ]);
     new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {

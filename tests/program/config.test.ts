@@ -1,35 +1,8 @@
 import { strict as assert } from "node:assert";
-import { ConfigError, parseConfig, rawConfigFromPulumi, runsPerDay } from "../../lib/config";
+import { ConfigError, parseConfig, runsPerDay } from "../../lib/config";
 import type { CapturedResource } from "../../tools/mock-program";
+import { problemsOf, prodRaw, set } from "../helpers/config";
 import { loadStackConfig, runProgram } from "../helpers/program";
-
-/** The prod config as the raw object parseConfig sees, for mutating one key per case. */
-function prodRaw(): Record<string, unknown> {
-  return rawConfigFromPulumi(loadStackConfig("prod"));
-}
-
-function set(
-  raw: Record<string, unknown>,
-  dotted: string,
-  value: unknown,
-): Record<string, unknown> {
-  const keys = dotted.split(".");
-  let node = raw;
-  for (const key of keys.slice(0, -1)) node = node[key] as Record<string, unknown>;
-  if (value === undefined) delete node[keys[keys.length - 1]];
-  else node[keys[keys.length - 1]] = value;
-  return raw;
-}
-
-function problemsOf(raw: Record<string, unknown>): string[] {
-  try {
-    parseConfig(raw);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.problems;
-  }
-  assert.fail("expected the config to be refused");
-}
 
 describe("stack configuration", () => {
   it("accepts Pulumi.prod.yaml as it is", () => {

@@ -6,45 +6,11 @@
  * problem in one message, and what the schema accepts at the edge the records accept too.
  */
 import { strict as assert } from "node:assert";
-import { ConfigError, parseConfig, rawConfigFromPulumi } from "../../lib/config";
+import { ConfigError } from "../../lib/config";
 import { SPF_MAX_LOOKUPS } from "../../lib/dns-text";
 import type { CapturedResource } from "../../tools/mock-program";
-import { at, find, loadStackConfig, runProgram } from "../helpers/program";
-
-const PROJECT = "mailserver";
-
-/** The prod config as the raw object parseConfig sees. */
-function prodRaw(): Record<string, unknown> {
-  return rawConfigFromPulumi(loadStackConfig("prod"));
-}
-
-/** Sets a dotted key (numeric parts index arrays) in a raw config. */
-function set(raw: Record<string, unknown>, dotted: string, value: unknown): void {
-  const keys = dotted.split(".");
-  let node = raw;
-  for (const key of keys.slice(0, -1)) node = node[key] as Record<string, unknown>;
-  node[keys[keys.length - 1]] = value;
-}
-
-/** Back to the flat `mailserver:key` map the engine hands the program. */
-function flat(raw: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(raw).map(([k, v]) => [
-      `${PROJECT}:${k}`,
-      typeof v === "string" ? v : JSON.stringify(v),
-    ]),
-  );
-}
-
-function problemsOf(raw: Record<string, unknown>): string[] {
-  try {
-    parseConfig(raw);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.problems;
-  }
-  return assert.fail("expected the config to be refused");
-}
+import { flatConfig, problemsOf, prodRaw, set } from "../helpers/config";
+import { at, find, runProgram } from "../helpers/program";
 
 /** `n` distinct include domains, spf.brevo.com first. */
 function includes(n: number): string[] {
@@ -155,7 +121,7 @@ describe("DNS rules are config rules, checked before anything exists", () => {
   it("stops the program in parseConfig with every problem in one message, nothing registered", async () => {
     const { raw, expected } = combined();
     const record: CapturedResource[] = [];
-    const error = await runProgram({ config: flat(raw), record }).then(
+    const error = await runProgram({ config: flatConfig(raw), record }).then(
       () => assert.fail("expected the program to fail"),
       (e: unknown) => e,
     );
@@ -181,7 +147,7 @@ describe("DNS rules are config rules, checked before anything exists", () => {
     set(raw, "dns.mtaSts.maxAgeSeconds", 31557600);
     set(raw, "dns.brevoDkim.0.selector", "brevo-1.k");
     set(raw, "dns.legacyDkimSelector", "s1-legacy");
-    const run = await runProgram({ config: flat(raw) });
+    const run = await runProgram({ config: flatConfig(raw) });
     const records = run.resources.filter((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord");
     // The TXT value without Cloudflare's quoting into 255-byte strings.
     const content = (name: string) =>
