@@ -236,13 +236,21 @@ export class PolicyPackClient {
     return `${this.urnPrefix}${type}::${name}`;
   }
 
+  /** The fields a single-resource request and a stack request's resource share. */
+  private describe<M extends pb.AnalyzeRequest | pb.AnalyzerResource>(
+    message: M,
+    resource: AnalyzerResource,
+  ): M {
+    message.setType(resource.type);
+    message.setName(resource.name);
+    message.setUrn(resource.urn ?? this.urn(resource.type, resource.name));
+    message.setProperties(toStruct(resource.properties));
+    message.setOptions(toOptions(resource.options));
+    return message;
+  }
+
   async analyze(resource: AnalyzerResource): Promise<AnalyzeResult> {
-    const req = new pb.AnalyzeRequest();
-    req.setType(resource.type);
-    req.setName(resource.name);
-    req.setUrn(resource.urn ?? this.urn(resource.type, resource.name));
-    req.setProperties(toStruct(resource.properties));
-    req.setOptions(toOptions(resource.options));
+    const req = this.describe(new pb.AnalyzeRequest(), resource);
     return fromResponse(
       await unary<pb.AnalyzeRequest, pb.AnalyzeResponse>(
         (r, cb) => this.client.analyze(r, cb),
@@ -255,12 +263,7 @@ export class PolicyPackClient {
     const req = new pb.AnalyzeStackRequest();
     req.setResourcesList(
       resources.map((resource) => {
-        const r = new pb.AnalyzerResource();
-        r.setType(resource.type);
-        r.setName(resource.name);
-        r.setUrn(resource.urn ?? this.urn(resource.type, resource.name));
-        r.setProperties(toStruct(resource.properties));
-        r.setOptions(toOptions(resource.options));
+        const r = this.describe(new pb.AnalyzerResource(), resource);
         if (resource.options?.parent) r.setParent(resource.options.parent);
         r.setDependenciesList(resource.dependencies ?? []);
         return r;
