@@ -150,7 +150,11 @@ export class Webmail extends pulumi.ComponentResource {
             protect: true,
             retainOnDelete: true,
             ...withSizeIgnored(
-              (args.adopt ?? adoptNothing)("mailserver:webmail:Webmail", TYPES.pvc, `${name}-${role}`),
+              (args.adopt ?? adoptNothing)(
+                "mailserver:webmail:Webmail",
+                TYPES.pvc,
+                `${name}-${role}`,
+              ),
             ),
           },
         ),
