@@ -329,14 +329,7 @@ export const stackConfigSchema = z
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 export type MailServerConfig = StackConfig["mailserver"];
-export type WebmailConfig = StackConfig["webmail"];
-export type DnsConfig = StackConfig["dns"];
-export type MonitoringConfig = StackConfig["monitoring"];
-export type ProbeConfig = MonitoringConfig["probe"];
-export type PrometheusConfig = MonitoringConfig["prometheus"];
-export type CrowdSecConfig = StackConfig["crowdsec"];
-export type TlsConfig = StackConfig["tls"];
-export type CrowdSecAgentConfig = CrowdSecConfig["agent"];
+export type ProbeConfig = StackConfig["monitoring"]["probe"];
 export type VaultPath = z.infer<typeof vaultPath>;
 
 /**
