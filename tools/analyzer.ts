@@ -13,6 +13,13 @@ import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
 import { resolvePackConfig, type EffectiveConfig, type PackConfig } from "./pack-config";
 
+/**
+ * The CLI dials plugins with a 400 MB receive limit instead of gRPC's 4 MB default (pulumi/pulumi
+ * sdk/go/common/util/rpcutil `GrpcChannelOptions`, pulumi/pulumi#2319); @pulumi/policy's server
+ * accepts the same. Without it a large stack's AnalyzeStack answer is refused by this client.
+ */
+const MAX_RPC_MESSAGE_BYTES = 400 * 1024 * 1024;
+
 export type { PackConfig };
 
 export type EnforcementLevel = "advisory" | "mandatory" | "remediate" | "disabled";
@@ -157,7 +164,9 @@ export class PolicyPackClient {
       child.kill("SIGKILL");
       throw err;
     }
-    const client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+      "grpc.max_receive_message_length": MAX_RPC_MESSAGE_BYTES,
+    });
     const prefix = `urn:pulumi:${options.stack ?? "test"}::${options.project ?? "mailserver"}::`;
     const pack = new PolicyPackClient(child, client, prefix);
     try {
