@@ -41,6 +41,30 @@ export const DMS_ENV_SCHEMA_PROPERTIES: PolicyConfigSchema["properties"] = {
   ...DMS_IMAGE_PROPERTY,
 };
 
+/** Config of the CrowdSec policies: where the acquisitions live and which mail logs they read. */
+export const CROWDSEC_MAIL_SCHEMA: PolicyConfigSchema = {
+  properties: {
+    crowdsecNamespace: {
+      type: "string",
+      default: SPEC.crowdsecNamespace,
+      description: "Namespace of the CrowdSec agent and its acquisition ConfigMaps",
+    },
+    ...DMS_IMAGE_PROPERTY,
+    mailLogFiles: {
+      type: "array",
+      items: { type: "string" },
+      default: ["/var/log/mail/mail.log"],
+      description: "Paths of DMS's syslog-format mail log as the CrowdSec agent sees them",
+    },
+  },
+};
+
+export interface CrowdSecMailConfig {
+  crowdsecNamespace: string;
+  dmsImage: string;
+  mailLogFiles: string[];
+}
+
 type JsonType = "string" | "number" | "integer" | "boolean" | "array" | "object";
 
 function typeOf(value: unknown): JsonType | "null" {

@@ -13,13 +13,8 @@
  * {type: containerd, program: postfix/submission/smtpd}, another with program dovecot; or read
  * DMS's /var/log/mail/mail.log with labels {type: syslog}.
  */
-import type {
-  PolicyConfigSchema,
-  ReportViolation,
-  StackValidationArgs,
-  StackValidationPolicy,
-} from "@pulumi/policy";
-import { readConfig, SPEC } from "../lib/config";
+import type { ReportViolation, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
+import { CROWDSEC_MAIL_SCHEMA, readConfig, type CrowdSecMailConfig } from "../lib/config";
 import {
   feedsParser,
   parseAcquisition,
@@ -33,36 +28,9 @@ import { kindOf, namespaceOf } from "../lib/k8s";
 import { at, isObject, PreviewGaps } from "../lib/plain";
 import { dmsContainers, plainResources, type StackResource } from "../lib/stack";
 
-const configSchema: PolicyConfigSchema = {
-  properties: {
-    crowdsecNamespace: {
-      type: "string",
-      default: SPEC.crowdsecNamespace,
-      description: "Namespace of the CrowdSec acquisition ConfigMaps",
-    },
-    dmsImage: {
-      type: "string",
-      default: SPEC.dmsImage,
-      description: "Image repository name that identifies docker-mailserver containers",
-    },
-    mailLogFiles: {
-      type: "array",
-      items: { type: "string" },
-      default: ["/var/log/mail/mail.log"],
-      description: "Paths of DMS's syslog-format mail log as the CrowdSec agent sees them",
-    },
-  },
-};
-
-interface Config {
-  crowdsecNamespace: string;
-  dmsImage: string;
-  mailLogFiles: string[];
-}
-
 function acquisitions(
   resources: StackResource[],
-  cfg: Config,
+  cfg: CrowdSecMailConfig,
   report: ReportViolation,
   gaps: PreviewGaps,
 ): Datasource[] {
@@ -91,7 +59,7 @@ const WANTS: Record<ParserName, string> = {
 };
 
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
-  const cfg = readConfig<Config>(configSchema, args.getConfig());
+  const cfg = readConfig<CrowdSecMailConfig>(CROWDSEC_MAIL_SCHEMA, args.getConfig());
   const gaps = new PreviewGaps();
   const resources = plainResources(args.resources);
   const mail = dmsContainers(resources, cfg.dmsImage, gaps);
@@ -118,6 +86,6 @@ export const crowdsecCoversMail: StackValidationPolicy = {
   description:
     "With Fail2ban off, a CrowdSec acquisition feeds the mail pod's logs to the postfix and dovecot parsers.",
   enforcementLevel: "mandatory",
-  configSchema,
+  configSchema: CROWDSEC_MAIL_SCHEMA,
   validateStack,
 };

@@ -13,12 +13,7 @@
  * crowdsecAgentValues has the list without them); add any other ConfigMap the agent mounts into
  * acquis.d to mailserver:crowdsec.agent.acquisitionConfigMaps so the program reads it.
  */
-import type {
-  PolicyConfigSchema,
-  ReportViolation,
-  StackValidationArgs,
-  StackValidationPolicy,
-} from "@pulumi/policy";
+import type { ReportViolation, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
 import {
   agentViews,
   describeAgent,
@@ -27,43 +22,16 @@ import {
   type AgentView,
   type LoadedFile,
 } from "../lib/agent";
-import { readConfig, SPEC } from "../lib/config";
+import { CROWDSEC_MAIL_SCHEMA, readConfig, type CrowdSecMailConfig } from "../lib/config";
 import { feedsParser, PARSERS, podLogPath, readsMailLog, type ParserName } from "../lib/crowdsec";
 import { PreviewGaps } from "../lib/plain";
 import { dmsContainers, plainResources, type DmsContainer } from "../lib/stack";
-
-const configSchema: PolicyConfigSchema = {
-  properties: {
-    crowdsecNamespace: {
-      type: "string",
-      default: SPEC.crowdsecNamespace,
-      description: "Namespace of the CrowdSec agent and its acquisition ConfigMaps",
-    },
-    dmsImage: {
-      type: "string",
-      default: SPEC.dmsImage,
-      description: "Image repository name that identifies docker-mailserver containers",
-    },
-    mailLogFiles: {
-      type: "array",
-      items: { type: "string" },
-      default: ["/var/log/mail/mail.log"],
-      description: "Paths of DMS's syslog-format mail log as the CrowdSec agent sees them",
-    },
-  },
-};
-
-interface Config {
-  crowdsecNamespace: string;
-  dmsImage: string;
-  mailLogFiles: string[];
-}
 
 /** The ban thresholds a doubled count halves (hub @ b03cb59b). */
 const THRESHOLDS =
   "postfix-spam then bans after 3 events instead of 6 in 10 s, dovecot-spam after 2 failures instead of 4 in 360 s";
 
-function programsOf(f: LoadedFile, c: DmsContainer, cfg: Config): string {
+function programsOf(f: LoadedFile, c: DmsContainer, cfg: CrowdSecMailConfig): string {
   return (f.sources ?? [])
     .filter((ds) => readsMailLog(ds, c, cfg.mailLogFiles))
     .map((ds) => `program: ${ds.program ?? ds.type ?? "?"}`)
@@ -84,7 +52,7 @@ function checkReaders(
   a: AgentView,
   files: LoadedFile[],
   c: DmsContainer,
-  cfg: Config,
+  cfg: CrowdSecMailConfig,
   report: ReportViolation,
 ): void {
   const log = podLogPath(c);
@@ -113,7 +81,7 @@ function checkReaders(
 }
 
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
-  const cfg = readConfig<Config>(configSchema, args.getConfig());
+  const cfg = readConfig<CrowdSecMailConfig>(CROWDSEC_MAIL_SCHEMA, args.getConfig());
   const gaps = new PreviewGaps();
   const resources = plainResources(args.resources);
   const mail = dmsContainers(resources, cfg.dmsImage, gaps);
@@ -135,6 +103,6 @@ export const crowdsecSingleAcquisition: StackValidationPolicy = {
   description:
     "The CrowdSec agent reads the mail pod's logs through one acquisition only, each mail parser fed once.",
   enforcementLevel: "mandatory",
-  configSchema,
+  configSchema: CROWDSEC_MAIL_SCHEMA,
   validateStack,
 };
