@@ -41,6 +41,21 @@ export const DMS_ENV_SCHEMA_PROPERTIES: PolicyConfigSchema["properties"] = {
   ...DMS_IMAGE_PROPERTY,
 };
 
+/**
+ * Config of the SPF policies: the zone, and the lookups hidden behind each include, which cannot be
+ * resolved offline. spf-valid counts with these costs; spf-unresolved reports includes not listed.
+ */
+export const SPF_SCHEMA_PROPERTIES: PolicyConfigSchema["properties"] = {
+  domain: { type: "string", default: SPEC.domain, description: "Zone of the records" },
+  knownIncludeCosts: {
+    type: "object",
+    additionalProperties: { type: "integer" },
+    // Assumed, not resolved offline: Brevo publishes address ranges directly (no nested lookups).
+    default: { [SPEC.relaySpfInclude]: 0 },
+    description: "Extra lookups hidden behind an include (its nested terms), by include domain",
+  },
+};
+
 /** Config of the CrowdSec policies: where the acquisitions live and which mail logs they read. */
 export const CROWDSEC_MAIL_SCHEMA: PolicyConfigSchema = {
   properties: {

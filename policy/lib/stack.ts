@@ -59,14 +59,16 @@ export function dmsContainers(
   return out;
 }
 
-export function findConfigMap(
+/** The stack's ConfigMap or Secret of that namespace and name, if the stack has one. */
+export function findObject(
   resources: StackResource[],
+  kind: "ConfigMap" | "Secret",
   namespace: string,
   name: string,
 ): StackResource | undefined {
   return resources.find(
     (r) =>
-      kindOf(r.type) === "ConfigMap" &&
+      kindOf(r.type) === kind &&
       namespaceOf(r.props) === namespace &&
       nameOf(r.props, r.name) === name,
   );
@@ -91,22 +93,9 @@ export function envFromConfigMaps(
     const name = str(ref);
     if (!name) continue;
     const prefix = str(at(source, "prefix")) ?? "";
-    out.push({ name, prefix, resource: findConfigMap(resources, c.namespace, name) });
+    out.push({ name, prefix, resource: findObject(resources, "ConfigMap", c.namespace, name) });
   }
   return out;
-}
-
-export function findSecret(
-  resources: StackResource[],
-  namespace: string,
-  name: string,
-): StackResource | undefined {
-  return resources.find(
-    (r) =>
-      kindOf(r.type) === "Secret" &&
-      namespaceOf(r.props) === namespace &&
-      nameOf(r.props, r.name) === name,
-  );
 }
 
 /** Where an env value came from: decisions about it are made on this data, never on text. */
@@ -138,7 +127,7 @@ function envFromValue(
   const secretName = at(source, "secretRef", "name");
   if (secretName instanceof Unknown) return { kind: "unknown", value: secretName };
   if (typeof secretName === "string") {
-    const resource = findSecret(resources, namespace, secretName);
+    const resource = findObject(resources, "Secret", namespace, secretName);
     if (!resource) return { kind: "opaque", source: { kind: "secret", name: secretName } };
     const fields = ["data", "stringData"];
     const unknown = fields.map((f) => at(resource.props, f)).find((m) => m instanceof Unknown);
@@ -150,7 +139,7 @@ function envFromValue(
   const cmName = at(source, "configMapRef", "name");
   if (cmName instanceof Unknown) return { kind: "unknown", value: cmName };
   if (typeof cmName !== "string") return undefined;
-  const cm = findConfigMap(resources, namespace, cmName);
+  const cm = findObject(resources, "ConfigMap", namespace, cmName);
   if (!cm) {
     unresolved.push(cmName);
     return undefined;

@@ -36,7 +36,7 @@ import {
   podSpecOf,
 } from "../lib/k8s";
 import { at, keysOf, list, PreviewGaps, str, toPlain } from "../lib/plain";
-import { dmsContainers, envFromConfigMaps, findSecret, plainResources } from "../lib/stack";
+import { dmsContainers, envFromConfigMaps, findObject, plainResources } from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
   properties: {
@@ -139,7 +139,7 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
     for (const source of list(c.container.container.envFrom)) {
       const name = at(source, "secretRef", "name");
       if (gaps.check(name, c.workload.name) || typeof name !== "string") continue;
-      const secret = findSecret(resources, c.namespace, name);
+      const secret = findObject(resources, "Secret", c.namespace, name);
       if (!secret) continue;
       const prefix = str(at(source, "prefix")) ?? "";
       const keys = keysOf(secret.props, ["data", "stringData"], gaps).map((k) => prefix + k);

@@ -18,21 +18,13 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
-import { readConfig, SPEC } from "../lib/config";
+import { readConfig, SPF_SCHEMA_PROPERTIES } from "../lib/config";
 import { stackRecords } from "../lib/dns";
 import { isSpf, resolveSpf, stackSpfLookup } from "../lib/spf";
 import { plainResources } from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
-  properties: {
-    domain: { type: "string", default: SPEC.domain, description: "Zone of the records" },
-    knownIncludeCosts: {
-      type: "object",
-      additionalProperties: { type: "integer" },
-      default: { [SPEC.relaySpfInclude]: 0 },
-      description: "Include domains whose nested cost is known (keep equal to spf-valid's)",
-    },
-  },
+  properties: SPF_SCHEMA_PROPERTIES,
 };
 
 interface Config {

@@ -25,7 +25,7 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
-import { readConfig, SPEC } from "../lib/config";
+import { readConfig, SPF_SCHEMA_PROPERTIES } from "../lib/config";
 import { recordOf, stackRecords, txtAt } from "../lib/dns";
 import { raise, Unknown } from "../lib/plain";
 import { isSpf, lookupCount, parseSpf, resolveSpf, SPF_PREFIX, stackSpfLookup } from "../lib/spf";
@@ -33,15 +33,8 @@ import { plainResources } from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
   properties: {
-    domain: { type: "string", default: SPEC.domain, description: "Zone of the records" },
+    ...SPF_SCHEMA_PROPERTIES,
     maxLookups: { type: "integer", default: 10, description: "RFC 7208 DNS lookup limit" },
-    knownIncludeCosts: {
-      type: "object",
-      additionalProperties: { type: "integer" },
-      // Assumed, not resolved offline: Brevo publishes address ranges directly (no nested lookups).
-      default: { [SPEC.relaySpfInclude]: 0 },
-      description: "Extra lookups hidden behind an include (its nested terms), by include domain",
-    },
   },
 };
 
