@@ -4,6 +4,8 @@
  * secret. Vault and the Cloudflare zone lookup are answered with placeholders.
  */
 import * as path from "node:path";
+// First: loading it starts the placeholder key generation, which then overlaps the SDK's load.
+import { placeholderKeys, type PlaceholderKeys } from "./placeholder-keys";
 import * as pulumi from "@pulumi/pulumi";
 import { parseConfig, rawConfigFromPulumi } from "../lib/config";
 import { liveObjects, pastedValues, type Values } from "./crowdsec-agent";
@@ -12,7 +14,7 @@ import { isSecretEnvelope } from "./model";
 import { PLACEHOLDER, vaultPlaceholders } from "./placeholders";
 import { loadStackConfig, ROOT } from "./project";
 
-export { loadStackConfig, ROOT };
+export { loadStackConfig, placeholderKeys, ROOT };
 
 /** The program's entry: index.ts, or index.js beside the compiled tools. */
 const ENTRY = path.resolve(__dirname, "..", "index");
@@ -71,17 +73,23 @@ export interface RunOptions {
 }
 
 /** Placeholder Vault answers derived from the config the run uses. */
-export function placeholderVault(config: Record<string, string>): VaultAnswer {
+export function placeholderVault(
+  config: Record<string, string>,
+  keys: PlaceholderKeys,
+): VaultAnswer {
   const get = (key: string): unknown => JSON.parse(config[`${PROJECT}:${key}`] ?? "null");
   const domain = config[`${PROJECT}:domain`] ?? "example.org";
   const mail = get("mailserver") as { relay?: { host: string; port: number } } | null;
   const monitoring = get("monitoring") as { probe?: { imapUser?: string } } | null;
   const vault = get("vault") as Record<string, { mount: string; name: string }> | null;
-  const data = vaultPlaceholders({
-    domain,
-    relay: mail?.relay ?? { host: "relay.invalid", port: 587 },
-    probeMailbox: monitoring?.probe?.imapUser ?? `probe@${domain}`,
-  });
+  const data = vaultPlaceholders(
+    {
+      domain,
+      relay: mail?.relay ?? { host: "relay.invalid", port: 587 },
+      probeMailbox: monitoring?.probe?.imapUser ?? `probe@${domain}`,
+    },
+    keys,
+  );
   return (mount, name) => {
     const match = Object.entries(vault ?? {}).find(([, p]) => p.mount === mount && p.name === name);
     return match?.[0] === "personal" ? data.personal : data.platform;
@@ -307,7 +315,7 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
       ...Object.entries(structuredClone(opts.live ?? prometheusCluster())),
     ]));
   await pulumi.runtime.setMocks(
-    mocks(opts.vault ?? placeholderVault(opts.config), liveCluster),
+    mocks(opts.vault ?? placeholderVault(opts.config, await placeholderKeys), liveCluster),
     PROJECT,
     stack,
     opts.preview ?? false,

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import type { CapturedResource, ProgramRun } from "../../tools/mock-program";
+import { placeholderKeys } from "../../tools/placeholder-keys";
 import { vaultPlaceholders } from "../../tools/placeholders";
 import { at, find, ofType, prodRun, referenceFile } from "../helpers/program";
 
@@ -177,12 +178,15 @@ describe("mail server component", () => {
       assert.equal(volumes.find((v) => v.name === "dkim")?.secret?.defaultMode, 0o444);
     });
 
-    it("leaves no Vault value in any ConfigMap or env literal", () => {
-      const placeholders = vaultPlaceholders({
-        domain: "viktorbarzin.me",
-        relay: { host: "smtp-relay.brevo.com", port: 587 },
-        probeMailbox: "spam@viktorbarzin.me",
-      });
+    it("leaves no Vault value in any ConfigMap or env literal", async () => {
+      const placeholders = vaultPlaceholders(
+        {
+          domain: "viktorbarzin.me",
+          relay: { host: "smtp-relay.brevo.com", port: 587 },
+          probeMailbox: "spam@viktorbarzin.me",
+        },
+        await placeholderKeys,
+      );
       const secretValues = [
         ...Object.values(placeholders.platform),
         ...Object.values(placeholders.personal),

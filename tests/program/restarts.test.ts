@@ -7,7 +7,7 @@
 import { strict as assert } from "node:assert";
 import type { ProgramRun, VaultAnswer } from "../../tools/mock-program";
 import { at, find, loadStackConfig, prodRun, runProgram } from "../helpers/program";
-import { placeholderVault } from "../../tools/mock-program";
+import { placeholderKeys, placeholderVault } from "../../tools/mock-program";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const CM = "kubernetes:core/v1:ConfigMap";
@@ -69,7 +69,7 @@ describe("pod-template checksums", () => {
 
   it("change Roundcube's when its database password changes (read through secretKeyRef)", async () => {
     const config = loadStackConfig("prod");
-    const placeholders = placeholderVault(config);
+    const placeholders = placeholderVault(config, await placeholderKeys);
     const vault: VaultAnswer = (mount, name) => {
       const d = placeholders(mount, name);
       return "roundcubemail_db_password" in d
