@@ -41,7 +41,7 @@ function mountsOf(v: PlainObject): AgentMount[] {
 }
 
 /** Every agent view in the stack; an unknown view is noted as a preview gap. */
-export function agentViews(resources: StackResource[], gaps: PreviewGaps): AgentView[] {
+export function agentViews(resources: readonly StackResource[], gaps: PreviewGaps): AgentView[] {
   const out: AgentView[] = [];
   for (const r of resources) {
     const agent = at(r.props, "agent");
@@ -91,12 +91,12 @@ export interface OwnedAcquisition {
   resource: StackResource;
   configMap: string;
   key: string;
-  sources: Datasource[];
+  sources: readonly Datasource[];
 }
 
 /** Acquisition files (YAML keys with datasources) of the stack's ConfigMaps in `namespace`. */
 export function ownedAcquisitions(
-  resources: StackResource[],
+  resources: readonly StackResource[],
   namespace: string,
   gaps: PreviewGaps,
 ): OwnedAcquisition[] {
@@ -125,7 +125,7 @@ export interface LoadedFile {
   /** e.g. `ConfigMap crowdsec/acquis-configmap key acquis.yaml`. */
   origin: string;
   /** Undefined when neither created nor read by the stack. */
-  sources?: Datasource[];
+  sources?: readonly Datasource[];
   owned: boolean;
 }
 

@@ -1,18 +1,28 @@
 /** CrowdSec acquisition datasources and whether the hub's mail parsers will see their lines. */
 import { parseAllDocuments } from "yaml";
 import { kindOf } from "./k8s";
+import { memoize } from "./memo";
 import type { DmsContainer } from "./stack";
 
+/** Parsed once per distinct text and shared by every caller, hence read-only (and frozen). */
 export interface Datasource {
-  source: string;
-  filenames: string[];
-  type?: string;
-  program?: string;
+  readonly source: string;
+  readonly filenames: readonly string[];
+  readonly type?: string;
+  readonly program?: string;
   /** `poll_without_inotify: true`: the file is polled instead of followed by inotify. */
-  polls: boolean;
+  readonly polls: boolean;
 }
 
-export function parseAcquisition(text: string): { sources: Datasource[]; errors: string[] } {
+export interface Acquisition {
+  readonly sources: readonly Datasource[];
+  readonly errors: readonly string[];
+}
+
+/** The datasources of an acquisition file (multi-document YAML) and its YAML errors. */
+export const parseAcquisition: (text: string) => Acquisition = memoize(parseAcquisitionText);
+
+function parseAcquisitionText(text: string): Acquisition {
   const sources: Datasource[] = [];
   const errors: string[] = [];
   for (const doc of parseAllDocuments(text)) {
@@ -31,21 +41,27 @@ export function parseAcquisition(text: string): { sources: Datasource[]; errors:
       d.filename,
       ...(Array.isArray(d.filenames) ? (d.filenames as unknown[]) : []),
     ];
-    const ds: Datasource = {
-      // CrowdSec treats a datasource with filename(s) and no source as a file datasource.
-      source: typeof d.source === "string" ? d.source : "file",
-      filenames: names.filter((n): n is string => typeof n === "string"),
-      polls: d.poll_without_inotify === true,
-    };
-    if (typeof labels.type === "string") ds.type = labels.type;
-    if (typeof labels.program === "string") ds.program = labels.program;
-    sources.push(ds);
+    sources.push(
+      Object.freeze({
+        // CrowdSec treats a datasource with filename(s) and no source as a file datasource.
+        source: typeof d.source === "string" ? d.source : "file",
+        filenames: Object.freeze(names.filter((n): n is string => typeof n === "string")),
+        polls: d.poll_without_inotify === true,
+        ...(typeof labels.type === "string" ? { type: labels.type } : {}),
+        ...(typeof labels.program === "string" ? { program: labels.program } : {}),
+      }),
+    );
   }
-  return { sources, errors };
+  return Object.freeze({ sources: Object.freeze(sources), errors: Object.freeze(errors) });
 }
 
 /** Shell-style glob as used in acquisition filenames: * and ? stay within one path segment. */
 export function globMatches(glob: string, path: string): boolean {
+  return globRegExp(glob).test(path);
+}
+
+/** Compiled once per glob: the same few globs are matched against every mail container. */
+const globRegExp = memoize((glob: string): RegExp => {
   let re = "";
   for (let i = 0; i < glob.length; i++) {
     const ch = glob[i] ?? "";
@@ -56,8 +72,8 @@ export function globMatches(glob: string, path: string): boolean {
     else if (ch === "?") re += "[^/]";
     else re += ch.replace(/[.+^${}()|\\]/g, "\\$&");
   }
-  return new RegExp(`^${re}$`).test(path);
-}
+  return new RegExp(`^${re}$`);
+});
 
 /** The hub parsers' program filters (crowdsecurity/hub @ b03cb59b). */
 export const PARSERS = {

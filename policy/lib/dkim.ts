@@ -3,6 +3,7 @@ import { createPublicKey } from "node:crypto";
 import type { PolicyConfigSchema, ResourceValidationArgs } from "@pulumi/policy";
 import { SPEC } from "./config";
 import { parseTags, recordOf, txtAt } from "./dns";
+import { memoize } from "./memo";
 import { raise, Unknown } from "./plain";
 
 export type DkimKey =
@@ -30,7 +31,12 @@ function rsaBits(der: Buffer): number | undefined {
   return undefined;
 }
 
-export function parseDkim(text: string): DkimKey {
+/** The key of a DKIM record; both DKIM policies judge every record, so each text is parsed once. */
+export const parseDkim: (text: string) => Readonly<DkimKey> = memoize((text) =>
+  Object.freeze(parseDkimText(text)),
+);
+
+function parseDkimText(text: string): DkimKey {
   const { tags, errors } = parseTags(text);
   if (errors.length > 0) return { ok: false, error: errors.join("; ") };
   const map = new Map(tags);

@@ -108,7 +108,7 @@ export function recordOf(
   return isDnsRecord(type) ? viewRecord(name, urn, toPlain(props), zone) : undefined;
 }
 
-export function stackRecords(resources: StackResource[], zone: string): DnsRecordView[] {
+export function stackRecords(resources: readonly StackResource[], zone: string): DnsRecordView[] {
   return resources
     .filter((r) => isDnsRecord(r.type))
     .map((r) => viewRecord(r.name, r.urn, r.props, zone));

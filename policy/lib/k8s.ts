@@ -1,11 +1,23 @@
 /** Kubernetes resource shapes as the @pulumi/kubernetes provider sends them (inputs/outputs). */
+import { memoize } from "./memo";
 import { at, isObject, list, str, Unknown, type Plain, type PlainObject } from "./plain";
 
 const TYPE_RE = /^kubernetes:([a-z.]+)\/(v[0-9a-z]+):([A-Za-z]+)$/;
 
-/** Kind of a Kubernetes resource type token ("kubernetes:apps/v1:Deployment" -> "Deployment"). */
-export function kindOf(type: string): string | undefined {
-  return TYPE_RE.exec(type)?.[3];
+/**
+ * Kind of a Kubernetes resource type token ("kubernetes:apps/v1:Deployment" -> "Deployment").
+ * Every policy asks for every resource, and a stack has few distinct tokens: matched once each.
+ */
+export const kindOf: (type: string) => string | undefined = memoize(
+  (type) => TYPE_RE.exec(type)?.[3],
+);
+
+/**
+ * A Kubernetes type whose kind `kindOf` parses. Stack views that look for pod specs read all of
+ * these: `podSpecOf` finds one in any kind that keeps it at spec.template.spec.
+ */
+export function hasKind(type: string): boolean {
+  return kindOf(type) !== undefined;
 }
 
 /**

@@ -4,12 +4,12 @@
  * policy can still judge the known parts and then decide what an unknown means for it.
  */
 
-/** A value the engine does not know yet (preview). Carries the SDK's own error for re-throwing. */
+/**
+ * A value the engine does not know yet (preview). Carries the SDK's own error for re-throwing; its
+ * message names the path.
+ */
 export class Unknown {
-  constructor(
-    readonly error: Error,
-    readonly path: string,
-  ) {}
+  constructor(readonly error: Error) {}
 }
 
 export type Plain = null | boolean | number | string | Unknown | Plain[] | { [key: string]: Plain };
@@ -21,31 +21,39 @@ function isUnknownValueError(err: unknown): err is Error {
 }
 
 /** Deep-copies (possibly proxied) properties, replacing unknown values with `Unknown`. */
-export function toPlain(value: unknown, path = ""): Plain {
+export function toPlain(value: unknown): Plain {
   if (value === null || value === undefined) return null;
   if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
     return value;
   }
   if (Array.isArray(value)) {
     const out: Plain[] = [];
-    for (let i = 0; i < value.length; i++) out.push(readChild(value, i, `${path}[${i}]`));
+    for (let i = 0; i < value.length; i++) out.push(readChild(value, i));
     return out;
   }
   if (typeof value === "object") {
     const out: PlainObject = {};
     for (const key of Object.keys(value)) {
-      out[key] = readChild(value, key, `${path}.${key}`);
+      out[key] = readChild(value, key);
     }
     return out;
   }
   return null;
 }
 
-function readChild(container: object, key: string | number, path: string): Plain {
+/**
+ * Copies only `key` of (possibly proxied) object properties, as `toPlain` would: for a view that
+ * any resource may publish, without copying everything else every resource carries.
+ */
+export function pickPlain(value: object, key: string): PlainObject {
+  return Object.prototype.hasOwnProperty.call(value, key) ? { [key]: readChild(value, key) } : {};
+}
+
+function readChild(container: object, key: string | number): Plain {
   try {
-    return toPlain((container as Record<string | number, unknown>)[key], path);
+    return toPlain((container as Record<string | number, unknown>)[key]);
   } catch (err) {
-    if (isUnknownValueError(err)) return new Unknown(err, path);
+    if (isUnknownValueError(err)) return new Unknown(err);
     throw err;
   }
 }

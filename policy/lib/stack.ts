@@ -9,7 +9,17 @@ import {
   podSpecOf,
   type ContainerRef,
 } from "./k8s";
-import { at, keysOf, list, PreviewGaps, str, toPlain, Unknown, type Plain } from "./plain";
+import {
+  at,
+  keysOf,
+  list,
+  pickPlain,
+  PreviewGaps,
+  str,
+  toPlain,
+  Unknown,
+  type Plain,
+} from "./plain";
 
 export interface StackResource {
   type: string;
@@ -19,14 +29,31 @@ export interface StackResource {
   protect: boolean;
 }
 
-export function plainResources(resources: PolicyResource[]): StackResource[] {
-  return resources.map((r) => ({
-    type: r.type,
-    name: r.name,
-    urn: r.urn,
-    props: toPlain(r.props),
-    protect: r.opts.protect,
-  }));
+/** Which resources a stack policy reads, decided on the type token alone. */
+export type ReadsType = (type: string) => boolean;
+
+/**
+ * The stack's resources of the types a policy reads, as plain data, in stack order. Copying is
+ * most of a stack policy's cost, and every policy gets its own proxies from the SDK, so each
+ * copies only what it judges; the others cannot change its verdict, unknown values in them
+ * included.
+ */
+export function plainResources(
+  resources: PolicyResource[],
+  reads: ReadsType,
+): readonly StackResource[] {
+  const out: StackResource[] = [];
+  for (const r of resources) if (reads(r.type)) out.push(plainResource(r, toPlain(r.props)));
+  return Object.freeze(out);
+}
+
+/** Every resource of the stack with only its top-level property `key` copied (see pickPlain). */
+export function plainProperty(resources: PolicyResource[], key: string): readonly StackResource[] {
+  return Object.freeze(resources.map((r) => plainResource(r, pickPlain(r.props, key))));
+}
+
+function plainResource(r: PolicyResource, props: Plain): StackResource {
+  return { type: r.type, name: r.name, urn: r.urn, props, protect: r.opts.protect };
 }
 
 export interface DmsContainer {
@@ -38,7 +65,7 @@ export interface DmsContainer {
 
 /** docker-mailserver containers of every workload in the stack. */
 export function dmsContainers(
-  resources: StackResource[],
+  resources: readonly StackResource[],
   repoName: string,
   gaps: PreviewGaps,
 ): DmsContainer[] {
@@ -59,19 +86,43 @@ export function dmsContainers(
   return out;
 }
 
+type ObjectKind = "ConfigMap" | "Secret";
+
+const objectKey = (kind: string, namespace: string, name: string) =>
+  JSON.stringify([kind, namespace, name]);
+
+/**
+ * ConfigMaps and Secrets of a resource list by kind, namespace and name (the first of each wins),
+ * built once per list (plainResources freezes it): every docker-mailserver container looks
+ * several of them up.
+ */
+const objectIndexes = new WeakMap<readonly StackResource[], Map<string, StackResource>>();
+
+function objectIndex(resources: readonly StackResource[]): Map<string, StackResource> {
+  let index = objectIndexes.get(resources);
+  if (index) return index;
+  index = new Map();
+  for (const r of resources) {
+    const kind = kindOf(r.type);
+    if (kind !== "ConfigMap" && kind !== "Secret") continue;
+    const ns = namespaceOf(r.props);
+    const name = nameOf(r.props, r.name);
+    if (typeof ns !== "string" || typeof name !== "string") continue;
+    const key = objectKey(kind, ns, name);
+    if (!index.has(key)) index.set(key, r);
+  }
+  objectIndexes.set(resources, index);
+  return index;
+}
+
 /** The stack's ConfigMap or Secret of that namespace and name, if the stack has one. */
 export function findObject(
-  resources: StackResource[],
-  kind: "ConfigMap" | "Secret",
+  resources: readonly StackResource[],
+  kind: ObjectKind,
   namespace: string,
   name: string,
 ): StackResource | undefined {
-  return resources.find(
-    (r) =>
-      kindOf(r.type) === kind &&
-      namespaceOf(r.props) === namespace &&
-      nameOf(r.props, r.name) === name,
-  );
+  return objectIndex(resources).get(objectKey(kind, namespace, name));
 }
 
 export interface EnvFromConfigMap {
@@ -82,7 +133,7 @@ export interface EnvFromConfigMap {
 
 /** ConfigMaps a container pulls in with envFrom, resolved against the stack. */
 export function envFromConfigMaps(
-  resources: StackResource[],
+  resources: readonly StackResource[],
   c: DmsContainer,
   gaps: PreviewGaps,
 ): EnvFromConfigMap[] {
@@ -114,7 +165,7 @@ export type EnvValue =
 
 /** What one envFrom entry contributes to `key`, or undefined when it does not set it. */
 function envFromValue(
-  resources: StackResource[],
+  resources: readonly StackResource[],
   namespace: string,
   source: Plain,
   key: string,
@@ -156,7 +207,11 @@ function envFromValue(
  * override earlier ones, an envFrom prefix is prepended to each key (Kubernetes semantics).
  * Secrets and valueFrom are opaque; a Secret in the stack without the key does not set it.
  */
-export function effectiveEnv(resources: StackResource[], c: DmsContainer, key: string): EnvValue {
+export function effectiveEnv(
+  resources: readonly StackResource[],
+  c: DmsContainer,
+  key: string,
+): EnvValue {
   let found: EnvValue | undefined;
   const unresolved: string[] = [];
   const consulted: StackResource[] = [];

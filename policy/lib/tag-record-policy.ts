@@ -7,7 +7,7 @@ import type {
   StackValidationPolicy,
 } from "@pulumi/policy";
 import { DOMAIN_SCHEMA, readConfig } from "./config";
-import { checkSingleRecord, parseTags, recordOf, stackRecords, txtAt } from "./dns";
+import { checkSingleRecord, isDnsRecord, parseTags, recordOf, stackRecords, txtAt } from "./dns";
 import { PreviewGaps, raise, Unknown } from "./plain";
 import { plainResources } from "./stack";
 
@@ -48,7 +48,7 @@ export function makePolicy(
     validateStack: (args: StackValidationArgs, report: ReportViolation) => {
       const { domain } = readConfig<{ domain: string }>(configSchema, args.getConfig());
       const gaps = new PreviewGaps();
-      const records = stackRecords(plainResources(args.resources), domain);
+      const records = stackRecords(plainResources(args.resources, isDnsRecord), domain);
       const prefix = new RegExp(`^v=${spec.version}`, "i");
       checkSingleRecord(records, at(domain), prefix, `${spec.label} ${spec.version}`, report, gaps);
       gaps.settle();

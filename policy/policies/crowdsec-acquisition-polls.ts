@@ -20,6 +20,7 @@ import type {
 } from "@pulumi/policy";
 import { readConfig, SPEC } from "../lib/config";
 import { ownedAcquisitions } from "../lib/agent";
+import { kindOf } from "../lib/k8s";
 import { PreviewGaps, toPlain } from "../lib/plain";
 
 const configSchema: PolicyConfigSchema = {
@@ -38,6 +39,7 @@ interface Config {
 
 function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
+  if (kindOf(args.type) !== "ConfigMap") return;
   const gaps = new PreviewGaps();
   const resource = {
     type: args.type,

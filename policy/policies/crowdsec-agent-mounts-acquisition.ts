@@ -29,7 +29,8 @@ import {
 import { readConfig, SPEC } from "../lib/config";
 import { ACQUIS_DIR, coversAcquisDir, isAcquisitionPath } from "../lib/crowdsec";
 import { PreviewGaps } from "../lib/plain";
-import { plainResources } from "../lib/stack";
+import { kindOf } from "../lib/k8s";
+import { plainProperty, plainResources } from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
   properties: {
@@ -77,9 +78,11 @@ function checkHiding(a: AgentView, report: ReportViolation): void {
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const gaps = new PreviewGaps();
-  const resources = plainResources(args.resources);
-  const owned = ownedAcquisitions(resources, cfg.crowdsecNamespace, gaps);
-  const agents = agentViews(resources, gaps).filter((a) => a.namespace === cfg.crowdsecNamespace);
+  const configMaps = plainResources(args.resources, (t) => kindOf(t) === "ConfigMap");
+  const owned = ownedAcquisitions(configMaps, cfg.crowdsecNamespace, gaps);
+  const agents = agentViews(plainProperty(args.resources, "agent"), gaps).filter(
+    (a) => a.namespace === cfg.crowdsecNamespace,
+  );
   for (const a of agents) checkHiding(a, report);
   for (const acq of owned) {
     const where = `ConfigMap ${cfg.crowdsecNamespace}/${acq.configMap} key ${acq.key}`;

@@ -24,12 +24,12 @@ import {
   type Datasource,
   type ParserName,
 } from "../lib/crowdsec";
-import { kindOf, namespaceOf } from "../lib/k8s";
+import { hasKind, kindOf, namespaceOf } from "../lib/k8s";
 import { at, isObject, PreviewGaps } from "../lib/plain";
 import { dmsContainers, plainResources, type StackResource } from "../lib/stack";
 
 function acquisitions(
-  resources: StackResource[],
+  resources: readonly StackResource[],
   cfg: CrowdSecMailConfig,
   report: ReportViolation,
   gaps: PreviewGaps,
@@ -61,7 +61,8 @@ const WANTS: Record<ParserName, string> = {
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<CrowdSecMailConfig>(CROWDSEC_MAIL_SCHEMA, args.getConfig());
   const gaps = new PreviewGaps();
-  const resources = plainResources(args.resources);
+  // Pod specs of any kind, and the acquisition ConfigMaps.
+  const resources = plainResources(args.resources, hasKind);
   const mail = dmsContainers(resources, cfg.dmsImage, gaps);
   const sources = acquisitions(resources, cfg, report, gaps);
   for (const c of mail) {

@@ -25,7 +25,8 @@ import {
 import { CROWDSEC_MAIL_SCHEMA, readConfig, type CrowdSecMailConfig } from "../lib/config";
 import { feedsParser, PARSERS, podLogPath, readsMailLog, type ParserName } from "../lib/crowdsec";
 import { PreviewGaps } from "../lib/plain";
-import { dmsContainers, plainResources, type DmsContainer } from "../lib/stack";
+import { hasKind } from "../lib/k8s";
+import { dmsContainers, plainProperty, plainResources, type DmsContainer } from "../lib/stack";
 
 /** The ban thresholds a doubled count halves (hub @ b03cb59b). */
 const THRESHOLDS =
@@ -83,10 +84,13 @@ function checkReaders(
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<CrowdSecMailConfig>(CROWDSEC_MAIL_SCHEMA, args.getConfig());
   const gaps = new PreviewGaps();
-  const resources = plainResources(args.resources);
+  // Pod specs of any kind and the acquisition ConfigMaps; the agent view of any resource.
+  const resources = plainResources(args.resources, hasKind);
   const mail = dmsContainers(resources, cfg.dmsImage, gaps);
   const owned = ownedAcquisitions(resources, cfg.crowdsecNamespace, gaps);
-  const agents = agentViews(resources, gaps).filter((a) => a.namespace === cfg.crowdsecNamespace);
+  const agents = agentViews(plainProperty(args.resources, "agent"), gaps).filter(
+    (a) => a.namespace === cfg.crowdsecNamespace,
+  );
   for (const a of agents) {
     const files = loadedFiles(a, owned);
     checkUnknown(a, files, report);

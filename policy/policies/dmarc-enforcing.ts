@@ -21,7 +21,7 @@ import type {
   StackValidationPolicy,
 } from "@pulumi/policy";
 import { DOMAIN_SCHEMA, readConfig } from "../lib/config";
-import { checkSingleRecord, recordOf, stackRecords, txtAt } from "../lib/dns";
+import { checkSingleRecord, isDnsRecord, recordOf, stackRecords, txtAt } from "../lib/dns";
 import { DMARC_VERSION, isDmarcName, parseDmarcTags } from "../lib/dmarc";
 import { PreviewGaps, raise, Unknown } from "../lib/plain";
 import { plainResources } from "../lib/stack";
@@ -81,7 +81,7 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const gaps = new PreviewGaps();
-  const records = stackRecords(plainResources(args.resources), cfg.domain);
+  const records = stackRecords(plainResources(args.resources, isDnsRecord), cfg.domain);
   checkSingleRecord(records, isDmarcName(cfg.domain), DMARC_VERSION, "DMARC", report, gaps);
   gaps.settle();
 }

@@ -28,6 +28,7 @@ import {
 } from "../lib/dms-env.generated";
 import {
   containersOf,
+  hasKind,
   isDmsContainer,
   isWorkload,
   kindOf,
@@ -92,9 +93,11 @@ function checkKeys(
 
 function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
+  const isConfigMap = kindOf(args.type) === "ConfigMap";
+  if (!isConfigMap && !isWorkload(args.type)) return;
   const props = toPlain(args.props);
   const gaps = new PreviewGaps();
-  if (kindOf(args.type) === "ConfigMap") {
+  if (isConfigMap) {
     const name = nameOf(props, args.name);
     const ns = namespaceOf(props);
     if (
@@ -105,7 +108,7 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
     ) {
       checkKeys(keysOf(props, ["data"], gaps), `ConfigMap ${ns}/${name}`, cfg, report);
     }
-  } else if (isWorkload(args.type)) {
+  } else {
     for (const c of containersOf(podSpecOf(args.type, props))) {
       const dms = isDmsContainer(c.container, cfg.dmsImage);
       if (gaps.check(dms) || !dms) continue;
@@ -123,7 +126,8 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const gaps = new PreviewGaps();
-  const resources = plainResources(args.resources);
+  // Pod specs of any kind, and the ConfigMaps and Secrets their envFrom names.
+  const resources = plainResources(args.resources, hasKind);
   const seen = new Set<string>();
   for (const c of dmsContainers(resources, cfg.dmsImage, gaps)) {
     for (const cm of envFromConfigMaps(resources, c, gaps)) {

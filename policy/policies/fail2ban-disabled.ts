@@ -28,6 +28,7 @@ import type {
 import { DMS_ENV_SCHEMA_PROPERTIES, readConfig } from "../lib/config";
 import {
   containersOf,
+  hasKind,
   isDmsContainer,
   isWorkload,
   kindOf,
@@ -81,9 +82,8 @@ function checkWorkload(type: string, props: Plain, cfg: Config, gaps: PreviewGap
 function validateResource(args: ResourceValidationArgs): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const gaps = new PreviewGaps();
-  const props = toPlain(args.props);
-  if (kindOf(args.type) === "ConfigMap") checkConfigMap(props, args.name, cfg, gaps);
-  else if (isWorkload(args.type)) checkWorkload(args.type, props, cfg, gaps);
+  if (kindOf(args.type) === "ConfigMap") checkConfigMap(toPlain(args.props), args.name, cfg, gaps);
+  else if (isWorkload(args.type)) checkWorkload(args.type, toPlain(args.props), cfg, gaps);
   gaps.settle();
 }
 
@@ -139,7 +139,8 @@ function fixAt(v: EnvValue): string | undefined {
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const gaps = new PreviewGaps();
-  const resources = plainResources(args.resources);
+  // Pod specs of any kind, and the ConfigMaps and Secrets their envFrom names.
+  const resources = plainResources(args.resources, hasKind);
   for (const c of dmsContainers(resources, cfg.dmsImage, gaps)) {
     const v = effectiveEnv(resources, c, KEY);
     const who = `container ${c.container.name} of ${c.namespace}/${c.workloadName}`;

@@ -71,13 +71,14 @@ function checkClaimTemplates(
 
 function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
+  const kind = kindOf(args.type);
+  if (kind !== "StatefulSet" && kind !== "PersistentVolumeClaim") return;
   const props = toPlain(args.props);
   const gaps = new PreviewGaps();
-  if (kindOf(args.type) === "StatefulSet") {
+  if (kind === "StatefulSet") {
     checkClaimTemplates(props, cfg, report, gaps);
     return gaps.settle();
   }
-  if (kindOf(args.type) !== "PersistentVolumeClaim") return;
   const name = nameOf(props, args.name);
   const ns = namespaceOf(props);
   if (gaps.check(name) || gaps.check(ns)) return gaps.settle();

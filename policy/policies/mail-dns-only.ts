@@ -21,7 +21,7 @@ import type {
   StackValidationPolicy,
 } from "@pulumi/policy";
 import { readConfig, SPEC } from "../lib/config";
-import { fqdn, recordOf, stackRecords, type DnsRecordView } from "../lib/dns";
+import { fqdn, isDnsRecord, recordOf, stackRecords, type DnsRecordView } from "../lib/dns";
 import { PreviewGaps, Unknown } from "../lib/plain";
 import { plainResources } from "../lib/stack";
 
@@ -73,7 +73,7 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const gaps = new PreviewGaps();
-  const records = stackRecords(plainResources(args.resources), cfg.domain);
+  const records = stackRecords(plainResources(args.resources, isDnsRecord), cfg.domain);
   const configured = new Set(cfg.mailHosts.map((h) => fqdn(h, cfg.domain)));
   const extra = new Set<string>();
   for (const r of records) {

@@ -19,7 +19,7 @@ import type {
   StackValidationPolicy,
 } from "@pulumi/policy";
 import { readConfig, SPEC } from "../lib/config";
-import { parseTags, stackRecords, txtAt, type DnsRecordView } from "../lib/dns";
+import { isDnsRecord, parseTags, stackRecords, txtAt, type DnsRecordView } from "../lib/dns";
 import { at, list, str, Unknown, PreviewGaps } from "../lib/plain";
 import { plainResources, type StackResource } from "../lib/stack";
 
@@ -91,7 +91,7 @@ export function mxMatches(pattern: string, host: string): boolean {
 
 /** Policy text served on `host` by a Worker of the stack, or undefined; Unknown in preview. */
 function servedPolicy(
-  resources: StackResource[],
+  resources: readonly StackResource[],
   host: string,
   cfg: Config,
   gaps: PreviewGaps,
@@ -131,7 +131,10 @@ function mxHosts(records: DnsRecordView[], domain: string, gaps: PreviewGaps): s
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const gaps = new PreviewGaps();
-  const resources = plainResources(args.resources);
+  const resources = plainResources(
+    args.resources,
+    (t) => isDnsRecord(t) || t === CUSTOM_DOMAIN_TYPE || SCRIPT_TYPES.includes(t),
+  );
   const records = stackRecords(resources, cfg.domain);
   const host = `mta-sts.${cfg.domain}`;
   const url = `https://${host}/.well-known/mta-sts.txt`;

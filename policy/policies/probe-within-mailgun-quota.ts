@@ -89,8 +89,7 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
   let total = 0;
   const parts: string[] = [];
   let probes = 0;
-  for (const r of plainResources(args.resources)) {
-    if (kindOf(r.type) !== "CronJob") continue;
+  for (const r of plainResources(args.resources, (t) => kindOf(t) === "CronJob")) {
     const name = nameOf(r.props, r.name);
     if (gaps.check(name, r.name) || !isProbe(r, name, cfg)) continue;
     probes++;

@@ -30,7 +30,8 @@ import type {
 } from "@pulumi/policy";
 import { parse } from "yaml";
 import { readConfig } from "../lib/config";
-import { containersOf, kindOf, nameOf, namespaceOf, podSpecOf } from "../lib/k8s";
+import { containersOf, hasKind, kindOf, nameOf, namespaceOf, podSpecOf } from "../lib/k8s";
+import { memoize } from "../lib/memo";
 import { at, isObject, list, PreviewGaps, str } from "../lib/plain";
 import { plainResources, type StackResource } from "../lib/stack";
 
@@ -65,22 +66,24 @@ interface Observation {
 const CHART_FIX =
   "ship it as a rule file in a ConfigMap in the chart's namespace and apply the chart values the program exports as prometheusChartValues (server.extraVolumes + server.extraVolumeMounts, configmapReload.prometheus.extraVolumeDirs + extraVolumeMounts, serverFiles.prometheus.yml.rule_files), then run the preview again";
 
-/** Keys of a ConfigMap's data that hold a Prometheus rule file (`groups:` with `rules:`). */
+/** Is the text a Prometheus rule file (`groups:` with `rules:`)? Parsed once per distinct text. */
+const holdsRules = memoize((text: string): boolean => {
+  try {
+    const doc = parse(text) as { groups?: unknown } | null;
+    const groups: unknown[] = Array.isArray(doc?.groups) ? doc.groups : [];
+    return groups.some(
+      (g) => typeof g === "object" && g !== null && Array.isArray((g as { rules?: unknown }).rules),
+    );
+  } catch {
+    return false;
+  }
+});
+
+/** Keys of a ConfigMap's data that hold a Prometheus rule file. */
 function ruleFileKeys(data: Record<string, unknown>): string[] {
   return Object.entries(data)
     .filter(([key, text]) => /\.ya?ml$/.test(key) && typeof text === "string")
-    .filter(([, text]) => {
-      try {
-        const doc = parse(text as string) as { groups?: unknown } | null;
-        const groups: unknown[] = Array.isArray(doc?.groups) ? doc.groups : [];
-        return groups.some(
-          (g) =>
-            typeof g === "object" && g !== null && Array.isArray((g as { rules?: unknown }).rules),
-        );
-      } catch {
-        return false;
-      }
-    })
+    .filter(([, text]) => holdsRules(text as string))
     .map(([key]) => key);
 }
 
@@ -215,7 +218,8 @@ function checkScrapePort(
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const gaps = new PreviewGaps();
-  for (const r of plainResources(args.resources)) {
+  // Operator kinds, rule ConfigMaps and pod specs of any kind.
+  for (const r of plainResources(args.resources, hasKind)) {
     checkOperatorKind(r, cfg, report);
     if (kindOf(r.type) === "ConfigMap") checkRuleConfigMap(r, cfg, report, gaps);
     checkScrapePort(r, cfg, report, gaps);

@@ -25,7 +25,7 @@ import type {
   StackValidationPolicy,
 } from "@pulumi/policy";
 import { readConfig, SPEC } from "../lib/config";
-import { checkSingleRecord, recordOf, stackRecords, txtAt } from "../lib/dns";
+import { checkSingleRecord, isDnsRecord, recordOf, stackRecords, txtAt } from "../lib/dns";
 import { PreviewGaps, raise, Unknown } from "../lib/plain";
 import {
   evaluatedMechanisms,
@@ -92,7 +92,7 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const gaps = new PreviewGaps();
-  const records = stackRecords(plainResources(args.resources), cfg.domain);
+  const records = stackRecords(plainResources(args.resources, isDnsRecord), cfg.domain);
   const apex = (n: string) => n === cfg.domain;
   checkSingleRecord(records, apex, SPF, `v=spf1 TXT at ${cfg.domain}`, report, gaps);
   const lookup = stackSpfLookup(records);

@@ -19,7 +19,7 @@ import type {
   StackValidationPolicy,
 } from "@pulumi/policy";
 import { readConfig, SPF_SCHEMA_PROPERTIES } from "../lib/config";
-import { stackRecords } from "../lib/dns";
+import { isDnsRecord, stackRecords } from "../lib/dns";
 import { isSpf, resolveSpf, stackSpfLookup } from "../lib/spf";
 import { plainResources } from "../lib/stack";
 
@@ -34,7 +34,7 @@ interface Config {
 
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
-  const records = stackRecords(plainResources(args.resources), cfg.domain);
+  const records = stackRecords(plainResources(args.resources, isDnsRecord), cfg.domain);
   const lookup = stackSpfLookup(records);
   for (const r of records) {
     if (r.type !== "TXT" || typeof r.fqdn !== "string" || typeof r.content !== "string") continue;

@@ -26,7 +26,7 @@ import type {
   StackValidationPolicy,
 } from "@pulumi/policy";
 import { readConfig, SPF_SCHEMA_PROPERTIES } from "../lib/config";
-import { recordOf, stackRecords, txtAt } from "../lib/dns";
+import { isDnsRecord, recordOf, stackRecords, txtAt } from "../lib/dns";
 import { raise, Unknown } from "../lib/plain";
 import { isSpf, lookupCount, parseSpf, resolveSpf, SPF_PREFIX, stackSpfLookup } from "../lib/spf";
 import { plainResources } from "../lib/stack";
@@ -76,7 +76,7 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
 /** Lookups behind include/redirect of records this stack publishes count too (RFC 7208 4.6.4). */
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
-  const records = stackRecords(plainResources(args.resources), cfg.domain);
+  const records = stackRecords(plainResources(args.resources, isDnsRecord), cfg.domain);
   const lookup = stackSpfLookup(records);
   for (const r of records) {
     if (r.type !== "TXT" || typeof r.fqdn !== "string" || typeof r.content !== "string") continue;

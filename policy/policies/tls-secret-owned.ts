@@ -72,7 +72,7 @@ function ingressSecrets(r: StackResource, gaps: PreviewGaps): SecretRef[] {
 }
 
 /** Secrets of the stack by "namespace/name", with their `type`. */
-function stackSecrets(resources: StackResource[], gaps: PreviewGaps): Map<string, Plain> {
+function stackSecrets(resources: readonly StackResource[], gaps: PreviewGaps): Map<string, Plain> {
   const out = new Map<string, Plain>();
   for (const r of resources) {
     if (kindOf(r.type) !== "Secret") continue;
@@ -87,7 +87,10 @@ function stackSecrets(resources: StackResource[], gaps: PreviewGaps): Map<string
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const gaps = new PreviewGaps();
-  const resources = plainResources(args.resources);
+  const resources = plainResources(
+    args.resources,
+    (t) => INGRESS_TYPES.includes(t) || isWorkload(t) || kindOf(t) === "Secret",
+  );
   const secrets = stackSecrets(resources, gaps);
   const fix =
     "mount the Secret of the stack's TlsCertificate (components/certificate.ts, MailServer.tlsSecretName) or create this Secret in the stack";
