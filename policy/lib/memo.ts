@@ -15,3 +15,9 @@ export function memoize<T>(fn: (key: string) => T, limit = 256): (key: string) =
     return value;
   };
 }
+
+/** Runs `fn` on the first call only; later calls return its first result. */
+export function once<T>(fn: () => T): () => T {
+  let done: { value: T } | undefined;
+  return () => (done ??= { value: fn() }).value;
+}

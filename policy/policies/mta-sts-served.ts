@@ -20,6 +20,7 @@ import type {
 } from "@pulumi/policy";
 import { readConfig, SPEC } from "../lib/config";
 import { isDnsRecord, parseTags, stackRecords, txtAt, type DnsRecordView } from "../lib/dns";
+import { once } from "../lib/memo";
 import { at, list, str, Unknown, PreviewGaps } from "../lib/plain";
 import { plainResources, type StackResource } from "../lib/stack";
 
@@ -138,6 +139,9 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
   const records = stackRecords(resources, cfg.domain);
   const host = `mta-sts.${cfg.domain}`;
   const url = `https://${host}/.well-known/mta-sts.txt`;
+  // The same for every _mta-sts record: looked up when the first one needs it, then reused.
+  const served = once(() => servedPolicy(resources, host, cfg, gaps));
+  const mx = once(() => mxHosts(records, cfg.domain, gaps));
   let txtCount = 0;
   for (const r of records) {
     const text = txtAt(r, (n) => n === `_mta-sts.${cfg.domain}`, /^v=STSv1\b/);
@@ -147,8 +151,8 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
     const id = new Map(parseTags(text).tags).get("id");
     // A missing or malformed id is mta-sts-valid's to report.
     if (id === undefined || !/^[A-Za-z0-9]{1,32}$/.test(id)) continue;
-    const served = servedPolicy(resources, host, cfg, gaps);
-    if (served === undefined) {
+    const policy = served();
+    if (policy === undefined) {
       if (gaps.pending) continue;
       report(
         `_mta-sts.${cfg.domain} (${r.resource}) publishes id=${id}, but nothing in this stack serves ${url}: senders fail open and TLS-RPT reports fetch errors daily. Serve the policy with MtaStsSite (components/mta-sts.ts): a WorkersScript with plain_text binding ${cfg.bindingName} and a WorkersCustomDomain for ${host}.`,
@@ -156,7 +160,7 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
       );
       continue;
     }
-    checkServed(served, id, mxHosts(records, cfg.domain, gaps), r, url, report);
+    checkServed(policy, id, mx(), r, url, report);
   }
   gaps.settle();
   if (txtCount === 0) args.notApplicable(`no _mta-sts.${cfg.domain} TXT in this stack`);

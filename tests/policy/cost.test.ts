@@ -8,7 +8,7 @@ import { UNKNOWN, type AnalyzerResource, type Diagnostic } from "../../tools/ana
 import { globMatches, parseAcquisition } from "../../policy/lib/crowdsec";
 import { parseDkim } from "../../policy/lib/dkim";
 import { kindOf } from "../../policy/lib/k8s";
-import { memoize } from "../../policy/lib/memo";
+import { memoize, once } from "../../policy/lib/memo";
 import { OWNER_VALUES } from "../../tools/crowdsec-agent";
 import {
   acquisitionDoc,
@@ -40,7 +40,7 @@ function mailWithTlsVolume(secretName: unknown): AnalyzerResource {
 const only = (ds: Diagnostic[], policy: string) => ds.filter((d) => d.policyName === policy);
 
 describe("pack cost: shared parses", () => {
-  it("memoize recomputes what its bound evicted and remembers undefined results", () => {
+  it("memoize recomputes what its bound evicted and remembers undefined results; once runs once", () => {
     const calls: string[] = [];
     const upper = memoize((s: string) => {
       calls.push(s);
@@ -52,6 +52,9 @@ describe("pack cost: shared parses", () => {
     assert.equal(upper("b"), "B"); // evicts "a", the oldest
     assert.equal(upper("a"), "A");
     assert.deepEqual(calls, ["a", "none", "b", "a"]);
+    let runs = 0;
+    const first = once(() => ++runs);
+    assert.deepEqual([first(), first()], [1, 1]);
   });
 
   it("matches one glob against different paths, and similar globs apart", () => {
