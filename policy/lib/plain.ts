@@ -28,7 +28,9 @@ export function toPlain(value: unknown): Plain {
   }
   if (Array.isArray(value)) {
     const out: Plain[] = [];
-    for (let i = 0; i < value.length; i++) out.push(readChild(value, i));
+    // Read once: through the SDK's proxy every read of length is a trap call.
+    const length = value.length;
+    for (let i = 0; i < length; i++) out.push(readChild(value, i));
     return out;
   }
   if (typeof value === "object") {
