@@ -4,7 +4,12 @@
  */
 import { existsSync } from "node:fs";
 import * as path from "node:path";
-import { PolicyPackClient, type AnalyzerResource, type Diagnostic } from "./analyzer";
+import {
+  EncodedProperties,
+  PolicyPackClient,
+  type AnalyzerResource,
+  type Diagnostic,
+} from "./analyzer";
 import { scrubber, secretStrings, type Item, type Violation } from "./model";
 import type { PackConfig } from "./pack-config";
 import { PACK_DIR } from "./project";
@@ -25,12 +30,17 @@ export async function startPack(
   return PolicyPackClient.start(packDir, config, { stack, configSource });
 }
 
-function toAnalyzerResource(item: Item, props: Record<string, unknown>): AnalyzerResource {
+function toAnalyzerResource(
+  item: Item,
+  props: Record<string, unknown>,
+  encoded?: EncodedProperties,
+): AnalyzerResource {
   return {
     type: item.type,
     name: item.name,
     urn: item.urn,
     properties: props,
+    ...(encoded ? { encoded } : {}),
     options: { protect: item.protect, ...(item.parent ? { parent: item.parent } : {}) },
     dependencies: item.dependencies,
   };
@@ -83,11 +93,20 @@ export async function analyze(
   // Objects the stack only read (`external`) belong to the stacks that manage them; the plan
   // never sends them to the pack, so the audit of its export does not either.
   items = items.filter((i) => !i.external);
+  // A resource whose outputs are its inputs (custom resources under mocks) is encoded once.
+  const shared = new Map<Item, EncodedProperties>();
   const perResource = await pool(items, IN_FLIGHT, async (item) => {
-    const res = await pack.analyze(toAnalyzerResource(item, item.inputs));
+    let encoded: EncodedProperties | undefined;
+    if (item.outputs === item.inputs) {
+      encoded = new EncodedProperties(item.inputs);
+      shared.set(item, encoded);
+    }
+    const res = await pack.analyze(toAnalyzerResource(item, item.inputs, encoded));
     return res.diagnostics.map((d) => toViolation(d, item.urn));
   });
-  const stack = await pack.analyzeStack(items.map((i) => toAnalyzerResource(i, i.outputs)));
+  const stack = await pack.analyzeStack(
+    items.map((i) => toAnalyzerResource(i, i.outputs, shared.get(i))),
+  );
   const stackViolations = stack.diagnostics.map((d) =>
     toViolation(d, d.urn && byUrn.has(d.urn) ? d.urn : stackUrn),
   );

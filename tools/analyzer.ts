@@ -373,46 +373,18 @@ export class PolicyPackClient {
     return `${this.urnPrefix}${type}::${name}`;
   }
 
-  /** The fields a single-resource request and a stack request's resource share, but properties. */
-  private describe<M extends pb.AnalyzeRequest | pb.AnalyzerResource>(
-    message: M,
-    resource: AnalyzerResource,
-  ): M {
-    message.setType(resource.type);
-    message.setName(resource.name);
-    message.setUrn(resource.urn ?? this.urn(resource.type, resource.name));
-    message.setOptions(toOptions(resource.options));
-    return message;
-  }
-
-  /** The AnalyzeRequest bytes for `resource`. */
-  analyzeRequest(resource: AnalyzerResource): Buffer {
-    const header = this.describe(new pb.AnalyzeRequest(), resource).serializeBinary();
-    return withProperties(header, KEY.analyzeProperties, resource);
-  }
-
-  /** The AnalyzeStackRequest bytes for `resources`. */
-  analyzeStackRequest(resources: AnalyzerResource[]): Buffer {
-    const w = Writer.create();
-    for (const resource of resources) {
-      const r = this.describe(new pb.AnalyzerResource(), resource);
-      if (resource.options?.parent) r.setParent(resource.options.parent);
-      r.setDependenciesList(resource.dependencies ?? []);
-      w.uint32(KEY.stackResources).bytes(
-        withProperties(r.serializeBinary(), KEY.resourceProperties, resource),
-      );
-    }
-    return Buffer.from(w.finish());
+  private urnOf(resource: AnalyzerResource): string {
+    return resource.urn ?? this.urn(resource.type, resource.name);
   }
 
   async analyze(resource: AnalyzerResource): Promise<AnalyzeResult> {
-    return fromResponse(await this.send(AnalyzerService.analyze, this.analyzeRequest(resource)));
+    const request = analyzeRequest(resource, this.urnOf(resource));
+    return fromResponse(await this.send(AnalyzerService.analyze, request));
   }
 
   async analyzeStack(resources: AnalyzerResource[]): Promise<AnalyzeResult> {
-    return fromResponse(
-      await this.send(AnalyzerService.analyzeStack, this.analyzeStackRequest(resources)),
-    );
+    const request = analyzeStackRequest(resources, (r) => this.urnOf(r));
+    return fromResponse(await this.send(AnalyzerService.analyzeStack, request));
   }
 
   /** A call with the request already encoded; the response through the generated decoder. */
@@ -442,6 +414,42 @@ export class PolicyPackClient {
     await exited;
     clearTimeout(timer);
   }
+}
+
+/** The fields a single-resource request and a stack request's resource share, but properties. */
+function describe<M extends pb.AnalyzeRequest | pb.AnalyzerResource>(
+  message: M,
+  resource: AnalyzerResource,
+  urn: string,
+): M {
+  message.setType(resource.type);
+  message.setName(resource.name);
+  message.setUrn(urn);
+  message.setOptions(toOptions(resource.options));
+  return message;
+}
+
+/** AnalyzeRequest bytes: the generated encoder's fields, then the properties. */
+export function analyzeRequest(resource: AnalyzerResource, urn: string): Buffer {
+  const header = describe(new pb.AnalyzeRequest(), resource, urn).serializeBinary();
+  return withProperties(header, KEY.analyzeProperties, resource);
+}
+
+/** AnalyzeStackRequest bytes, one AnalyzerResource a resource in order. */
+export function analyzeStackRequest(
+  resources: AnalyzerResource[],
+  urnOf: (resource: AnalyzerResource) => string,
+): Buffer {
+  const w = Writer.create();
+  for (const resource of resources) {
+    const r = describe(new pb.AnalyzerResource(), resource, urnOf(resource));
+    if (resource.options?.parent) r.setParent(resource.options.parent);
+    r.setDependenciesList(resource.dependencies ?? []);
+    const bytes = withProperties(r.serializeBinary(), KEY.resourceProperties, resource);
+    w.uint32(KEY.stackResources).bytes(bytes);
+  }
+  const bytes = w.finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function toOptions(options: ResourceOptions = {}): pb.AnalyzerResourceOptions {
