@@ -10,7 +10,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { AnalyzerClient, AnalyzerService } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
-import { common, Reader, Root, Writer } from "protobufjs";
+import { common, Field, Reader, Root, Type, Writer } from "protobufjs";
 import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
 import { resolvePackConfig, type EffectiveConfig, type PackConfig } from "./pack-config";
 
@@ -382,28 +382,24 @@ export class PolicyPackClient {
   }
 
   async analyze(resource: AnalyzerResource): Promise<AnalyzeResult> {
-    const request = analyzeRequest(resource, this.urnOf(resource));
-    return fromResponse(await this.send(AnalyzerService.analyze, request));
+    return this.send(AnalyzerService.analyze.path, analyzeRequest(resource, this.urnOf(resource)));
   }
 
   async analyzeStack(resources: AnalyzerResource[]): Promise<AnalyzeResult> {
     const request = analyzeStackRequest(resources, (r) => this.urnOf(r));
-    return fromResponse(await this.send(AnalyzerService.analyzeStack, request));
+    return this.send(AnalyzerService.analyzeStack.path, request);
   }
 
-  /** A call with the request already encoded; the response through the generated decoder. */
-  private send(
-    method: { path: string; responseDeserialize: (bytes: Buffer) => pb.AnalyzeResponse },
-    request: Buffer,
-  ): Promise<pb.AnalyzeResponse> {
+  /** A call with the request already encoded and the response decoded by decodeAnalyzeResponse. */
+  private send(path: string, request: Buffer): Promise<AnalyzeResult> {
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(
-        method.path,
+        path,
         (bytes: Buffer) => bytes,
-        method.responseDeserialize,
+        decodeAnalyzeResponse,
         request,
         (err, res) =>
-          err || !res ? reject(err ?? new Error(`${method.path}: no response`)) : resolve(res),
+          err || !res ? reject(err ?? new Error(`${path}: no response`)) : resolve(res),
       );
     });
   }
@@ -470,23 +466,62 @@ function toOptions(options: ResourceOptions = {}): pb.AnalyzerResourceOptions {
   return o;
 }
 
-function fromResponse(res: pb.AnalyzeResponse): AnalyzeResult {
+/**
+ * The AnalyzeResponse fields this client reads, decoded by protobufjs: google-protobuf's generated
+ * decoder spends most of a large response (tens of thousands of diagnostics) in its JavaScript
+ * UTF-8 decoding. Field numbers and types are those the generated decoder reads
+ * (@pulumi/pulumi/proto/analyzer_pb.js, `deserializeBinaryFromReader` of AnalyzeResponse,
+ * AnalyzeDiagnostic, PolicyNotApplicable); other fields are skipped. The wire tests decode a
+ * generated response with every field set both ways.
+ */
+const RESPONSE = new Root()
+  .add(
+    new Type("AnalyzeDiagnostic")
+      .add(new Field("policyName", 1, "string"))
+      .add(new Field("policyPackName", 2, "string"))
+      .add(new Field("policyPackVersion", 3, "string"))
+      .add(new Field("description", 4, "string"))
+      .add(new Field("message", 5, "string"))
+      .add(new Field("enforcementLevel", 7, "int32"))
+      .add(new Field("urn", 8, "string")),
+  )
+  .add(
+    new Type("PolicyNotApplicable")
+      .add(new Field("policyName", 1, "string"))
+      .add(new Field("reason", 2, "string")),
+  )
+  .add(
+    new Type("AnalyzeResponse")
+      .add(new Field("diagnostics", 2, "AnalyzeDiagnostic", "repeated"))
+      .add(new Field("notApplicable", 3, "PolicyNotApplicable", "repeated")),
+  )
+  .lookupType("AnalyzeResponse");
+
+/** A decoded response: proto3 defaults ("" and 0) for absent fields, like the generated getters. */
+interface ResponseShape {
+  diagnostics: (Omit<Diagnostic, "enforcementLevel" | "urn"> & {
+    enforcementLevel: pb.EnforcementLevel;
+    urn: string;
+  })[];
+  notApplicable: { policyName: string; reason: string }[];
+}
+
+export function decodeAnalyzeResponse(bytes: Uint8Array): AnalyzeResult {
+  const res = RESPONSE.decode(bytes) as unknown as ResponseShape;
   return {
-    diagnostics: res.getDiagnosticsList().map((d) => {
+    diagnostics: res.diagnostics.map((d) => {
       const diag: Diagnostic = {
-        policyName: d.getPolicyname(),
-        policyPackName: d.getPolicypackname(),
-        policyPackVersion: d.getPolicypackversion(),
-        description: d.getDescription(),
-        message: d.getMessage(),
-        enforcementLevel: levelFromPb(d.getEnforcementlevel()),
+        policyName: d.policyName,
+        policyPackName: d.policyPackName,
+        policyPackVersion: d.policyPackVersion,
+        description: d.description,
+        message: d.message,
+        enforcementLevel: levelFromPb(d.enforcementLevel),
       };
-      if (d.getUrn()) diag.urn = d.getUrn();
+      if (d.urn) diag.urn = d.urn;
       return diag;
     }),
-    notApplicable: res
-      .getNotApplicableList()
-      .map((n) => ({ policyName: n.getPolicyName(), reason: n.getReason() })),
+    notApplicable: res.notApplicable.map((n) => ({ policyName: n.policyName, reason: n.reason })),
   };
 }
 

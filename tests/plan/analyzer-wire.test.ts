@@ -12,6 +12,7 @@ import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
 import {
   analyzeRequest,
   analyzeStackRequest,
+  decodeAnalyzeResponse,
   encodeStruct,
   EncodedProperties,
   PolicyPackClient,
@@ -138,6 +139,52 @@ describe("analyzer wire encoding", () => {
     const decoded = pb.AnalyzeStackRequest.deserializeBinary(analyzeStackRequest(resources, urnOf));
     assert.deepEqual(decoded.toObject(), expected.toObject());
     assert.deepEqual(bytes(decoded), bytes(expected));
+  });
+
+  it("decodes the AnalyzeResponse the generated encoder writes, every field set", () => {
+    const diag = (i: number, urn: string) => {
+      const d = new pb.AnalyzeDiagnostic();
+      d.setPolicyname(`policy-${i}`);
+      d.setPolicypackname("pack");
+      d.setPolicypackversion("1.2.3");
+      d.setDescription("why — δ✓");
+      d.setMessage(`fix it ${"é".repeat(i * 50)}`);
+      d.setEnforcementlevel(
+        i === 0 ? pb.EnforcementLevel.MANDATORY : pb.EnforcementLevel.REMEDIATE,
+      );
+      d.setUrn(urn);
+      d.setSeverity(pb.PolicySeverity.POLICY_SEVERITY_HIGH);
+      return d;
+    };
+    const res = new pb.AnalyzeResponse();
+    res.setDiagnosticsList([diag(0, "urn:pulumi:s::p::a:b:C::x"), diag(1, "")]);
+    const na = new pb.PolicyNotApplicable();
+    na.setPolicyName("skipped");
+    na.setReason("not this type");
+    res.setNotApplicableList([na]);
+    const common = { policyPackName: "pack", policyPackVersion: "1.2.3", description: "why — δ✓" };
+    assert.deepStrictEqual(decodeAnalyzeResponse(res.serializeBinary()), {
+      diagnostics: [
+        {
+          policyName: "policy-0",
+          ...common,
+          message: "fix it ",
+          enforcementLevel: "mandatory",
+          urn: "urn:pulumi:s::p::a:b:C::x",
+        },
+        {
+          policyName: "policy-1",
+          ...common,
+          message: `fix it ${"é".repeat(50)}`,
+          enforcementLevel: "remediate",
+        },
+      ],
+      notApplicable: [{ policyName: "skipped", reason: "not this type" }],
+    });
+    assert.deepStrictEqual(decodeAnalyzeResponse(new pb.AnalyzeResponse().serializeBinary()), {
+      diagnostics: [],
+      notApplicable: [],
+    });
   });
 
   it("refuses an encoding made for another object", () => {
