@@ -2,14 +2,8 @@
  * The policy pass of plan and audit, as the engine runs it: the pack started once and configured
  * once, Analyze for every resource (its inputs), then AnalyzeStack for all of them (outputs).
  */
-import { existsSync } from "node:fs";
-import * as path from "node:path";
-import {
-  EncodedProperties,
-  PolicyPackClient,
-  type AnalyzerResource,
-  type Diagnostic,
-} from "./analyzer";
+import { PolicyPackClient } from "./analyzer";
+import { EncodedProperties, type AnalyzerResource, type Diagnostic } from "./analyzer-wire";
 import { scrubber, secretStrings, type Item, type Violation } from "./model";
 import type { PackConfig } from "./pack-config";
 import { PACK_DIR } from "./project";
@@ -18,15 +12,12 @@ import { PACK_DIR } from "./project";
 const IN_FLIGHT = 16;
 
 /** Starts the pack in `packDir` as the CLI does and configures it once with `config`. */
-export async function startPack(
+export function startPack(
   config: PackConfig,
   configSource: string,
   stack: string,
   packDir = PACK_DIR,
 ): Promise<PolicyPackClient> {
-  if (!existsSync(path.join(packDir, "PulumiPolicy.yaml"))) {
-    throw new Error(`no policy pack in ${packDir} (PulumiPolicy.yaml missing)`);
-  }
   return PolicyPackClient.start(packDir, config, { stack, configSource });
 }
 

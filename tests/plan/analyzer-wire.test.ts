@@ -1,5 +1,5 @@
 /**
- * The Analyzer requests tools/analyzer.ts encodes itself (protobufjs Struct, spliced after the
+ * The Analyzer requests tools/analyzer-wire.ts encodes itself (protobufjs Struct, spliced after the
  * generated encoder's fields) are the messages the generated google-protobuf code writes, with
  * undefined dropped exactly as the JSON round trip the engine's wire format implies.
  */
@@ -9,15 +9,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Struct, type JavaScriptValue } from "google-protobuf/google/protobuf/struct_pb";
 import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
+import { PolicyPackClient } from "../../tools/analyzer";
 import {
   analyzeRequest,
   analyzeStackRequest,
   decodeAnalyzeResponse,
   encodeStruct,
   EncodedProperties,
-  PolicyPackClient,
   type AnalyzerResource,
-} from "../../tools/analyzer";
+} from "../../tools/analyzer-wire";
 import { analyze } from "../../tools/analysis";
 import type { Item } from "../../tools/model";
 import { PACK_DIR } from "../policy/harness";
