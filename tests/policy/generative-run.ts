@@ -26,7 +26,11 @@ export async function analyzeVariant(
 /** Why the pack's verdict on `v` is wrong, or undefined when it is right. */
 export function misjudged(v: Variant, ds: Diagnostic[]): string | undefined {
   if (v.expect === "violation") {
-    const hit = ds.some((d) => d.policyName === v.policy && d.enforcementLevel === v.level);
+    const mine = ds.filter((d) => d.policyName === v.policy);
+    // An advisory (e.g. a value unknown during preview) must not also block.
+    const blocked = v.level === "advisory" && mine.some((d) => d.enforcementLevel === "mandatory");
+    if (blocked) return `blocked instead of advisory by ${v.policy}: ${v.title}\n${summary(mine)}`;
+    const hit = mine.some((d) => d.enforcementLevel === v.level);
     return hit ? undefined : `missed by ${v.policy} (${v.level}): ${v.title}\n${summary(ds)}`;
   }
   const blocked = ds.filter((d) => d.enforcementLevel === "mandatory");

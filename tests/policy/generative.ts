@@ -46,7 +46,7 @@ const FAKE_BREVO_KEY = `xsmtpsib-${"0f9e".repeat(16)}-${"7a6b".repeat(4)}`;
 // Building blocks
 
 /** Every token under which @pulumi/kubernetes 4.34.2 expresses a workload, by pod-spec location. */
-const WORKLOAD_TYPES = [
+export const WORKLOAD_TYPES = [
   "kubernetes:apps/v1:Deployment",
   "kubernetes:apps/v1beta1:Deployment",
   "kubernetes:apps/v1beta2:Deployment",
@@ -65,7 +65,7 @@ const WORKLOAD_TYPES = [
 const workloadType = fc.constantFrom(...WORKLOAD_TYPES);
 
 /** A workload of `type` running `podSpec`, named so the mail pod's log glob still matches. */
-function workload(
+export function workload(
   type: string,
   name: string,
   namespace: string,
@@ -85,7 +85,7 @@ function workload(
   return { type, name, properties: { metadata, spec } };
 }
 
-function mailPodSpec(containers: Record<string, unknown>[]): Record<string, unknown> {
+export function mailPodSpec(containers: Record<string, unknown>[]): Record<string, unknown> {
   return {
     containers,
     volumes: [{ name: "data", persistentVolumeClaim: { claimName: "mailserver-data-proxmox" } }],
@@ -93,7 +93,7 @@ function mailPodSpec(containers: Record<string, unknown>[]): Record<string, unkn
 }
 
 /** Replaces resources named like those in `add` (same type) and appends the others. */
-function replace(add: AnalyzerResource[], drop: string[] = []): AnalyzerResource[] {
+export function replace(add: AnalyzerResource[], drop: string[] = []): AnalyzerResource[] {
   const keys = new Set(add.map((r) => `${r.type}/${r.name}`));
   const rest = goodStack().filter(
     (r) => !keys.has(`${r.type}/${r.name}`) && !drop.includes(r.name),
@@ -105,7 +105,7 @@ function envConfigMap(data: Record<string, unknown>, name = "mailserver-env"): A
   return configMap(name, NS, data);
 }
 
-const variant =
+export const variant =
   (policy: string, expect: Variant["expect"], level: Variant["level"] = "mandatory") =>
   (title: string, stack: AnalyzerResource[]): Variant => ({ policy, expect, level, title, stack });
 

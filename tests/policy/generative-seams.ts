@@ -1,0 +1,688 @@
+/**
+ * Generative families for the seam policies: the invariant holds between an object this stack
+ * ships and the consumer that must read it (the live CrowdSec agent, the chart's Prometheus
+ * server, the Worker serving MTA-STS, the mail pod mounting its TLS Secret). Each family varies
+ * the shapes through which the consumer stops reading (mounts, volumes, namespaces, globs, keys,
+ * served text) and the equivalent shapes a careless policy would refuse. A value unknown during
+ * preview must turn into the policy's advisory: never a pass, never a mandatory finding.
+ */
+import fc from "fast-check";
+import { UNKNOWN, type AnalyzerResource } from "../../tools/analyzer";
+import { mergeValues, OWNER_VALUES, type Values } from "../../tools/crowdsec-agent";
+import { configMap, crowdsecAgent, dmsContainer, GOOD_ACQUISITION, T } from "./fixtures";
+import { mailPodSpec, replace, variant, workload, type Family } from "./generative";
+
+const NS = "mailserver";
+const CS = "crowdsec";
+const ACQ_CM = "crowdsec-mail-acquisition";
+const ACQ_KEY = "acquis-mail.yaml";
+const ACQUIS_D = "/etc/crowdsec/acquis.d";
+const POD_GLOB = "/var/log/containers/mailserver-*_mailserver_docker-mailserver-*.log";
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks: the live agent (chart values rendered as the chart renders them) and the
+// stack's acquisition ConfigMap.
+
+type K8s = Record<string, unknown>;
+const owner = OWNER_VALUES.agent as { extraVolumes: K8s[]; extraVolumeMounts: K8s[] };
+const TRAEFIK = [{ namespace: "traefik", podName: "traefik-*", program: "traefik" }];
+
+/** The agent after the owner's mounts plus `volumes`/`mounts`, acquis.yaml from `acquisition`. */
+function agentWith(
+  volumes: K8s[],
+  mounts: K8s[],
+  acquisition: K8s[] = TRAEFIK,
+  extra: Values = {},
+): AnalyzerResource {
+  return crowdsecAgent(
+    mergeValues(OWNER_VALUES, {
+      agent: {
+        acquisition,
+        extraVolumes: [...owner.extraVolumes, ...volumes],
+        extraVolumeMounts: [...owner.extraVolumeMounts, ...mounts],
+        ...extra,
+      },
+    }),
+  );
+}
+
+const mailVolume = (items?: K8s[], cm = ACQ_CM): K8s => ({
+  name: "mail-acquisition",
+  configMap: { name: cm, ...(items ? { items } : {}) },
+});
+
+function mailMount(mountPath: string, subPath?: string, readOnly = true): K8s {
+  return { name: "mail-acquisition", mountPath, ...(subPath ? { subPath } : {}), readOnly };
+}
+
+/** The agent mounting the stack's acquisition key `key` as the pasted values do. */
+function goodAgent(key = ACQ_KEY, acquisition: K8s[] = TRAEFIK): AnalyzerResource {
+  return agentWith(
+    [mailVolume([{ key, path: key }])],
+    [mailMount(`${ACQUIS_D}/${key}`, key)],
+    acquisition,
+  );
+}
+
+/** The published agent view, edited in place (namespace, the ConfigMaps read live). */
+function agentView(r: AnalyzerResource): { daemonSet: K8s; configMaps: K8s[] } {
+  return (r.properties as { agent: { daemonSet: K8s; configMaps: K8s[] } }).agent;
+}
+
+/** The same agent as another release in namespace `ns` (e.g. a staging CrowdSec). */
+function agentIn(r: AnalyzerResource, ns: string, name = r.name): AnalyzerResource {
+  const out = structuredClone(r);
+  out.name = name;
+  agentView(out).daemonSet.namespace = ns;
+  for (const cm of agentView(out).configMaps) cm.namespace = ns;
+  return out;
+}
+
+/** A datasource as YAML; `poll: null` leaves poll_without_inotify out. */
+interface DocOptions {
+  program?: string | null;
+  type?: string | null;
+  filenames?: string[];
+  poll?: string | null;
+  source?: string | null;
+  singular?: boolean;
+  pollFirst?: boolean;
+}
+
+function doc(o: DocOptions): string {
+  const files = o.filenames ?? [POD_GLOB];
+  const poll = o.poll === null ? [] : [`poll_without_inotify: ${o.poll ?? "true"}`];
+  const labels = [
+    ...(o.type === null ? [] : [`  type: ${o.type ?? "containerd"}`]),
+    ...(o.program === null || o.program === undefined ? [] : [`  program: ${o.program}`]),
+  ];
+  return [
+    ...(o.pollFirst ? poll : []),
+    ...(o.source === null ? [] : [`source: ${o.source ?? "file"}`]),
+    ...(o.singular ? [`filename: ${files[0]}`] : ["filenames:", ...files.map((f) => `  - ${f}`)]),
+    "force_inotify: true",
+    ...(o.pollFirst ? [] : poll),
+    ...(labels.length ? ["labels:", ...labels] : []),
+  ].join("\n");
+}
+
+const PROGRAMS = ["postfix/submission/smtpd", "postfix/postscreen", "dovecot"];
+const docs = (o: DocOptions = {}) => PROGRAMS.map((program) => doc({ program, ...o }));
+const acquisitionCm = (data: Record<string, string>, name = ACQ_CM, ns = CS) =>
+  configMap(name, ns, data);
+
+/** Pod-bearing kinds the mail server may run as; the kubelet names their logs differently. */
+const mailKind = fc.constantFrom(
+  "kubernetes:apps/v1:Deployment",
+  "kubernetes:apps/v1:StatefulSet",
+  "kubernetes:apps/v1:DaemonSet",
+  "kubernetes:core/v1:Pod",
+);
+
+/** The stack with the mail server as a `kind` workload, `add` replacing or joining the rest. */
+function withMail(kind: string, add: AnalyzerResource[], drop: string[] = []): AnalyzerResource[] {
+  const mail = workload(kind, "mailserver", NS, mailPodSpec([dmsContainer()]));
+  return replace(add, drop)
+    .filter((r) => r.name !== "mailserver" || r.type !== T.deployment)
+    .concat(mail);
+}
+
+/** Globs over the mail pod's logs, each matching it for every kind above. */
+const mailGlob = fc.constantFrom(
+  POD_GLOB,
+  "/var/log/containers/mailserver-*_mailserver_*.log",
+  "/var/log/containers/*_mailserver_docker-mailserver-*.log",
+  "/var/log/containers/*.log",
+);
+
+const unknownAgent = (): AnalyzerResource => ({
+  ...crowdsecAgent(),
+  properties: { configMapName: ACQ_CM, agent: UNKNOWN.object },
+});
+
+// ---------------------------------------------------------------------------------------------
+// crowdsec-agent-mounts-acquisition
+
+const MOUNTS = "crowdsec-agent-mounts-acquisition";
+
+const agentMounts: Family = {
+  policy: MOUNTS,
+  violating: fc
+    .tuple(
+      fc.constantFrom(
+        "no mail mount",
+        "directory mount beside the file",
+        "directory mount instead of the file",
+        "file mount outside acquis.d",
+        "items map another key",
+        "items without the subPath",
+        "volume of another ConfigMap",
+        "volume from a Secret",
+        "subPath of another key",
+        "no agent read",
+        "agent only in another namespace",
+        "second key not mounted",
+        "preview",
+      ),
+      fc.constantFrom(ACQ_KEY, "mail.yml"),
+      fc.constantFrom(ACQUIS_D, `${ACQUIS_D}/`, "/etc/crowdsec", "/etc", "/"),
+      fc.constantFrom(
+        "/etc/crowdsec/acquis-mail.yaml",
+        `${ACQUIS_D}/mail/acquis-mail.yaml`,
+        `${ACQUIS_D}/acquis-mail.conf`,
+        "/etc/crowdsec/acquis.d.bak/acquis-mail.yaml",
+      ),
+    )
+    .map(([how, key, dir, outside]) => {
+      const v = variant(MOUNTS, "violation", how === "preview" ? "advisory" : "mandatory");
+      const file = mailMount(`${ACQUIS_D}/${key}`, key);
+      const items = [{ key, path: key }];
+      const agents: Record<string, () => AnalyzerResource[]> = {
+        "no mail mount": () => [agentWith([], [])],
+        "directory mount beside the file": () => [
+          agentWith(
+            [mailVolume(items), { ...mailVolume(), name: "mail-dir" }],
+            [file, { ...mailMount(dir), name: "mail-dir" }],
+          ),
+        ],
+        "directory mount instead of the file": () => [agentWith([mailVolume()], [mailMount(dir)])],
+        "file mount outside acquis.d": () => [
+          agentWith([mailVolume(items)], [mailMount(outside, key)]),
+        ],
+        "items map another key": () => [
+          agentWith([mailVolume([{ key: "other.yaml", path: key }])], [file]),
+        ],
+        "items without the subPath": () => [
+          agentWith([mailVolume([{ key, path: "mail.yaml" }])], [file]),
+        ],
+        "volume of another ConfigMap": () => [
+          agentWith([mailVolume(items, `${ACQ_CM}-old`)], [file]),
+        ],
+        "volume from a Secret": () => [
+          agentWith([{ name: "mail-acquisition", secret: { secretName: ACQ_CM } }], [file]),
+        ],
+        "subPath of another key": () => [
+          agentWith([mailVolume()], [mailMount(`${ACQUIS_D}/${key}`, "acquis.yaml")]),
+        ],
+        "no agent read": () => [],
+        "agent only in another namespace": () => [agentIn(goodAgent(key), "crowdsec-system")],
+        "second key not mounted": () => [goodAgent(key)],
+        preview: () => [unknownAgent()],
+      };
+      const data: Record<string, string> =
+        how === "second key not mounted"
+          ? {
+              [key]: [GOOD_ACQUISITION[0], GOOD_ACQUISITION[1]].join("\n---\n"),
+              "acquis-dovecot.yaml": GOOD_ACQUISITION[2] ?? "",
+            }
+          : { [key]: GOOD_ACQUISITION.join("\n---\n") };
+      const stack = replace([acquisitionCm(data), ...(agents[how]?.() ?? [])]).filter(
+        (r) => how !== "no agent read" || r.type !== T.crowdsecComponent,
+      );
+      const at: Record<string, string> = {
+        "directory mount beside the file": `, directory ${dir}`,
+        "directory mount instead of the file": `, directory ${dir}`,
+        "file mount outside acquis.d": `, file ${outside}`,
+      };
+      return v(`${how}: key ${key}${at[how] ?? ""}`, stack);
+    }),
+  legit: fc
+    .tuple(
+      fc.constantFrom(
+        "subPath without items",
+        "items path renamed",
+        ".yml mountPath",
+        "unrelated directory mount",
+        "writable mount",
+        "second agent in another namespace without the mount",
+        "acquisition ConfigMap in another namespace",
+        "non-YAML key beside the acquisition",
+        "YAML key without datasources",
+      ),
+      fc.constantFrom(ACQ_KEY, "mail.yml"),
+      fc.constantFrom(
+        "/var/lib/crowdsec/data",
+        "/etc/crowdsec/acquis.d-old",
+        `${ACQUIS_D}/extra`,
+        "/etc/crowdsec/notifications",
+      ),
+    )
+    .map(([how, key, dir]) => {
+      const v = variant(MOUNTS, "clean");
+      const data: Record<string, string> = { [key]: GOOD_ACQUISITION.join("\n---\n") };
+      const file = mailMount(`${ACQUIS_D}/${key}`, key);
+      const items = [{ key, path: key }];
+      const extra: AnalyzerResource[] = [];
+      let agent = goodAgent(key);
+      switch (how) {
+        case "subPath without items":
+          agent = agentWith([mailVolume()], [file]);
+          break;
+        case "items path renamed":
+          agent = agentWith(
+            [mailVolume([{ key, path: "mail.yaml" }])],
+            [mailMount(`${ACQUIS_D}/mail.yaml`, "mail.yaml")],
+          );
+          break;
+        case ".yml mountPath":
+          agent = agentWith([mailVolume(items)], [mailMount(`${ACQUIS_D}/crowdsec-mail.yml`, key)]);
+          break;
+        case "unrelated directory mount":
+          agent = agentWith(
+            [mailVolume(items), { name: "scratch", emptyDir: {} }],
+            [file, { name: "scratch", mountPath: dir }],
+          );
+          break;
+        case "writable mount":
+          agent = agentWith([mailVolume(items)], [mailMount(`${ACQUIS_D}/${key}`, key, false)]);
+          break;
+        case "second agent in another namespace without the mount":
+          extra.push(agentIn(agentWith([], []), "crowdsec-staging", "crowdsec-staging"));
+          break;
+        case "acquisition ConfigMap in another namespace":
+          extra.push(acquisitionCm(data, ACQ_CM, "crowdsec-staging"));
+          break;
+        case "non-YAML key beside the acquisition":
+          data["README.md"] = "Mounted by the CrowdSec stack's agent; see docs/operations.md.";
+          break;
+        case "YAML key without datasources":
+          data["notes.yaml"] = "owner: mailserver\npurpose: brute-force detection\n";
+          break;
+      }
+      const at = how === "unrelated directory mount" ? ` at ${dir}` : "";
+      return v(`${how}: key ${key}${at}`, replace([acquisitionCm(data), agent, ...extra]));
+    }),
+};
+
+// ---------------------------------------------------------------------------------------------
+// crowdsec-single-acquisition
+
+const SINGLE = "crowdsec-single-acquisition";
+const OWNER_MAIL = (OWNER_VALUES.agent as { acquisition: K8s[] }).acquisition.filter(
+  (a) => a.namespace === NS,
+);
+
+/** The agent mounting the stack's key plus `name`'s key `file` at acquis.d/`file`. */
+function agentAlso(volume: K8s, file: string, read?: Record<string, string>): AnalyzerResource {
+  const agent = agentWith(
+    [mailVolume([{ key: ACQ_KEY, path: ACQ_KEY }]), volume],
+    [
+      mailMount(`${ACQUIS_D}/${ACQ_KEY}`, ACQ_KEY),
+      { name: volume.name, mountPath: `${ACQUIS_D}/${file}`, subPath: file },
+    ],
+  );
+  const cm = (volume.configMap as { name?: string } | undefined)?.name;
+  if (read && cm) agentView(agent).configMaps.push({ namespace: CS, name: cm, data: read });
+  return agent;
+}
+
+const singleAcquisition: Family = {
+  policy: SINGLE,
+  violating: fc
+    .tuple(
+      fc.constantFrom(
+        "owner's mail entries kept",
+        "additionalAcquisition over the pod logs",
+        "second key of the stack mounted",
+        "ConfigMap neither created nor read",
+        "Secret file in acquis.d",
+        "read ConfigMap over the pod logs",
+        "parser fed twice in one file",
+        "syslog datasource beside the pod logs",
+        "preview",
+      ),
+      mailKind,
+      mailGlob,
+      fc.subarray(OWNER_MAIL, { minLength: 1 }),
+    )
+    .map(([how, kind, glob, kept]) => {
+      const v = variant(SINGLE, "violation", how === "preview" ? "advisory" : "mandatory");
+      const data: Record<string, string> = { [ACQ_KEY]: GOOD_ACQUISITION.join("\n---\n") };
+      const dovecot = doc({ program: "dovecot", filenames: [glob] });
+      let agent = goodAgent();
+      switch (how) {
+        case "owner's mail entries kept":
+          agent = goodAgent(ACQ_KEY, [...TRAEFIK, ...kept]);
+          break;
+        case "additionalAcquisition over the pod logs":
+          agent = agentWith(
+            [mailVolume([{ key: ACQ_KEY, path: ACQ_KEY }])],
+            [mailMount(`${ACQUIS_D}/${ACQ_KEY}`, ACQ_KEY)],
+            TRAEFIK,
+            {
+              additionalAcquisition: [
+                {
+                  source: "file",
+                  filenames: [glob],
+                  poll_without_inotify: true,
+                  labels: { type: "containerd", program: "dovecot" },
+                },
+              ],
+            },
+          );
+          break;
+        case "second key of the stack mounted":
+          data["acquis-dovecot.yaml"] = dovecot;
+          agent = agentWith(
+            [mailVolume()],
+            ["acquis-mail.yaml", "acquis-dovecot.yaml"].map((f) =>
+              mailMount(`${ACQUIS_D}/${f}`, f),
+            ),
+          );
+          break;
+        case "ConfigMap neither created nor read":
+          agent = agentAlso({ name: "extra", configMap: { name: "crowdsec-extra" } }, "extra.yaml");
+          break;
+        case "Secret file in acquis.d":
+          agent = agentAlso(
+            { name: "extra", secret: { secretName: "crowdsec-extra" } },
+            "extra.yaml",
+          );
+          break;
+        case "read ConfigMap over the pod logs":
+          agent = agentAlso(
+            { name: "legacy", configMap: { name: "crowdsec-legacy-mail" } },
+            "legacy.yaml",
+            { "legacy.yaml": dovecot },
+          );
+          break;
+        case "parser fed twice in one file":
+          data[ACQ_KEY] = [...GOOD_ACQUISITION, dovecot].join("\n---\n");
+          break;
+        case "syslog datasource beside the pod logs":
+          data[ACQ_KEY] = [
+            ...GOOD_ACQUISITION,
+            doc({ type: "syslog", filenames: ["/var/log/mail/mail.log"] }),
+          ].join("\n---\n");
+          break;
+        case "preview":
+          agent = unknownAgent();
+          break;
+      }
+      const detail: Record<string, string> = {
+        "owner's mail entries kept": kept.map((k) => String(k.program)).join(", "),
+        "additionalAcquisition over the pod logs": glob,
+        "second key of the stack mounted": glob,
+        "read ConfigMap over the pod logs": glob,
+        "parser fed twice in one file": glob,
+      };
+      return v(
+        `${how}: ${detail[how] ?? ""} (mail server a ${kind.split(":")[2]})`,
+        withMail(kind, [acquisitionCm(data), agent]),
+      );
+    }),
+  legit: fc
+    .tuple(
+      fc.constantFrom(
+        "the pasted values",
+        "acquis.yaml entry for a pod in another namespace",
+        "acquis.yaml entry for another pod",
+        "read ConfigMap not about mail",
+        "unknown ConfigMap outside acquis.d",
+        "DMS syslog file only",
+        "second agent in another namespace with the owner's entries",
+      ),
+      mailKind,
+      mailGlob,
+    )
+    .map(([how, kind, glob]) => {
+      const v = variant(SINGLE, "clean");
+      const data: Record<string, string> = {
+        [ACQ_KEY]: docs({ filenames: [glob] }).join("\n---\n"),
+      };
+      const extra: AnalyzerResource[] = [];
+      let agent = goodAgent();
+      switch (how) {
+        case "acquis.yaml entry for a pod in another namespace":
+          agent = goodAgent(ACQ_KEY, [
+            ...TRAEFIK,
+            { namespace: "mailserver-staging", podName: "mailserver-*", program: "dovecot" },
+          ]);
+          break;
+        case "acquis.yaml entry for another pod":
+          agent = goodAgent(ACQ_KEY, [
+            ...TRAEFIK,
+            { namespace: NS, podName: "roundcubemail-*", program: "roundcube" },
+          ]);
+          break;
+        case "read ConfigMap not about mail":
+          agent = agentAlso(
+            { name: "nginx", configMap: { name: "crowdsec-nginx" } },
+            "nginx.yaml",
+            {
+              "nginx.yaml": doc({
+                program: "nginx",
+                filenames: ["/var/log/containers/nginx-*.log"],
+              }),
+            },
+          );
+          break;
+        case "unknown ConfigMap outside acquis.d":
+          agent = agentWith(
+            [
+              mailVolume([{ key: ACQ_KEY, path: ACQ_KEY }]),
+              { name: "notify", configMap: { name: "crowdsec-notifications" } },
+            ],
+            [
+              mailMount(`${ACQUIS_D}/${ACQ_KEY}`, ACQ_KEY),
+              {
+                name: "notify",
+                mountPath: "/etc/crowdsec/notifications/http.yaml",
+                subPath: "http.yaml",
+              },
+            ],
+          );
+          break;
+        case "DMS syslog file only":
+          data[ACQ_KEY] = doc({ type: "syslog", filenames: ["/var/log/mail/mail.log"] });
+          break;
+        case "second agent in another namespace with the owner's entries":
+          extra.push(agentIn(crowdsecAgent(OWNER_VALUES), "crowdsec-staging", "crowdsec-staging"));
+          break;
+      }
+      return v(
+        `${how}: ${glob} (mail server a ${kind.split(":")[2]})`,
+        withMail(kind, [acquisitionCm(data), agent, ...extra]),
+      );
+    }),
+};
+
+// ---------------------------------------------------------------------------------------------
+// crowdsec-acquisition-polls
+
+const POLLS = "crowdsec-acquisition-polls";
+
+const acquisitionPolls: Family = {
+  policy: POLLS,
+  violating: fc
+    .tuple(
+      fc.constantFrom("missing", "false", "False", "null", "~"),
+      fc.constantFrom(...PROGRAMS),
+      fc.constantFrom(
+        "in the stack's acquisition",
+        "with filename spelling",
+        "without a source line",
+        "in a second ConfigMap of the namespace",
+        "preview",
+      ),
+    )
+    .map(([poll, program, where]) => {
+      const v = variant(POLLS, "violation", where === "preview" ? "advisory" : "mandatory");
+      const off: DocOptions = { poll: poll === "missing" ? null : poll };
+      const spelled: Record<string, DocOptions> = {
+        "with filename spelling": { singular: true },
+        "without a source line": { source: null },
+      };
+      const texts = PROGRAMS.map((p) =>
+        doc(p === program ? { program: p, ...off, ...spelled[where] } : { program: p }),
+      );
+      const add: AnalyzerResource[] =
+        where === "in a second ConfigMap of the namespace"
+          ? [acquisitionCm({ "old.yaml": doc({ program, ...off }) }, "crowdsec-old-acquisition")]
+          : [acquisitionCm({ [ACQ_KEY]: texts.join("\n---\n") })];
+      if (where === "preview")
+        add[0] = {
+          ...add[0],
+          properties: { ...add[0]?.properties, data: UNKNOWN.object },
+        } as AnalyzerResource;
+      return v(`${where}: ${program}, poll_without_inotify ${poll}`, replace(add));
+    }),
+  legit: fc
+    .tuple(
+      fc.constantFrom("true", "True", "TRUE"),
+      fc.constantFrom(
+        "spelling",
+        "poll before source",
+        "non-file datasource without poll",
+        "ConfigMap in another namespace without poll",
+        "non-YAML key without poll",
+      ),
+    )
+    .map(([poll, how]) => {
+      const v = variant(POLLS, "clean");
+      const texts = docs({ poll, pollFirst: how === "poll before source" });
+      const data: Record<string, string> = { [ACQ_KEY]: texts.join("\n---\n") };
+      const extra: AnalyzerResource[] = [];
+      if (how === "non-file datasource without poll")
+        data[ACQ_KEY] = [
+          ...texts,
+          "source: journalctl\njournalctl_filter:\n  - _SYSTEMD_UNIT=ssh.service\nlabels:\n  type: syslog",
+        ].join("\n---\n");
+      if (how === "ConfigMap in another namespace without poll")
+        extra.push(
+          acquisitionCm(
+            { [ACQ_KEY]: docs({ poll: null }).join("\n---\n") },
+            ACQ_CM,
+            "crowdsec-staging",
+          ),
+        );
+      if (how === "non-YAML key without poll")
+        data["acquis-mail.yaml.orig"] = docs({ poll: null }).join("\n---\n");
+      return v(`${how}: poll_without_inotify ${poll}`, replace([acquisitionCm(data), ...extra]));
+    }),
+};
+
+// ---------------------------------------------------------------------------------------------
+// crowdsec-covers-mail
+
+const COVERS = "crowdsec-covers-mail";
+
+const coversMail: Family = {
+  policy: COVERS,
+  violating: fc
+    .tuple(
+      fc.constantFrom(
+        "single program label",
+        "dovecot missing",
+        "postfix missing",
+        "syslog type on the pod logs",
+        "no type label",
+        "glob of another namespace",
+        "glob of another container",
+        "acquisition outside the crowdsec namespace",
+        "non-YAML key",
+        "journalctl source",
+        "preview",
+      ),
+      mailKind,
+      fc.constantFrom("postfix", "postfix/smtp", "smtpd", "Dovecot", "postfix/smtpd/"),
+    )
+    .map(([how, kind, program]) => {
+      const v = variant(COVERS, "violation", how === "preview" ? "advisory" : "mandatory");
+      let key = ACQ_KEY;
+      let ns = CS;
+      let texts = docs();
+      switch (how) {
+        case "single program label":
+          texts = [doc({ program })];
+          break;
+        case "dovecot missing":
+          texts = texts.slice(0, 2);
+          break;
+        case "postfix missing":
+          texts = [doc({ program: "dovecot" }), doc({ program: "postfix/postscreen" })];
+          break;
+        case "syslog type on the pod logs":
+          texts = docs({ type: "syslog" });
+          break;
+        case "no type label":
+          texts = docs({ type: null });
+          break;
+        case "glob of another namespace":
+          texts = docs({ filenames: ["/var/log/containers/mailserver-*_mail_*.log"] });
+          break;
+        case "glob of another container":
+          texts = docs({
+            filenames: ["/var/log/containers/mailserver-*_mailserver_roundcube-*.log"],
+          });
+          break;
+        case "acquisition outside the crowdsec namespace":
+          ns = NS;
+          break;
+        case "non-YAML key":
+          key = "acquis-mail.conf";
+          break;
+        case "journalctl source":
+          texts = PROGRAMS.map(
+            (p) =>
+              `source: journalctl\njournalctl_filter:\n  - _COMM=${p}\nlabels:\n  type: syslog`,
+          );
+          break;
+      }
+      let cm = acquisitionCm({ [key]: texts.join("\n---\n") }, ACQ_CM, ns);
+      if (how === "preview") {
+        cm = { ...cm, properties: { ...cm.properties, data: UNKNOWN.object } };
+      }
+      const detail = how === "single program label" ? program : "";
+      return v(`${how}: ${detail} (mail server a ${kind.split(":")[2]})`, withMail(kind, [cm]));
+    }),
+  legit: fc
+    .tuple(
+      fc.constantFrom(
+        "the program's acquisition",
+        "DMS syslog file",
+        "glob spelling",
+        "another submission service",
+        "filename spelling",
+        "another namespace's acquisition beside it",
+      ),
+      mailKind,
+      mailGlob,
+    )
+    .map(([how, kind, glob]) => {
+      const v = variant(COVERS, "clean");
+      let texts = docs();
+      const extra: AnalyzerResource[] = [];
+      switch (how) {
+        case "DMS syslog file":
+          texts = [doc({ type: "syslog", filenames: ["/var/log/mail/mail.log"] })];
+          break;
+        case "glob spelling":
+          texts = docs({ filenames: [glob] });
+          break;
+        case "another submission service":
+          texts = [doc({ program: "postfix/smtps/smtpd" }), doc({ program: "dovecot" })];
+          break;
+        case "filename spelling":
+          texts = docs({ singular: true, filenames: [glob] });
+          break;
+        case "another namespace's acquisition beside it":
+          extra.push(
+            acquisitionCm({ [ACQ_KEY]: doc({ program: "postfix" }) }, ACQ_CM, "monitoring"),
+          );
+          break;
+      }
+      const detail = how === "glob spelling" || how === "filename spelling" ? glob : "";
+      return v(
+        `${how}: ${detail} (mail server a ${kind.split(":")[2]})`,
+        withMail(kind, [acquisitionCm({ [ACQ_KEY]: texts.join("\n---\n") }), ...extra]),
+      );
+    }),
+};
+
+export const SEAM_FAMILIES: Family[] = [
+  agentMounts,
+  singleAcquisition,
+  acquisitionPolls,
+  coversMail,
+];
