@@ -190,8 +190,15 @@ function checkScrapePort(
 ): void {
   if (cfg.setup !== "chart") return;
   const podSpec = podSpecOf(r.type, r.props);
-  if (!kindOf(r.type) || podSpec === undefined) return;
-  const template = kindOf(r.type) === "Pod" ? r.props : at(r.props, "spec", "template");
+  const kind = kindOf(r.type);
+  if (!kind || podSpec === undefined) return;
+  // Where the pod's metadata sits, as podSpecOf finds its spec (a CronJob's under jobTemplate).
+  const template =
+    kind === "Pod"
+      ? r.props
+      : kind === "CronJob"
+        ? at(r.props, "spec", "jobTemplate", "spec", "template")
+        : at(r.props, "spec", "template");
   const annotations = at(template, "metadata", "annotations");
   if (gaps.check(annotations, r.name) || !isObject(annotations)) return;
   if (str(annotations["prometheus.io/scrape"]) !== "true") return;

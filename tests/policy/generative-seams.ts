@@ -9,10 +9,32 @@
 import fc from "fast-check";
 import { UNKNOWN, type AnalyzerResource } from "../../tools/analyzer";
 import { mergeValues, OWNER_VALUES, type Values } from "../../tools/crowdsec-agent";
-import { configMap, crowdsecAgent, dmsContainer, GOOD_ACQUISITION, T } from "./fixtures";
-import { mailPodSpec, replace, variant, workload, type Family } from "./generative";
+import {
+  configMap,
+  crowdsecAgent,
+  dmsContainer,
+  GOOD_ACQUISITION,
+  mtaStsDomain,
+  mtaStsId,
+  mtaStsPolicy,
+  mtaStsWorker,
+  OBSERVED_SERVER_ANNOTATION,
+  observedServer,
+  record,
+  RULE_FILE,
+  rulesConfigMap,
+  T,
+  TLS_SECRET,
+  tlsSecret,
+  txt,
+  webmailIngress,
+} from "./fixtures";
+import { mailPodSpec, replace, variant, workload, WORKLOAD_TYPES, type Family } from "./generative";
 
+const D = "viktorbarzin.me";
 const NS = "mailserver";
+const workloadType = fc.constantFrom(...WORKLOAD_TYPES);
+const stsIdArb = fc.stringMatching(/^[A-Za-z0-9]{1,32}$/);
 const CS = "crowdsec";
 const ACQ_CM = "crowdsec-mail-acquisition";
 const ACQ_KEY = "acquis-mail.yaml";
@@ -680,9 +702,479 @@ const coversMail: Family = {
     }),
 };
 
+// ---------------------------------------------------------------------------------------------
+// tls-secret-owned
+
+const TLS = "tls-secret-owned";
+const FOREIGN = fc.constantFrom("tls-secret", "mailserver-tls-old", "wildcard-viktorbarzin-me");
+
+/** A pinned helper workload of `kind` in `ns` with the given pod volumes. */
+function withVolumes(kind: string, ns: string, volumes: K8s[]): AnalyzerResource {
+  return workload(kind, "mail-tls-check", ns, {
+    containers: [
+      {
+        name: "check",
+        image: "docker.io/library/busybox:1.37.0",
+        volumeMounts: volumes.map((vol) => ({
+          name: vol.name,
+          mountPath: `/mnt/${String(vol.name)}`,
+        })),
+      },
+    ],
+    volumes,
+  });
+}
+
+const secretVolume = (secretName: string): K8s => ({ name: "tls", secret: { secretName } });
+const projected = (name: string): K8s => ({
+  name: "tls",
+  projected: {
+    sources: [{ configMap: { name: "mail-ca" } }, { secret: { name } }],
+  },
+});
+
+/** The stack's TLS Secret as a resource, its metadata edited. */
+function stackSecret(edit: K8s = {}, type = "kubernetes.io/tls"): AnalyzerResource {
+  const s = tlsSecret(TLS_SECRET, type);
+  const props = s.properties as { metadata: K8s };
+  props.metadata = { ...props.metadata, ...edit };
+  return s;
+}
+
+const tlsOwned: Family = {
+  policy: TLS,
+  violating: fc
+    .tuple(
+      fc.constantFrom(
+        "foreign Secret volume",
+        "foreign projected Secret",
+        "Ingress of a foreign Secret",
+        "Ingress second tls entry foreign",
+        "Ingress of an Opaque Secret of the stack",
+        "stack Secret only in another namespace",
+        "stack Secret under another metadata.name",
+        "preview",
+      ),
+      workloadType,
+      FOREIGN,
+    )
+    .map(([how, kind, foreign]) => {
+      const v = variant(TLS, "violation", how === "preview" ? "advisory" : "mandatory");
+      const ingress = webmailIngress();
+      const tls = (ingress.properties.spec as { tls: K8s[] }).tls;
+      const add: AnalyzerResource[] = [];
+      switch (how) {
+        case "foreign Secret volume":
+          add.push(withVolumes(kind, NS, [secretVolume(foreign)]));
+          break;
+        case "foreign projected Secret":
+          add.push(withVolumes(kind, NS, [projected(foreign)]));
+          break;
+        case "Ingress of a foreign Secret":
+          add.push(webmailIngress(foreign));
+          break;
+        case "Ingress second tls entry foreign":
+          tls.push({ hosts: [`webmail.${D}`], secretName: foreign });
+          add.push(ingress);
+          break;
+        case "Ingress of an Opaque Secret of the stack":
+          add.push(stackSecret({}, "Opaque"));
+          break;
+        case "stack Secret only in another namespace":
+          add.push(stackSecret({ namespace: "cert-manager" }));
+          break;
+        case "stack Secret under another metadata.name":
+          add.push(stackSecret({ name: `${TLS_SECRET}-2026` }));
+          break;
+        case "preview":
+          add.push(webmailIngress(UNKNOWN.string));
+          break;
+      }
+      const detail = how.startsWith("foreign") ? ` in a ${kind.split(":")[2]}` : "";
+      return v(`${how}: ${foreign}${detail}`, replace(add));
+    }),
+  legit: fc
+    .tuple(
+      fc.constantFrom(
+        "stack Secret volume",
+        "stack Secret projected",
+        "foreign Secret in another namespace",
+        "Ingress in another namespace with a foreign Secret",
+        "Ingress tls entry without secretName",
+        "Opaque Secret of the stack mounted",
+        "ConfigMap volume from outside the stack",
+      ),
+      workloadType,
+      FOREIGN,
+    )
+    .map(([how, kind, foreign]) => {
+      const v = variant(TLS, "clean");
+      const add: AnalyzerResource[] = [];
+      switch (how) {
+        case "stack Secret volume":
+          add.push(withVolumes(kind, NS, [secretVolume(TLS_SECRET)]));
+          break;
+        case "stack Secret projected":
+          add.push(withVolumes(kind, NS, [projected(TLS_SECRET)]));
+          break;
+        case "foreign Secret in another namespace":
+          add.push(withVolumes(kind, "monitoring", [secretVolume(foreign)]));
+          break;
+        case "Ingress in another namespace with a foreign Secret": {
+          const ing = webmailIngress(foreign);
+          ing.name = "grafana";
+          (ing.properties.metadata as K8s).namespace = "monitoring";
+          add.push(ing);
+          break;
+        }
+        case "Ingress tls entry without secretName": {
+          const ing = webmailIngress();
+          (ing.properties.spec as { tls: K8s[] }).tls.push({ hosts: [`webmail.${D}`] });
+          add.push(ing);
+          break;
+        }
+        case "Opaque Secret of the stack mounted":
+          add.push(
+            withVolumes(kind, NS, [secretVolume("roundcubemail-db")]),
+            tlsSecret("roundcubemail-db", "Opaque"),
+          );
+          break;
+        case "ConfigMap volume from outside the stack":
+          add.push(withVolumes(kind, NS, [{ name: "ca", configMap: { name: foreign } }]));
+          break;
+      }
+      return v(`${how}: ${foreign} in a ${kind.split(":")[2]}`, replace(add));
+    }),
+};
+
+// ---------------------------------------------------------------------------------------------
+// mta-sts-served
+
+const SERVED = "mta-sts-served";
+const LF_POLICY = mtaStsPolicy().replace(/\r\n/g, "\n");
+
+/** The stack serving `policy` with the TXT id `id` (by default the policy's own). */
+function serving(policy: string, id = mtaStsId(policy), add: AnalyzerResource[] = []) {
+  return replace([
+    txt("mta-sts", `_mta-sts.${D}`, `v=STSv1; id=${id}`),
+    mtaStsWorker(policy),
+    ...add,
+  ]);
+}
+
+function bindingEdit(edit: K8s): AnalyzerResource {
+  const w = mtaStsWorker();
+  const b = (w.properties.bindings as K8s[])[0] ?? {};
+  Object.assign(b, edit);
+  return w;
+}
+
+const mtaStsServed: Family = {
+  policy: SERVED,
+  violating: fc
+    .tuple(
+      fc.constantFrom(
+        "stale id",
+        "served text changed",
+        "LF served under the CRLF id",
+        "MX host not covered",
+        "MX host below a wildcard's one label",
+        "invalid served policy",
+        "no Worker",
+        "custom domain for another host",
+        "custom domain for another script",
+        "binding renamed",
+        "binding of another type",
+        "preview",
+      ),
+      stsIdArb,
+      fc.constantFrom("mode: testing", "max_age: 86400", "mx: *.viktorbarzin.me"),
+    )
+    .map(([how, id, edit]) => {
+      const v = variant(SERVED, "violation", how === "preview" ? "advisory" : "mandatory");
+      const policy = mtaStsPolicy();
+      const [key] = edit.split(":");
+      const changed = policy
+        .split("\r\n")
+        .map((l) => (l.startsWith(`${key}:`) ? edit : l))
+        .join("\r\n");
+      const mx = (name: string, content: string) =>
+        record(name, { name: D, type: "MX", content, priority: 10 });
+      const stacks: Record<string, () => AnalyzerResource[]> = {
+        "stale id": () => serving(policy, id === mtaStsId(policy) ? "0" : id),
+        "served text changed": () =>
+          replace([mtaStsWorker(changed === policy ? `${policy}\r\n` : changed)]),
+        "LF served under the CRLF id": () => serving(LF_POLICY, mtaStsId(policy)),
+        "MX host not covered": () => serving(policy, undefined, [mx("mx2", `mx2.${D}`)]),
+        "MX host below a wildcard's one label": () =>
+          serving(mtaStsPolicy([`*.${D}`]), undefined, [mx("mx", `mail.eu.${D}`)]),
+        "invalid served policy": () => serving(policy.replace("version: STSv1\r\n", "")),
+        "no Worker": () => replace([], ["mta-sts-worker", "mta-sts-domain"]),
+        "custom domain for another host": () => replace([mtaStsDomain(undefined, `mtasts.${D}`)]),
+        "custom domain for another script": () => replace([mtaStsDomain("mta-sts-old")]),
+        "binding renamed": () => replace([bindingEdit({ name: "POLICY" })]),
+        "binding of another type": () => replace([bindingEdit({ type: "secret_text" })]),
+        preview: () => replace([mtaStsWorker(UNKNOWN.string)]),
+      };
+      const detail: Record<string, string> = { "stale id": id, "served text changed": edit };
+      return v(`${how}: ${detail[how] ?? ""}`, stacks[how]?.() ?? []);
+    }),
+  legit: fc
+    .tuple(
+      fc.constantFrom(
+        "LF line endings with their id",
+        "wildcard mx",
+        "mode testing with its id",
+        "upper-case mx line",
+        "upper-case custom domain hostname",
+        "WorkerScript token",
+        "extra bindings",
+        "MX content spelling",
+        "TXT as a legacy Record",
+        "unbound Worker with another text",
+      ),
+      fc.constantFrom(`mail.${D}.`, `MAIL.${D.toUpperCase()}`, `Mail.${D}`),
+    )
+    .map(([how, spelling]) => {
+      const v = variant(SERVED, "clean");
+      const policy = mtaStsPolicy();
+      const stacks: Record<string, () => AnalyzerResource[]> = {
+        "LF line endings with their id": () => serving(LF_POLICY),
+        "wildcard mx": () => serving(mtaStsPolicy([`*.${D}`])),
+        "mode testing with its id": () => serving(policy.replace("mode: enforce", "mode: testing")),
+        "upper-case mx line": () => serving(mtaStsPolicy([`MAIL.${D.toUpperCase()}`])),
+        "upper-case custom domain hostname": () =>
+          replace([mtaStsDomain(undefined, `MTA-STS.${D.toUpperCase()}`)]),
+        "WorkerScript token": () =>
+          replace([], ["mta-sts-worker"]).concat({
+            ...mtaStsWorker(),
+            type: "cloudflare:index/workerScript:WorkerScript",
+          }),
+        "extra bindings": () => {
+          const w = mtaStsWorker();
+          (w.properties.bindings as K8s[]).unshift(
+            { type: "plain_text", name: "TLSRPT_RUA", text: `mailto:postmaster@${D}` },
+            { type: "secret_text", name: "MTA_STS_POLICY_OLD", text: "version: STSv1" },
+          );
+          return replace([w]);
+        },
+        "MX content spelling": () =>
+          replace([record("mx", { name: D, type: "MX", content: spelling, priority: 1 })]),
+        "TXT as a legacy Record": () =>
+          replace(
+            [
+              record(
+                "mta-sts",
+                { name: `_mta-sts.${D}`, type: "TXT", content: `v=STSv1; id=${mtaStsId(policy)}` },
+                T.legacyRecord,
+              ),
+            ],
+            ["mta-sts"],
+          ),
+        "unbound Worker with another text": () => {
+          const w = mtaStsWorker("version: STSv1\r\nmode: none\r\nmax_age: 86400\r\n");
+          w.name = "mta-sts-staging";
+          (w.properties as K8s).scriptName = "mta-sts-staging";
+          return replace([w]);
+        },
+      };
+      const detail = how === "MX content spelling" ? spelling : "";
+      return v(`${how}: ${detail}`, stacks[how]?.() ?? []);
+    }),
+};
+
+// ---------------------------------------------------------------------------------------------
+// prometheus-reads-monitoring
+
+const PROM = "prometheus-reads-monitoring";
+const RULES_CM = "mailserver-prometheus-rules";
+
+/** The rules ConfigMap with `data`, namespace `ns` and the record `observed` (raw text). */
+function rules(observed: string | null, data: K8s = {}, ns = "monitoring"): AnalyzerResource {
+  const cm = rulesConfigMap(null);
+  const props = cm.properties as { metadata: K8s; data: K8s };
+  props.metadata.namespace = ns;
+  if (observed !== null) props.metadata.annotations = { [OBSERVED_SERVER_ANNOTATION]: observed };
+  props.data = { ...props.data, ...data };
+  return cm;
+}
+const record$ = (edit: K8s = {}) => JSON.stringify(observedServer(edit));
+
+/** The mail server as a `kind` workload with scrape annotations on its pod template. */
+function scraped(kind: string, annotations: K8s, ports: K8s[]): AnalyzerResource {
+  const dms = dmsContainer({ ports });
+  const r = workload(kind, "mailserver", NS, mailPodSpec([dms]));
+  const props = r.properties as K8s;
+  const k = kind.split(":")[2];
+  const template =
+    k === "Pod"
+      ? props
+      : k === "CronJob"
+        ? (props.spec as { jobTemplate: { spec: { template: K8s } } }).jobTemplate.spec.template
+        : (props.spec as { template: K8s }).template;
+  template.metadata = { ...(template.metadata as K8s), annotations };
+  return r;
+}
+
+const DECLARED = [
+  ...[25, 465, 587, 993].map((p) => ({ containerPort: p })),
+  { containerPort: 9900, name: "dovecot-metrics" },
+];
+
+const prometheusReads: Family = {
+  policy: PROM,
+  violating: fc
+    .tuple(
+      fc.constantFrom(
+        "no record",
+        "unreadable record",
+        "record of another ConfigMap",
+        "record of a server in another namespace",
+        "ConfigMap in another namespace than its server",
+        "not mounted",
+        "rule_files miss the key",
+        "not watched",
+        "rule file key renamed",
+        "Operator kind",
+        "scrape port not declared",
+        "preview",
+      ),
+      fc.constantFrom(
+        ["/etc/config/alerting_rules.yml"],
+        ["/etc/mailserver-rules/*.yaml"],
+        ["/etc/mailserver-rules/*/*.yml"],
+        ["/etc/mailserver/*.yml"],
+      ),
+      fc.constantFrom("PrometheusRule", "PodMonitor", "ServiceMonitor", "Probe"),
+      fc.constantFrom<string | number>("9901", 9154, "dovecot-metrics", "25 "),
+      workloadType,
+    )
+    .map(([how, ruleFiles, kind, port, type]) => {
+      const v = variant(PROM, "violation", how === "preview" ? "advisory" : "mandatory");
+      const stacks: Record<string, () => AnalyzerResource[]> = {
+        "no record": () => replace([rules(null)]),
+        "unreadable record": () => replace([rules(record$().slice(0, -1))]),
+        "record of another ConfigMap": () =>
+          replace([rules(record$({ configMap: "prometheus-server" }))]),
+        "record of a server in another namespace": () =>
+          replace([rules(record$({ server: "default/prometheus-server" }))]),
+        "ConfigMap in another namespace than its server": () =>
+          replace([rules(record$(), {}, NS)], [RULES_CM]),
+        "not mounted": () => replace([rules(record$({ mounts: [] }))]),
+        "rule_files miss the key": () => replace([rules(record$({ ruleFiles }))]),
+        "not watched": () => replace([rules(record$({ watched: [] }))]),
+        "rule file key renamed": () =>
+          replace([
+            {
+              ...rules(record$()),
+              properties: {
+                ...rules(record$()).properties,
+                data: { "mailserver.rules.yaml": RULE_FILE },
+              },
+            },
+          ]),
+        "Operator kind": () =>
+          replace([
+            {
+              type: `kubernetes:monitoring.coreos.com/v1:${kind}`,
+              name: "mailserver",
+              properties: { metadata: { name: "mailserver", namespace: NS }, spec: {} },
+            },
+          ]),
+        "scrape port not declared": () =>
+          replace([])
+            .filter((r) => r.name !== "mailserver" || r.type !== T.deployment)
+            .concat(
+              scraped(
+                type,
+                {
+                  "prometheus.io/scrape": "true",
+                  "prometheus.io/port": port,
+                  "prometheus.io/path": "/metrics",
+                },
+                DECLARED,
+              ),
+            ),
+        preview: () => replace([rules(UNKNOWN.string)]),
+      };
+      const detail: Record<string, string> = {
+        "rule_files miss the key": ruleFiles.join(", "),
+        "Operator kind": kind,
+        "scrape port not declared": `${JSON.stringify(port)} in a ${type.split(":")[2]}`,
+      };
+      return v(`${how}: ${detail[how] ?? ""}`, stacks[how]?.() ?? []);
+    }),
+  legit: fc
+    .tuple(
+      fc.constantFrom(
+        "rule_files spelling",
+        "second mount",
+        "chart's own rule ConfigMap",
+        "YAML that is no rule file",
+        "scrape port as a number",
+        "scrape off with an undeclared port",
+        "scrape without a port annotation",
+      ),
+      fc.constantFrom(
+        "/etc/mailserver-rules/*.yml",
+        "/etc/mailserver-rules/*",
+        "/etc/mailserver-rules/mailserver.rules.yml",
+        "/etc/mailserver-rules/**/*.yml",
+        "/etc/mailserver-rules/*.rules.yml",
+      ),
+      workloadType,
+    )
+    .map(([how, glob, type]) => {
+      const v = variant(PROM, "clean");
+      const mail = (annotations: K8s) =>
+        replace([])
+          .filter((r) => r.name !== "mailserver" || r.type !== T.deployment)
+          .concat(scraped(type, annotations, DECLARED));
+      const stacks: Record<string, () => AnalyzerResource[]> = {
+        "rule_files spelling": () =>
+          replace([rules(record$({ ruleFiles: ["/etc/config/rules", glob] }))]),
+        "second mount": () =>
+          replace([
+            rules(
+              record$({
+                mounts: ["/etc/extra-rules", "/etc/mailserver-rules"],
+                ruleFiles: [glob],
+              }),
+            ),
+          ]),
+        "chart's own rule ConfigMap": () => {
+          const cm = rules(null, { "alerting_rules.yml": RULE_FILE });
+          const meta = cm.properties.metadata as K8s;
+          meta.name = "prometheus-server";
+          meta.labels = { "app.kubernetes.io/managed-by": "Helm" };
+          cm.name = "prometheus-server";
+          return replace([cm]);
+        },
+        "YAML that is no rule file": () => {
+          const cm = configMap("mailserver-dashboards", "monitoring", {
+            "dashboard.yaml": "title: Mail\npanels:\n  - dovecot_auth_failures_total\n",
+          });
+          return replace([cm]);
+        },
+        "scrape port as a number": () =>
+          mail({ "prometheus.io/scrape": "true", "prometheus.io/port": 9900 }),
+        "scrape off with an undeclared port": () =>
+          mail({ "prometheus.io/scrape": "false", "prometheus.io/port": "9901" }),
+        "scrape without a port annotation": () => mail({ "prometheus.io/scrape": "true" }),
+      };
+      const detail = ["rule_files spelling", "second mount"].includes(how)
+        ? glob
+        : `in a ${type.split(":")[2]}`;
+      return v(`${how}: ${detail}`, stacks[how]?.() ?? []);
+    }),
+};
+
 export const SEAM_FAMILIES: Family[] = [
   agentMounts,
   singleAcquisition,
   acquisitionPolls,
   coversMail,
+  tlsOwned,
+  mtaStsServed,
+  prometheusReads,
 ];
