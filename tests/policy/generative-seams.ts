@@ -174,6 +174,7 @@ const agentMounts: Family = {
       fc.constantFrom(
         "no mail mount",
         "directory mount beside the file",
+        "parent directory mount beside the file",
         "directory mount instead of the file",
         "file mount outside acquis.d",
         "items map another key",
@@ -187,7 +188,8 @@ const agentMounts: Family = {
         "preview",
       ),
       fc.constantFrom(ACQ_KEY, "mail.yml"),
-      fc.constantFrom(ACQUIS_D, `${ACQUIS_D}/`, "/etc/crowdsec", "/etc", "/"),
+      fc.constantFrom(ACQUIS_D, `${ACQUIS_D}/`),
+      fc.constantFrom("/etc/crowdsec", "/etc/crowdsec/", "/etc", "/"),
       fc.constantFrom(
         "/etc/crowdsec/acquis-mail.yaml",
         `${ACQUIS_D}/mail/acquis-mail.yaml`,
@@ -195,7 +197,7 @@ const agentMounts: Family = {
         "/etc/crowdsec/acquis.d.bak/acquis-mail.yaml",
       ),
     )
-    .map(([how, key, dir, outside]) => {
+    .map(([how, key, dir, parent, outside]) => {
       const v = variant(MOUNTS, "violation", how === "preview" ? "advisory" : "mandatory");
       const file = mailMount(`${ACQUIS_D}/${key}`, key);
       const items = [{ key, path: key }];
@@ -205,6 +207,12 @@ const agentMounts: Family = {
           agentWith(
             [mailVolume(items), { ...mailVolume(), name: "mail-dir" }],
             [file, { ...mailMount(dir), name: "mail-dir" }],
+          ),
+        ],
+        "parent directory mount beside the file": () => [
+          agentWith(
+            [mailVolume(items), { name: "config", emptyDir: {} }],
+            [file, { name: "config", mountPath: parent }],
           ),
         ],
         "directory mount instead of the file": () => [agentWith([mailVolume()], [mailMount(dir)])],
@@ -243,6 +251,7 @@ const agentMounts: Family = {
       );
       const at: Record<string, string> = {
         "directory mount beside the file": `, directory ${dir}`,
+        "parent directory mount beside the file": `, directory ${parent}`,
         "directory mount instead of the file": `, directory ${dir}`,
         "file mount outside acquis.d": `, file ${outside}`,
       };
@@ -514,6 +523,7 @@ const singleAcquisition: Family = {
 
 const POLLS = "crowdsec-acquisition-polls";
 
+/** YAML 1.2 core-schema spellings: true|True|TRUE are true; false|False, null and ~ are not. */
 const acquisitionPolls: Family = {
   policy: POLLS,
   violating: fc
@@ -538,16 +548,12 @@ const acquisitionPolls: Family = {
       const texts = PROGRAMS.map((p) =>
         doc(p === program ? { program: p, ...off, ...spelled[where] } : { program: p }),
       );
-      const add: AnalyzerResource[] =
+      const cm =
         where === "in a second ConfigMap of the namespace"
-          ? [acquisitionCm({ "old.yaml": doc({ program, ...off }) }, "crowdsec-old-acquisition")]
-          : [acquisitionCm({ [ACQ_KEY]: texts.join("\n---\n") })];
-      if (where === "preview")
-        add[0] = {
-          ...add[0],
-          properties: { ...add[0]?.properties, data: UNKNOWN.object },
-        } as AnalyzerResource;
-      return v(`${where}: ${program}, poll_without_inotify ${poll}`, replace(add));
+          ? acquisitionCm({ "old.yaml": doc({ program, ...off }) }, "crowdsec-old-acquisition")
+          : acquisitionCm({ [ACQ_KEY]: texts.join("\n---\n") });
+      if (where === "preview") cm.properties.data = UNKNOWN.object;
+      return v(`${where}: ${program}, poll_without_inotify ${poll}`, replace([cm]));
     }),
   legit: fc
     .tuple(
@@ -651,10 +657,8 @@ const coversMail: Family = {
           );
           break;
       }
-      let cm = acquisitionCm({ [key]: texts.join("\n---\n") }, ACQ_CM, ns);
-      if (how === "preview") {
-        cm = { ...cm, properties: { ...cm.properties, data: UNKNOWN.object } };
-      }
+      const cm = acquisitionCm({ [key]: texts.join("\n---\n") }, ACQ_CM, ns);
+      if (how === "preview") cm.properties.data = UNKNOWN.object;
       const detail = how === "single program label" ? program : "";
       return v(`${how}: ${detail} (mail server a ${kind.split(":")[2]})`, withMail(kind, [cm]));
     }),
