@@ -10,7 +10,13 @@ import { itemsFromRun } from "../../tools/export";
 import { liveCluster, liveKey } from "../../tools/live-cluster";
 import { prodRun } from "../helpers/program";
 import { analyzeAll, mandatory, summary, usePack } from "./harness";
-import { goodStack, OBSERVED_SERVER_ANNOTATION, rulesConfigMap, withResource } from "./fixtures";
+import {
+  goodStack,
+  OBSERVED_SERVER_ANNOTATION,
+  probeCronJob,
+  rulesConfigMap,
+  withResource,
+} from "./fixtures";
 
 const POLICY = "prometheus-reads-monitoring";
 const mine = <T extends { policyName: string }>(ds: T[]): T[] =>
@@ -86,6 +92,21 @@ describe("prometheus-reads-monitoring (setup: chart)", () => {
       await analyzeAll(pack(), [...goodStack(), { ...read, properties: unlabelled }]),
     );
     assert.equal(mine(flagged).length, 1, summary(flagged));
+  });
+
+  it("reads a CronJob's scrape annotations from its job template", async () => {
+    const probe = probeCronJob("*/20 * * * *");
+    const spec = probe.properties.spec as { jobTemplate: { spec: { template: object } } };
+    const template = spec.jobTemplate.spec.template as Record<string, unknown>;
+    template.metadata = {
+      annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": "9901" },
+    };
+    const ds = mandatory(await analyzeAll(pack(), withResource(probe)));
+    assert.match(
+      mine(ds)[0]?.message ?? "",
+      /CronJob email-roundtrip-monitor asks Prometheus to scrape port 9901/,
+      summary(ds),
+    );
   });
 
   it("leaves an unknown record to the preview advisory", async () => {
