@@ -159,12 +159,40 @@ export function resolveSpf(
   return out;
 }
 
+/** A known SPF TXT record of the stack. */
+export interface StackSpfRecord {
+  urn: string;
+  fqdn: string;
+  content: string;
+}
+
+/** The stack's TXT records whose name and text are known and that are SPF. */
+function spfRecords(records: DnsRecordView[]): StackSpfRecord[] {
+  return records.flatMap((r) =>
+    r.type === "TXT" &&
+    typeof r.fqdn === "string" &&
+    typeof r.content === "string" &&
+    isSpf(r.content)
+      ? [{ urn: r.urn, fqdn: r.fqdn, content: r.content }]
+      : [],
+  );
+}
+
 /** SPF texts the stack publishes, by FQDN (the first record wins; duplicates are reported). */
 export function stackSpfLookup(records: DnsRecordView[]): SpfLookup {
   const byName = new Map<string, string>();
-  for (const r of records) {
-    if (r.type !== "TXT" || typeof r.fqdn !== "string" || typeof r.content !== "string") continue;
-    if (isSpf(r.content) && !byName.has(r.fqdn)) byName.set(r.fqdn, r.content);
-  }
+  for (const r of spfRecords(records)) if (!byName.has(r.fqdn)) byName.set(r.fqdn, r.content);
   return (name) => byName.get(name.toLowerCase().replace(/\.$/, ""));
+}
+
+/** Every SPF record of the stack, resolved through the stack's own records and `knownCosts`. */
+export function resolveStackSpf(
+  records: DnsRecordView[],
+  knownCosts: Record<string, number>,
+): (StackSpfRecord & SpfResolution)[] {
+  const lookup = stackSpfLookup(records);
+  return spfRecords(records).map((r) => ({
+    ...r,
+    ...resolveSpf(r.content, lookup, "", knownCosts, new Set([r.fqdn])),
+  }));
 }

@@ -20,7 +20,7 @@ import type {
 } from "@pulumi/policy";
 import { readConfig, SPF_SCHEMA_PROPERTIES } from "../lib/config";
 import { isDnsRecord, stackRecords } from "../lib/dns";
-import { isSpf, resolveSpf, stackSpfLookup } from "../lib/spf";
+import { resolveStackSpf } from "../lib/spf";
 import { plainResources } from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
@@ -35,21 +35,11 @@ interface Config {
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const records = stackRecords(plainResources(args.resources, isDnsRecord), cfg.domain);
-  const lookup = stackSpfLookup(records);
-  for (const r of records) {
-    if (r.type !== "TXT" || typeof r.fqdn !== "string" || typeof r.content !== "string") continue;
-    if (!isSpf(r.content)) continue;
-    const { unresolved } = resolveSpf(
-      r.content,
-      lookup,
-      "",
-      cfg.knownIncludeCosts,
-      new Set([r.fqdn]),
-    );
+  for (const { urn, fqdn, unresolved } of resolveStackSpf(records, cfg.knownIncludeCosts)) {
     if (unresolved.length === 0) continue;
     report(
-      `SPF at ${r.fqdn} follows ${[...new Set(unresolved)].join(", ")}, which cannot be resolved offline (not in this stack, not in knownIncludeCosts): its nested DNS lookups are not counted against the limit and what it authorises is not known; run dig TXT on each and add its nested lookup count to knownIncludeCosts, or flatten it to ip4/ip6 terms.`,
-      r.urn,
+      `SPF at ${fqdn} follows ${[...new Set(unresolved)].join(", ")}, which cannot be resolved offline (not in this stack, not in knownIncludeCosts): its nested DNS lookups are not counted against the limit and what it authorises is not known; run dig TXT on each and add its nested lookup count to knownIncludeCosts, or flatten it to ip4/ip6 terms.`,
+      urn,
     );
   }
 }

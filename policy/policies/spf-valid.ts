@@ -28,7 +28,7 @@ import type {
 import { readConfig, SPF_SCHEMA_PROPERTIES } from "../lib/config";
 import { isDnsRecord, recordOf, stackRecords, txtAt } from "../lib/dns";
 import { raise, Unknown } from "../lib/plain";
-import { isSpf, lookupCount, parseSpf, resolveSpf, SPF_PREFIX, stackSpfLookup } from "../lib/spf";
+import { lookupCount, parseSpf, resolveStackSpf, SPF_PREFIX } from "../lib/spf";
 import { plainResources } from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
@@ -77,14 +77,10 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const records = stackRecords(plainResources(args.resources, isDnsRecord), cfg.domain);
-  const lookup = stackSpfLookup(records);
-  for (const r of records) {
-    if (r.type !== "TXT" || typeof r.fqdn !== "string" || typeof r.content !== "string") continue;
-    if (!isSpf(r.content)) continue;
-    const resolved = resolveSpf(r.content, lookup, "", cfg.knownIncludeCosts, new Set([r.fqdn]));
-    if (resolved.nested === 0 || resolved.lookups <= cfg.maxLookups) continue;
+  for (const r of resolveStackSpf(records, cfg.knownIncludeCosts)) {
+    if (r.nested === 0 || r.lookups <= cfg.maxLookups) continue;
     report(
-      `SPF at ${r.fqdn} needs ${resolved.lookups} DNS lookups counting the ${resolved.nested} behind its includes in this stack, over the limit of ${cfg.maxLookups}; flatten the included records into ip4/ip6 terms.`,
+      `SPF at ${r.fqdn} needs ${r.lookups} DNS lookups counting the ${r.nested} behind its includes in this stack, over the limit of ${cfg.maxLookups}; flatten the included records into ip4/ip6 terms.`,
       r.urn,
     );
   }

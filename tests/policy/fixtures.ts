@@ -1,5 +1,6 @@
 /** A realistic "good" mail stack as the program will declare it, plus builders for variants. */
 import { createHash, generateKeyPairSync } from "node:crypto";
+import { OBSERVED_SERVER_ANNOTATION } from "../../lib/prometheus-chart";
 import type { AnalyzerResource } from "../../tools/analyzer";
 import { liveAgentFor, mergeValues, OWNER_VALUES, type Values } from "../../tools/crowdsec-agent";
 
@@ -428,7 +429,8 @@ export function dnsRecords(): AnalyzerResource[] {
   ];
 }
 
-export const OBSERVED_SERVER_ANNOTATION = "mailserver.viktorbarzin.me/observed-prometheus-server";
+// The program's own name for it: the pack tests then prove the pack reads what the program writes.
+export { OBSERVED_SERVER_ANNOTATION };
 
 /** What the program records of the live chart server once the exported chart values are applied. */
 export function observedServer(edit: Record<string, unknown> = {}): Record<string, unknown> {

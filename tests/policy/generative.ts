@@ -141,6 +141,26 @@ function txtRecord(name: string, fqdn: string, content: string, type: string): A
   return record(name, { name: fqdn, type: "TXT", content }, type);
 }
 
+/**
+ * A violating variant of the TXT record `name` at `fqdn`: the text of case `how`; the case
+ * "second record" keeps the valid text and adds the older record `old` at the same name.
+ */
+function txtViolation(
+  policy: string,
+  name: string,
+  fqdn: string,
+  old: string,
+): (how: string, texts: Record<string, string>) => Variant {
+  return (how, texts) => {
+    const text = texts[how] ?? "";
+    const extra = how === "second record" ? [txtRecord(`${name}-old`, fqdn, old, T.dnsRecord)] : [];
+    return variant(policy, "violation")(
+      `${how}: ${text}`,
+      replace([txtRecord(name, fqdn, text, T.dnsRecord), ...extra]),
+    );
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // fail2ban-disabled
 
@@ -781,25 +801,21 @@ const mtaSts: Family = {
       stsId,
       wsp,
     )
-    .map(([how, id, w]) => {
-      const v = variant("mta-sts-valid", "violation");
-      const extra: AnalyzerResource[] = [];
-      const texts: Record<string, string> = {
+    .map(([how, id, w]) =>
+      txtViolation(
+        "mta-sts-valid",
+        "mta-sts",
+        `_mta-sts.${D}`,
+        "v=STSv1; id=1",
+      )(how, {
         punctuation: `v=STSv1;${w}id=${id}-1`,
         "too long": `v=STSv1;${w}id=${id}${"a".repeat(33)}`,
         "missing id": `v=STSv1;${w}`,
         "lower-case version": `v=stsv1;${w}id=${id}`,
         "second record": `v=STSv1;${w}id=${id}`,
         "id first": `id=${id};${w}v=STSv1`,
-      };
-      if (how === "second record")
-        extra.push(txtRecord("mta-sts-old", `_mta-sts.${D}`, "v=STSv1; id=1", T.dnsRecord));
-      const text = texts[how] ?? "";
-      return v(
-        `${how}: ${text}`,
-        replace([txtRecord("mta-sts", `_mta-sts.${D}`, text, T.dnsRecord), ...extra]),
-      );
-    }),
+      }),
+    ),
   // The id must stay the served policy's (mta-sts-served); the spelling around it varies.
   legit: fc
     .tuple(wsp, wsp, fc.constantFrom("", ";", `;${" "}`), fc.boolean())
@@ -834,26 +850,20 @@ const tlsRpt: Family = {
       ruaUri,
       wsp,
     )
-    .map(([how, uri, w]) => {
-      const v = variant("tls-rpt-valid", "violation");
-      const extra: AnalyzerResource[] = [];
-      const texts: Record<string, string> = {
+    .map(([how, uri, w]) =>
+      txtViolation(
+        "tls-rpt-valid",
+        "tls-rpt",
+        `_smtp._tls.${D}`,
+        `v=TLSRPTv1; rua=mailto:x@${D}`,
+      )(how, {
         "http URI": `v=TLSRPTv1;${w}rua=${uri},http://reports.example.net`,
         "missing rua": `v=TLSRPTv1;${w}`,
         "lower-case version": `v=tlsrptv1;${w}rua=${uri}`,
         "second record": `v=TLSRPTv1;${w}rua=${uri}`,
         "bare address": `v=TLSRPTv1;${w}rua=postmaster@${D}`,
-      };
-      if (how === "second record")
-        extra.push(
-          txtRecord("tls-rpt-old", `_smtp._tls.${D}`, `v=TLSRPTv1; rua=mailto:x@${D}`, T.dnsRecord),
-        );
-      const text = texts[how] ?? "";
-      return v(
-        `${how}: ${text}`,
-        replace([txtRecord("tls-rpt", `_smtp._tls.${D}`, text, T.dnsRecord), ...extra]),
-      );
-    }),
+      }),
+    ),
   legit: fc
     .tuple(
       fc.uniqueArray(ruaUri, { minLength: 1, maxLength: 3 }),
