@@ -3,6 +3,7 @@
  * it is wrong), Vault is read in one place, and each part of the stack is one component.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { ClusterPreflight } from "./components/preflight";
 import { CrowdSecAcquisition } from "./components/crowdsec-acquisition";
 import { DnsRecords } from "./components/dns-records";
 import { MailServer } from "./components/mailserver";
@@ -10,135 +11,147 @@ import { Monitoring, scrapeAnnotations } from "./components/monitoring";
 import { MtaStsSite } from "./components/mta-sts";
 import { Webmail } from "./components/webmail";
 import { adopter, adoptTargets, checkAdoptMap, COMPONENTS } from "./lib/adopt";
+import { kubeApiInventory, type InventoryReader } from "./lib/cluster-inventory";
 import { CONFIG_NAMESPACE, ConfigError, parseConfig, rawConfigFromPulumi } from "./lib/config";
 import { readMailSecrets } from "./lib/secrets";
 
-const config = parseConfig(rawConfigFromPulumi(pulumi.runtime.allConfig()));
-const stack = pulumi.getStack();
-const project = pulumi.getProject();
-const adoptProblems = checkAdoptMap(
-  config.adopt,
-  adoptTargets(config, stack, project),
-  (urn) => `${CONFIG_NAMESPACE}:adopt["${urn}"]`,
-);
-if (adoptProblems.length > 0) {
-  throw new ConfigError(adoptProblems);
+/** What the program reads of the world besides `.get()`: swapped for the recorded world under mocks. */
+export interface ProgramIo {
+  readInventory: InventoryReader;
 }
-const adopt = adopter(config.adopt, stack, project);
 
-const secrets = readMailSecrets({
-  platform: config.vault.platform,
-  personal: config.vault.personal,
-  skipChildToken: config.vault.skipChildToken,
-  relay: config.mailserver.relay,
-  probe: config.monitoring.probe,
+const liveIo = (): ProgramIo => ({
+  readInventory: kubeApiInventory(new pulumi.Config("kubernetes").get("kubeconfig")),
 });
 
-const mail = new MailServer(COMPONENTS.mail.name, {
-  namespace: config.namespace,
-  domain: config.domain,
-  settings: config.mailserver,
-  secrets,
-  certificate: {
-    secretName: config.tls.secretName,
-    // SMTP/IMAP and the webmail share one certificate; MTA-STS is served by Cloudflare's edge.
-    hostnames: [config.mailserver.hostname, config.webmail.host],
-    acmeServerUrl: config.tls.acmeServerUrl,
-    acmeEmail: config.tls.acmeEmail,
-    minDaysRemaining: config.tls.minDaysRemaining,
-    cloudflareDnsToken: secrets.acmeDnsToken,
-  },
-  podAnnotations: scrapeAnnotations(config.monitoring.prometheus),
-  adopt,
-});
+/** The stack. Pulumi calls it with no argument; the mocked runs pass the recorded world. */
+export default function mailStack(io: ProgramIo = liveIo()) {
+  const config = parseConfig(rawConfigFromPulumi(pulumi.runtime.allConfig()));
+  const stack = pulumi.getStack();
+  const project = pulumi.getProject();
+  const adoptProblems = checkAdoptMap(
+    config.adopt,
+    adoptTargets(config, stack, project),
+    (urn) => `${CONFIG_NAMESPACE}:adopt["${urn}"]`,
+  );
+  if (adoptProblems.length > 0) {
+    throw new ConfigError(adoptProblems);
+  }
+  const adopt = adopter(config.adopt, stack, project);
 
-const webmail = new Webmail(COMPONENTS.webmail.name, {
-  namespace: mail.namespace,
-  settings: config.webmail,
-  mailServiceName: mail.serviceName,
-  mailTlsName: config.mailserver.hostname,
-  tlsSecretName: mail.tlsSecretName,
-  dbPassword: secrets.roundcubeDbPassword,
-  adopt,
-});
+  const secrets = readMailSecrets({
+    platform: config.vault.platform,
+    personal: config.vault.personal,
+    skipChildToken: config.vault.skipChildToken,
+    relay: config.mailserver.relay,
+    probe: config.monitoring.probe,
+  });
 
-const dns = new DnsRecords(COMPONENTS.dns.name, {
-  domain: config.domain,
-  mxHosts: [
-    {
-      hostname: config.mailserver.hostname,
-      priority: config.dns.mxPriority,
-      ipv4: config.dns.publicIpv4,
-      ipv6: config.dns.publicIpv6,
+  const mail = new MailServer(COMPONENTS.mail.name, {
+    namespace: config.namespace,
+    domain: config.domain,
+    settings: config.mailserver,
+    secrets,
+    tlsSecretName: config.tls.secretName,
+    podAnnotations: scrapeAnnotations(config.monitoring.prometheus),
+    adopt,
+  });
+
+  const webmail = new Webmail(COMPONENTS.webmail.name, {
+    namespace: mail.namespace,
+    settings: config.webmail,
+    mailServiceName: mail.serviceName,
+    mailTlsName: config.mailserver.hostname,
+    tlsSecretName: mail.tlsSecretName,
+    dbPassword: secrets.roundcubeDbPassword,
+    adopt,
+  });
+
+  const dns = new DnsRecords(COMPONENTS.dns.name, {
+    domain: config.domain,
+    mxHosts: [
+      {
+        hostname: config.mailserver.hostname,
+        priority: config.dns.mxPriority,
+        ipv4: config.dns.publicIpv4,
+        ipv6: config.dns.publicIpv6,
+      },
+    ],
+    spf: config.dns.spf,
+    dkimKeys: [
+      { selector: config.mailserver.dkimSelector, publicKey: secrets.dkimPublicKey },
+      { selector: config.dns.legacyDkimSelector, publicKey: secrets.mailgunDkimTxt },
+    ],
+    dkimCnames: config.dns.brevoDkim,
+    brevoVerificationCode: config.dns.brevoVerificationCode,
+    dmarc: config.dns.dmarc,
+    mtaSts: config.dns.mtaSts,
+    tlsRptRua: config.dns.tlsRptRua,
+    adopt,
+  });
+
+  const mtaSts = new MtaStsSite("mta-sts", {
+    domain: config.domain,
+    zoneId: dns.zoneId,
+    accountId: dns.accountId,
+    policy: dns.mtaStsPolicy,
+  });
+
+  const probe = config.monitoring.probe;
+  const monitoring = new Monitoring("monitoring", {
+    namespace: mail.namespace,
+    deploymentName: mail.deploymentName,
+    podLabels: { ...mail.podLabels },
+    prometheus: config.monitoring.prometheus,
+    probe: {
+      schedule: probe.schedule,
+      image: probe.image,
+      mailgunApiBase: probe.mailgunApiBase,
+      mailgunDomain: probe.mailgunDomain,
+      recipient: probe.recipient,
+      imapHost: mail.serviceHost,
+      imapTlsName: config.mailserver.hostname,
+      imapUser: probe.imapUser,
+      pushgatewayUrl: probe.pushgatewayUrl,
+      secrets: {
+        mailgunApiKey: secrets.mailgunApiKey,
+        imapPassword: secrets.probeImapPassword,
+        uptimeKumaPushUrl: secrets.uptimeKumaPushUrl,
+      },
     },
-  ],
-  spf: config.dns.spf,
-  dkimKeys: [
-    { selector: config.mailserver.dkimSelector, publicKey: secrets.dkimPublicKey },
-    { selector: config.dns.legacyDkimSelector, publicKey: secrets.mailgunDkimTxt },
-  ],
-  dkimCnames: config.dns.brevoDkim,
-  brevoVerificationCode: secrets.brevoVerification,
-  dmarc: config.dns.dmarc,
-  mtaSts: config.dns.mtaSts,
-  tlsRptRua: config.dns.tlsRptRua,
-  adopt,
-});
+  });
 
-const mtaSts = new MtaStsSite("mta-sts", {
-  domain: config.domain,
-  zoneId: dns.zoneId,
-  accountId: dns.accountId,
-  policy: dns.mtaStsPolicy,
-});
+  const crowdsec = new CrowdSecAcquisition("crowdsec", {
+    namespace: config.crowdsec.namespace,
+    mailNamespace: config.namespace,
+    podPrefix: mail.podNamePrefix,
+    containerName: mail.containerName,
+    containerRuntime: config.crowdsec.containerRuntime,
+    collections: config.crowdsec.collections,
+    agent: config.crowdsec.agent,
+  });
 
-const probe = config.monitoring.probe;
-const monitoring = new Monitoring("monitoring", {
-  namespace: mail.namespace,
-  deploymentName: mail.deploymentName,
-  podLabels: { ...mail.podLabels },
-  prometheus: config.monitoring.prometheus,
-  probe: {
-    schedule: probe.schedule,
-    image: probe.image,
-    mailgunApiBase: probe.mailgunApiBase,
-    mailgunDomain: probe.mailgunDomain,
-    recipient: probe.recipient,
-    imapHost: mail.serviceHost,
-    imapTlsName: config.mailserver.hostname,
-    imapUser: probe.imapUser,
-    pushgatewayUrl: probe.pushgatewayUrl,
-    secrets: {
-      mailgunApiKey: secrets.mailgunApiKey,
-      imapPassword: secrets.probeImapPassword,
-      uptimeKumaPushUrl: secrets.uptimeKumaPushUrl,
-    },
-  },
-});
+  new ClusterPreflight("preflight", {
+    read: io.readInventory,
+    mountedSecrets: mail.mountedSecrets,
+  });
 
-const crowdsec = new CrowdSecAcquisition("crowdsec", {
-  namespace: config.crowdsec.namespace,
-  mailNamespace: config.namespace,
-  podPrefix: mail.podNamePrefix,
-  containerName: mail.containerName,
-  containerRuntime: config.crowdsec.containerRuntime,
-  collections: config.crowdsec.collections,
-  agent: config.crowdsec.agent,
-});
-
-export const namespace = mail.namespace;
-export const mailLoadBalancerIp = mail.loadBalancerIp;
-export const mailHostname = config.mailserver.hostname;
-export const mailServiceHost = mail.serviceHost;
-export const webmailUrl = webmail.url;
-export const dnsRecordNames = dns.recordNames;
-export const mtaStsPolicy = dns.mtaStsPolicy;
-export const mtaStsPolicyUrl = mtaSts.url;
-export const tlsSecretName = mail.tlsSecretName;
-export const probeCronJob = monitoring.cronJobName;
-export const alertRules = monitoring.rulesName;
-/** Values the prometheus chart release needs so its server loads the mail alerts (chart setup). */
-export const prometheusChartValues = monitoring.chartValues;
-export const crowdsecAcquisitionConfigMap = crowdsec.configMapName;
-/** Paste into the CrowdSec stack's chart values: its agent then mounts the mail acquisition. */
-export const crowdsecAgentValues = crowdsec.agentValues;
+  return {
+    namespace: mail.namespace,
+    mailLoadBalancerIp: mail.loadBalancerIp,
+    mailHostname: config.mailserver.hostname,
+    mailServiceHost: mail.serviceHost,
+    webmailUrl: webmail.url,
+    dnsRecordNames: dns.recordNames,
+    mtaStsPolicy: dns.mtaStsPolicy,
+    mtaStsPolicyUrl: mtaSts.url,
+    tlsSecretName: mail.tlsSecretName,
+    probeCronJob: monitoring.cronJobName,
+    alertRules: monitoring.rulesName,
+    /** Values the prometheus chart release needs so its server loads the mail alerts (chart setup). */
+    prometheusChartValues: monitoring.chartValues,
+    crowdsecAcquisitionConfigMap: crowdsec.configMapName,
+    /** Paste into the CrowdSec stack's chart values: its agent then mounts the mail acquisition. */
+    crowdsecAgentValues: crowdsec.agentValues,
+  };
+}

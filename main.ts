@@ -7,4 +7,4 @@ import { assertFreshBuild } from "./policy/build/fresh-build";
 
 assertFreshBuild(__filename, __dirname);
 
-export * from "./index";
+export { default } from "./index";

@@ -1,7 +1,7 @@
 /**
  * docker-mailserver 15.0.0: namespace, environment, config files, the Deployment (Dovecot serves
- * its own metrics, no sidecar), the protected data volume and the LoadBalancer Service on the
- * dedicated IP.
+ * its own metrics, no sidecar), the protected data volume, the LoadBalancer Service on the
+ * dedicated IP and the NodePort Service of pfSense HAProxy's PROXY-v2 path.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -10,10 +10,12 @@ import {
   DOVECOT_METRICS_PORT,
   DOVECOT_METRICS_PORT_NAME,
   dovecotMetricsCf,
+  dovecotStatsUserPatch,
 } from "../lib/dovecot-metrics";
+import { mailboxesOf, withExtraAliases, type ExtraAlias } from "../lib/accounts";
 import { sha256Hex } from "../lib/hash";
+import type { SecretRef } from "../lib/cluster-inventory";
 import type { MailSecrets } from "../lib/secrets";
-import { TlsCertificate, type TlsCertificateArgs } from "./certificate";
 
 /** What the mail server runs as: image, names, relay, limits and storage. */
 export interface MailServerSettings {
@@ -39,6 +41,26 @@ export interface MailServerSettings {
   /** CIDRs exempt from the rate limits. */
   trustedNetworks: string[];
   resources: k8s.types.input.core.v1.ResourceRequirements;
+  /** pfSense HAProxy's PROXY-v2 path: who may send PROXY headers, and the NodePorts. */
+  proxy?: ProxySettings;
+  /** The backup MX (ADR-0019): the address its drain connects from. */
+  backupMx?: { drainSource: string };
+  /** Aliases kept in the repository, appended after Vault's. */
+  extraAliases?: ExtraAlias[];
+  /** Per-mailbox Sieve allowlists: mail from any other sender is discarded at delivery. */
+  senderAllowlists?: SenderAllowlist[];
+}
+
+export interface ProxySettings {
+  /** Source networks Dovecot accepts a PROXY header from (post-SNAT: the nodes). */
+  trustedNetworks: string[];
+  nodePorts: Record<ProxyPortKey, number>;
+}
+
+export interface SenderAllowlist {
+  mailbox: string;
+  senders: string[];
+  why: string;
 }
 
 export interface MailServerArgs {
@@ -49,8 +71,11 @@ export interface MailServerArgs {
     MailSecrets,
     "postfixAccounts" | "postfixVirtual" | "relaySaslPassword" | "dkimPrivateKey"
   >;
-  /** The certificate this stack issues into the mail namespace (components/certificate.ts). */
-  certificate: Omit<TlsCertificateArgs, "namespace">;
+  /**
+   * The cluster's `kubernetes.io/tls` Secret in the mail namespace (Kyverno-synced `tls-secret`):
+   * mounted by name, never created here.
+   */
+  tlsSecretName: string;
   /** Annotations of the pod template, e.g. the prometheus.io scrape annotations. */
   podAnnotations?: Record<string, string>;
   /** Import options for the namespace and the data volume at cutover (lib/adopt.ts). */
@@ -74,6 +99,39 @@ export const MAIL_PORTS = [
   { name: "imaps", port: 993 },
 ] as const;
 
+/**
+ * The PROXY-v2 path, as live (infra code-yiu): pfSense HAProxy connects to a node port with a
+ * PROXY v2 header (`send-proxy-v2`, also the IPv6 bridge), kube-proxy forwards to these
+ * container ports with ETP Cluster, and the daemons take the client address from the header.
+ * The stock ports above stay PROXY-free for in-cluster clients (Roundcube, the probe).
+ * `servicePort` and `containerPort` are the live Service's port and targetPort.
+ */
+export const PROXY_PORTS = [
+  { key: "smtp", name: "smtp-proxy", servicePort: 25, containerPort: 2525 },
+  { key: "submissions", name: "smtps-proxy", servicePort: 465, containerPort: 4465 },
+  { key: "submission", name: "sub-proxy", servicePort: 587, containerPort: 5587 },
+  { key: "imaps", name: "imaps-proxy", servicePort: 993, containerPort: 10993 },
+] as const;
+/**
+ * HAProxy's health checks (`option smtpchk`) go to the stock ports without PROXY: a check's
+ * PROXY LOCAL frame has no addresses, which Postfix's smtpd treats as fatal.
+ */
+export const PROXY_CHECK_PORTS = [
+  { key: "smtpCheck", name: "smtp-check", servicePort: 2500, containerPort: 25 },
+  { key: "submissionsCheck", name: "smtps-check", servicePort: 4650, containerPort: 465 },
+  { key: "submissionCheck", name: "sub-check", servicePort: 5870, containerPort: 587 },
+] as const;
+export type ProxyPortKey =
+  | (typeof PROXY_PORTS)[number]["key"]
+  | (typeof PROXY_CHECK_PORTS)[number]["key"];
+/** The NodePort Service pfSense HAProxy's backends point at (the live name, imported at cutover). */
+export const PROXY_SERVICE = "mailserver-proxy";
+/** Dovecot's PROXY-speaking IMAPS listener (a listener name, not a port name). */
+export const DOVECOT_PROXY_LISTENER = "imaps_proxy";
+/** How long Postfix waits for the PROXY header before it drops the connection. */
+const PROXY_TIMEOUT = "5s";
+
+const SERVICE_TYPE = "kubernetes:core/v1:Service";
 const CONFIG_DIR = "/tmp/docker-mailserver";
 const TLS_DIR = "/etc/ssl/mailserver";
 
@@ -106,7 +164,12 @@ export function mailserverEnv(
     ENABLE_POSTGREY: "0",
     ENABLE_FETCHMAIL: "0",
     ENABLE_SASLAUTHD: "0",
-    ENABLE_SRS: "1",
+    // Off, as the owner decided on 2026-07-08 (infra stacks/mailserver/modules/mailserver/
+    // main.tf:84-96): postsrsd 1.10 spins at 100% CPU without binding tcp:10001/10002 on a fresh
+    // start (it closes every fd up to RLIMIT_NOFILE, unlimited under containerd;
+    // docker-mailserver#2722), and sender_canonical_maps = tcp:localhost:10001 then answers 451
+    // to all mail after every pod restart. The cost: no SRS rewrite for the few forwarding aliases.
+    ENABLE_SRS: "0",
     SPOOF_PROTECTION: "1",
     POSTFIX_REJECT_UNKNOWN_CLIENT_HOSTNAME: "1",
     POSTFIX_MESSAGE_SIZE_LIMIT: String(200 * 1024 * 1024),
@@ -117,9 +180,26 @@ export function mailserverEnv(
   };
 }
 
-/** `postfix-main.cf`: the spec's per-client rate limits (real client IPs thanks to ETP Local). */
+/** The Postfix access map that lets the backup MX's drain past the PTR check. */
+export const BACKUP_MX_PERMIT = "backup-mx-permit.cidr";
+
+/**
+ * `backup-mx-permit.cidr`: the drain source answers OK in the client/helo/sender phase. Postfix
+ * reads a cidr table as text (no postmap). Relay control (smtpd_relay_restrictions) still
+ * applies, so the address gains no relay right (it is not in mynetworks).
+ */
+export function backupMxPermitCidr(drainSource: string): string {
+  return `${drainSource} OK\n`;
+}
+
+/**
+ * `postfix-main.cf`: the spec's per-client rate limits (real client IPs thanks to ETP Local and
+ * PROXY v2). With a backup MX its drain source is permitted before DMS's sender restrictions
+ * (`reject_unknown_client_hostname` would defer its PTR-less tunnel address forever) and exempt
+ * from the rate limits (a post-outage backlog would drain at 30 messages a minute), as live.
+ */
 export function postfixMainCf(
-  config: Pick<MailServerSettings, "rateLimits" | "trustedNetworks">,
+  config: Pick<MailServerSettings, "rateLimits" | "trustedNetworks" | "backupMx">,
 ): string {
   const r = config.rateLimits;
   const lines = [
@@ -127,8 +207,17 @@ export function postfixMainCf(
     `smtpd_client_message_rate_limit = ${r.clientMessageRateLimit}`,
     `anvil_rate_time_unit = ${r.anvilRateTimeUnit}`,
   ];
-  if (config.trustedNetworks.length > 0) {
-    lines.push(`smtpd_client_event_limit_exceptions = ${config.trustedNetworks.join(" ")}`);
+  const drain = config.backupMx?.drainSource;
+  if (drain !== undefined) {
+    // DMS's own list stays, by reference: the live literal copied it and had to be kept in sync.
+    lines.push(
+      `smtpd_sender_restrictions = check_client_access cidr:${CONFIG_DIR}/${BACKUP_MX_PERMIT}, $dms_smtpd_sender_restrictions`,
+    );
+  }
+  const exempt = [...config.trustedNetworks, ...(drain !== undefined ? [drain] : [])];
+  if (exempt.length > 0) {
+    // $mynetworks is Postfix's default for this parameter: kept when extending it.
+    lines.push(`smtpd_client_event_limit_exceptions = $mynetworks ${exempt.join(" ")}`);
   }
   return lines.join("\n") + "\n";
 }
@@ -136,10 +225,152 @@ export function postfixMainCf(
 /**
  * `dovecot.cf` (Dovecot's local.conf, read after conf.d): Dovecot's own OpenMetrics listener and
  * the metrics it counts (lib/dovecot-metrics.ts). Roundcube connects from one pod IP, so it needs
- * more than the default 10 connections per user and IP.
+ * more than the default 10 connections per user and IP. Each failed login waits 5 s before its
+ * answer (CrowdSec bans by network; this slows a dictionary attack within one connection). With
+ * the PROXY path, an IMAPS listener that requires the PROXY v2 header, from the trusted networks
+ * only.
  */
-export function dovecotCf(): string {
-  return [...dovecotMetricsCf(), "mail_max_userip_connections = 50", ""].join("\n");
+export function dovecotCf(proxy?: Pick<ProxySettings, "trustedNetworks">): string {
+  const lines = [
+    ...dovecotMetricsCf(),
+    "mail_max_userip_connections = 50",
+    "auth_failure_delay = 5s",
+  ];
+  if (proxy) {
+    const port = PROXY_PORTS.find((p) => p.key === "imaps")?.containerPort;
+    lines.push(
+      `haproxy_trusted_networks = ${proxy.trustedNetworks.join(" ")}`,
+      "service imap-login {",
+      `  inet_listener ${DOVECOT_PROXY_LISTENER} {`,
+      `    port = ${port}`,
+      "    ssl = yes",
+      "    haproxy = yes",
+      "  }",
+      "}",
+    );
+  }
+  return [...lines, ""].join("\n");
+}
+
+/** One Postfix service of the PROXY path: its master.cf entry and `-o` overrides. */
+export interface PostfixProxyService {
+  port: number;
+  /** The master.cf entry after the service name and type. */
+  entry: string;
+  options: [string, string][];
+}
+
+/** docker-mailserver's submission(s) overrides (its master.cf), SASL through Dovecot. */
+const SUBMISSION_OPTIONS: [string, string][] = [
+  ["smtpd_sasl_auth_enable", "yes"],
+  ["smtpd_sasl_type", "dovecot"],
+  ["smtpd_tls_auth_only", "yes"],
+  ["smtpd_reject_unlisted_recipient", "no"],
+  ["smtpd_sasl_authenticated_header", "yes"],
+  ["smtpd_client_restrictions", "permit_sasl_authenticated,reject"],
+  ["smtpd_relay_restrictions", "permit_sasl_authenticated,reject"],
+  ["smtpd_sender_restrictions", "$mua_sender_restrictions"],
+  ["smtpd_discard_ehlo_keywords", ""],
+  ["milter_macro_daemon_name", "ORIGINATING"],
+  ["cleanup_service_name", "sender-cleanup"],
+];
+
+const proxyPort = (key: (typeof PROXY_PORTS)[number]["key"]): number =>
+  PROXY_PORTS.find((p) => p.key === key)?.containerPort ?? 0;
+
+/**
+ * The Postfix listeners of the PROXY path, as live: postscreen for MX traffic (it passes clean
+ * clients to DMS's `smtpd pass` service), SMTPS and submission with SASL; each reads the PROXY
+ * v2 header first and logs under its own syslog_name.
+ */
+export function postfixProxyServices(): PostfixProxyService[] {
+  const smtpd = (wrap: [string, string]): [string, string][] => [
+    wrap,
+    ...SUBMISSION_OPTIONS,
+    ["smtpd_upstream_proxy_protocol", "haproxy"],
+    ["smtpd_upstream_proxy_timeout", PROXY_TIMEOUT],
+  ];
+  return [
+    {
+      port: proxyPort("smtp"),
+      entry: "inet n - n - 1 postscreen",
+      options: [
+        ["syslog_name", "postfix/smtpd-proxy25"],
+        ["postscreen_upstream_proxy_protocol", "haproxy"],
+        ["postscreen_upstream_proxy_timeout", PROXY_TIMEOUT],
+      ],
+    },
+    {
+      port: proxyPort("submissions"),
+      entry: "inet n - n - - smtpd",
+      options: [
+        ["syslog_name", "postfix/smtpd-proxy465"],
+        ...smtpd(["smtpd_tls_wrappermode", "yes"]),
+      ],
+    },
+    {
+      port: proxyPort("submission"),
+      entry: "inet n - n - - smtpd",
+      options: [
+        ["syslog_name", "postfix/smtpd-proxy587"],
+        ...smtpd(["smtpd_tls_security_level", "encrypt"]),
+      ],
+    },
+  ];
+}
+
+/** A double-quoted bash word: nothing in it expands. */
+function shellQuote(word: string): string {
+  return `"${word.replace(/[\\"$`]/g, (c) => `\\${c}`)}"`;
+}
+
+/** Postfix's config directory in the pod (DMS leaves main.cf and master.cf there). */
+export const POSTFIX_DIR = "/etc/postfix";
+
+/**
+ * The user-patches.sh lines that add the PROXY listeners to master.cf. DMS's postfix-master.cf
+ * can only change existing services (`postconf -P`), so these run after its startup edits.
+ * `postconf -M` writes (or replaces, dropping its old `-o` lines) the entry and `postconf -P` adds
+ * each override: a second run leaves the same master.cf.
+ */
+export function postfixProxyUserPatch(): string[] {
+  const lines = [
+    "# PROXY-v2 listeners for pfSense HAProxy (NodePort Service " + PROXY_SERVICE + "): alt ports",
+    "# beside the stock ones, which stay PROXY-free for in-cluster clients. postconf -M replaces",
+    "# the entry and its -o lines, postconf -P adds them again: a second run changes nothing.",
+    `postfix_dir=${POSTFIX_DIR}`,
+  ];
+  for (const svc of postfixProxyServices()) {
+    const id = `${svc.port}/inet`;
+    lines.push(`postconf -c "$postfix_dir" -M ${shellQuote(`${id}=${svc.port} ${svc.entry}`)}`);
+    lines.push(
+      `postconf -c "$postfix_dir" -P \\`,
+      ...svc.options.map(
+        ([k, v], i) =>
+          `  ${shellQuote(`${id}/${k}=${v}`)}${i < svc.options.length - 1 ? " \\" : ""}`,
+      ),
+    );
+  }
+  return lines;
+}
+
+/**
+ * `user-patches.sh`: docker-mailserver 15.0.0 runs it with /bin/bash as its last setup step, after
+ * its own edits of the daemons' config and before any daemon starts (setup-stack.sh:110-119); its
+ * exit status is ignored, so `set -euo pipefail` only stops the rest of the script. It undoes the
+ * one startup edit that beats dovecot.cf (lib/dovecot-metrics.ts#dovecotStatsUserPatch).
+ */
+export function userPatchesSh(proxy?: ProxySettings): string {
+  return [
+    "#!/bin/bash",
+    "# Rendered by the Pulumi program (components/mailserver.ts#userPatchesSh); run by",
+    "# docker-mailserver after its startup edits, before the daemons start.",
+    "set -euo pipefail",
+    "",
+    ...dovecotStatsUserPatch(),
+    ...(proxy ? ["", ...postfixProxyUserPatch()] : []),
+    "",
+  ].join("\n");
 }
 
 /** Rspamd `override.d/dkim_signing.conf`: sign as the domain with the selector's key. */
@@ -164,12 +395,120 @@ export function dkimSigningConf(selector: string, domain: string): string {
   ].join("\n");
 }
 
-/** Config files mounted one by one into the config directory: [file name, source key]. */
-const CONFIG_FILES = [
-  ["postfix-main.cf", "postfix-main.cf"],
-  ["dovecot.cf", "dovecot.cf"],
-  ["rspamd/override.d/dkim_signing.conf", "dkim_signing.conf"],
-] as const;
+/** The Rspamd symbol the external_relay rule adds to mail drained from the backup MX. */
+export const BACKUP_MX_DRAIN_SYMBOL = "BACKUP_MX_DRAIN";
+
+/**
+ * Rspamd `override.d/external_relay.conf`: drained mail arrives from the tunnel address, which
+ * Rspamd counts as local (10/8) and would not scan. With the address in an ip_map, Rspamd skips
+ * that hop and scores the first Received address it does not know: the client the backup MX saw
+ * (RBL, SPF and reputation as for direct mail). Direct mail is unchanged.
+ */
+export function externalRelayConf(drainSource: string): string {
+  return [
+    "enabled = true;",
+    "rules {",
+    `  ${BACKUP_MX_DRAIN_SYMBOL} {`,
+    '    strategy = "ip_map";',
+    `    ip_map = ["${drainSource}"];`,
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+}
+
+/**
+ * Rspamd `override.d/force_actions.conf`: drained mail is never rejected, at most tagged. A 5xx
+ * makes the backup MX bounce, and it cannot send the DSN (no outbound 25): the mail would be lost
+ * without a word (ADR-0019). Keyed on the external_relay symbol, since a settings match on the IP
+ * sees the rewritten address; force_actions runs after scoring, so it sees the final action.
+ */
+export function forceActionsConf(): string {
+  return [
+    "rules {",
+    `  ${BACKUP_MX_DRAIN_SYMBOL}_NO_REJECT {`,
+    '    action = "add header";',
+    `    expression = "${BACKUP_MX_DRAIN_SYMBOL}";`,
+    '    require_action = ["reject", "soft reject"];',
+    '    message = "backup-MX drain: capped at add header, never rejected (ADR-0019)";',
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+}
+
+/** DMS installs `<login>.dovecot.sieve` from the config directory as that user's Sieve script. */
+export function senderAllowlistFile(mailbox: string): string {
+  return `${mailbox}.dovecot.sieve`;
+}
+
+/** The ConfigMap key of a per-user Sieve file: a key cannot hold '@'. */
+export function senderAllowlistKey(mailbox: string): string {
+  return senderAllowlistFile(mailbox.replace("@", "-at-"));
+}
+
+/**
+ * The per-user Sieve script of a sender allowlist: a message whose From address is none of the
+ * senders is discarded at delivery and nothing else runs; the others are kept in INBOX. Sieve's
+ * default comparator (i;ascii-casemap) ignores case.
+ */
+export function senderAllowlistSieve(list: SenderAllowlist): string {
+  const senders = list.senders.map((s) => `"${s}"`).join(", ");
+  return [
+    `# Rendered by the Pulumi program (components/mailserver.ts): only these senders reach`,
+    `# ${list.mailbox}; mail from anyone else is discarded.`,
+    `if not address :all :is "from" [${senders}] {`,
+    "  discard;",
+    "  stop;",
+    "}",
+    "",
+  ].join("\n");
+}
+
+/** A file of the config ConfigMap: where it goes under the config directory, its key, its text. */
+interface ConfigFile {
+  file: string;
+  key: string;
+  content: string;
+}
+
+/** The config files mounted one by one into the config directory. */
+export function configFiles(settings: MailServerSettings, domain: string): ConfigFile[] {
+  const files: ConfigFile[] = [
+    { file: "postfix-main.cf", key: "postfix-main.cf", content: postfixMainCf(settings) },
+    { file: "dovecot.cf", key: "dovecot.cf", content: dovecotCf(settings.proxy) },
+    { file: "user-patches.sh", key: "user-patches.sh", content: userPatchesSh(settings.proxy) },
+    {
+      file: "rspamd/override.d/dkim_signing.conf",
+      key: "dkim_signing.conf",
+      content: dkimSigningConf(settings.dkimSelector, domain),
+    },
+  ];
+  const drain = settings.backupMx?.drainSource;
+  if (drain !== undefined) {
+    files.push(
+      { file: BACKUP_MX_PERMIT, key: BACKUP_MX_PERMIT, content: backupMxPermitCidr(drain) },
+      {
+        file: "rspamd/override.d/external_relay.conf",
+        key: "external_relay.conf",
+        content: externalRelayConf(drain),
+      },
+      {
+        file: "rspamd/override.d/force_actions.conf",
+        key: "force_actions.conf",
+        content: forceActionsConf(),
+      },
+    );
+  }
+  for (const list of settings.senderAllowlists ?? []) {
+    files.push({
+      file: senderAllowlistFile(list.mailbox),
+      key: senderAllowlistKey(list.mailbox),
+      content: senderAllowlistSieve(list),
+    });
+  }
+  return files;
+}
 const SECRET_FILES = [
   ["postfix-accounts.cf", "postfix-accounts.cf"],
   ["postfix-virtual.cf", "postfix-virtual.cf"],
@@ -186,6 +525,14 @@ export function withSizeIgnored(
 export class MailServer extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
   public readonly serviceName: pulumi.Output<string>;
+  /** The NodePort Service of the PROXY-v2 path (absent without `proxy` settings). */
+  public readonly proxyServiceName?: pulumi.Output<string>;
+  /** The PROXY-v2 listeners: container port and the node port HAProxy connects to. */
+  public readonly proxyListeners: readonly {
+    name: string;
+    containerPort: number;
+    nodePort: number;
+  }[];
   /** In-cluster name Roundcube and the probe connect to. */
   public readonly serviceHost: pulumi.Output<string>;
   public readonly loadBalancerIp: pulumi.Output<string>;
@@ -197,8 +544,10 @@ export class MailServer extends pulumi.ComponentResource {
   /** docker-mailserver's container in the pod: the one whose logs carry postfix and dovecot. */
   public readonly containerName: string;
   public readonly dataClaimName: pulumi.Output<string>;
-  /** The owned `kubernetes.io/tls` Secret: mounted here and by the webmail Ingress. */
+  /** The cluster's `kubernetes.io/tls` Secret: mounted here and by the webmail Ingress. */
   public readonly tlsSecretName: pulumi.Output<string>;
+  /** Secrets the pod mounts that another system keeps: the preview checks they are there. */
+  public readonly mountedSecrets: SecretRef[];
 
   constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailserver:mail:MailServer", name, {}, opts);
@@ -221,11 +570,6 @@ export class MailServer extends pulumi.ComponentResource {
     );
     const namespace = ns.metadata.name;
     const meta = (name: string) => ({ name, namespace, labels });
-    const certificate = new TlsCertificate(
-      `${name}-tls`,
-      { ...args.certificate, namespace },
-      { parent: this },
-    );
 
     const envData = mailserverEnv(config, domain);
     const env = new k8s.core.v1.ConfigMap(
@@ -233,17 +577,28 @@ export class MailServer extends pulumi.ComponentResource {
       { metadata: meta("mailserver-env"), data: envData },
       { parent: this },
     );
-    const configData: Record<string, string> = {
-      "postfix-main.cf": postfixMainCf(config),
-      "dovecot.cf": dovecotCf(),
-      "dkim_signing.conf": dkimSigningConf(config.dkimSelector, domain),
-    };
+    const mounted = configFiles(config, domain);
+    const configData = Object.fromEntries(mounted.map((f) => [f.key, f.content]));
     const files = new k8s.core.v1.ConfigMap(
       `${name}-config`,
       { metadata: meta("mailserver-config"), data: configData },
       { parent: this },
     );
     const s = args.secrets;
+    // The repository's aliases after Vault's, filtered like them (lib/accounts.ts).
+    const extraAliases = config.extraAliases ?? [];
+    const postfixVirtual = pulumi
+      .all([s.postfixVirtual, s.postfixAccounts])
+      .apply(([virtual, accounts]) => {
+        const merged = withExtraAliases(virtual, extraAliases, mailboxesOf(accounts));
+        for (const line of merged.dropped) {
+          pulumi.log.warn(
+            `mailserver.extraAliases: "${line}" maps one mailbox to another and is left out (Dovecot would see the source twice)`,
+            this,
+          );
+        }
+        return merged.text;
+      });
     const secretFiles = new k8s.core.v1.Secret(
       `${name}-accounts`,
       {
@@ -251,7 +606,7 @@ export class MailServer extends pulumi.ComponentResource {
         type: "Opaque",
         stringData: {
           "postfix-accounts.cf": s.postfixAccounts,
-          "postfix-virtual.cf": s.postfixVirtual,
+          "postfix-virtual.cf": pulumi.secret(postfixVirtual),
           "postfix-sasl-password.cf": s.relaySaslPassword,
         },
       },
@@ -300,7 +655,7 @@ export class MailServer extends pulumi.ComponentResource {
     // Restart the pod when anything it reads at start changes: envFrom is read once, and subPath
     // mounts are not refreshed in place. It covers secrets, so it stays a secret.
     const checksum = pulumi
-      .all([s.postfixAccounts, s.postfixVirtual, s.relaySaslPassword, s.dkimPrivateKey])
+      .all([s.postfixAccounts, postfixVirtual, s.relaySaslPassword, s.dkimPrivateKey])
       .apply((secretParts) =>
         sha256Hex(JSON.stringify(envData), JSON.stringify(configData), ...secretParts),
       );
@@ -319,12 +674,12 @@ export class MailServer extends pulumi.ComponentResource {
               labels,
               annotations: { ...args.podAnnotations, "checksum/config": pulumi.secret(checksum) },
             },
-            spec: this.podSpec(config, domain, {
+            spec: this.podSpec(config, domain, mounted, {
               env: env.metadata.name,
               files: files.metadata.name,
               secretFiles: secretFiles.metadata.name,
               dkim: dkim.metadata.name,
-              tls: certificate.secretName,
+              tls: args.tlsSecretName,
               data: data.metadata.name,
             }),
           },
@@ -356,8 +711,43 @@ export class MailServer extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // pfSense HAProxy's backends: the live NodePort Service, same ports, node ports and numeric
+    // target ports, so it is imported at cutover. ETP Cluster: any node forwards, and the
+    // client address travels in the PROXY header, not in the (SNATed) source address.
+    const proxy = config.proxy;
+    const proxyService = proxy
+      ? new k8s.core.v1.Service(
+          `${name}-proxy-service`,
+          {
+            metadata: meta(PROXY_SERVICE),
+            spec: {
+              type: "NodePort",
+              externalTrafficPolicy: "Cluster",
+              selector: labels,
+              ports: [...PROXY_PORTS, ...PROXY_CHECK_PORTS].map((p) => ({
+                name: p.name,
+                protocol: "TCP",
+                port: p.servicePort,
+                targetPort: p.containerPort,
+                nodePort: proxy.nodePorts[p.key],
+              })),
+            },
+          },
+          // Import at cutover needs lib/adopt.ts#adoptTargets to list this child.
+          { parent: this, ...adopt(SERVICE_TYPE, `${name}-proxy-service`) },
+        )
+      : undefined;
+
     this.namespace = namespace;
     this.serviceName = service.metadata.name;
+    this.proxyServiceName = proxyService?.metadata.name;
+    this.proxyListeners = proxy
+      ? PROXY_PORTS.map((p) => ({
+          name: p.name,
+          containerPort: p.containerPort,
+          nodePort: proxy.nodePorts[p.key],
+        }))
+      : [];
     this.serviceHost = pulumi.interpolate`${service.metadata.name}.${namespace}.svc.cluster.local`;
     this.loadBalancerIp = pulumi.output(config.loadBalancerIp);
     this.deploymentName = deployment.metadata.name;
@@ -365,11 +755,14 @@ export class MailServer extends pulumi.ComponentResource {
     this.podNamePrefix = MAIL_DEPLOYMENT;
     this.containerName = MAIL_CONTAINER;
     this.dataClaimName = data.metadata.name;
-    this.tlsSecretName = certificate.secretName;
+    this.tlsSecretName = pulumi.output(args.tlsSecretName);
+    this.mountedSecrets = [{ namespace: args.namespace, name: args.tlsSecretName }];
     this.registerOutputs({
       tlsSecretName: this.tlsSecretName,
       namespace: this.namespace,
       serviceName: this.serviceName,
+      proxyServiceName: this.proxyServiceName,
+      proxyListeners: this.proxyListeners,
       serviceHost: this.serviceHost,
       loadBalancerIp: this.loadBalancerIp,
       deploymentName: this.deploymentName,
@@ -383,18 +776,19 @@ export class MailServer extends pulumi.ComponentResource {
   private podSpec(
     config: MailServerSettings,
     domain: string,
+    mounted: ConfigFile[],
     refs: Record<"env" | "files" | "secretFiles" | "dkim" | "tls" | "data", pulumi.Input<string>>,
   ): k8s.types.input.core.v1.PodSpec {
     return {
       // Service links would add *_PORT variables to an environment docker-mailserver reads.
       enableServiceLinks: false,
-      containers: [mailContainer(config, domain, refs.env)],
+      containers: [mailContainer(config, domain, mounted, refs.env)],
       volumes: [
         { name: "config", configMap: { name: refs.files } },
         { name: "config-secret", secret: { secretName: refs.secretFiles, defaultMode: 0o400 } },
         // Rspamd runs as _rspamd and must read the key.
         { name: "dkim", secret: { secretName: refs.dkim, defaultMode: 0o444 } },
-        // The stack's own certificate; renewals reach the directory mount below in place.
+        // The cluster's certificate; Woodpecker's renewals reach the directory mount in place.
         { name: "tls", secret: { secretName: refs.tls } },
         { name: "data", persistentVolumeClaim: { claimName: refs.data } },
       ],
@@ -405,10 +799,11 @@ export class MailServer extends pulumi.ComponentResource {
 function mailContainer(
   config: MailServerSettings,
   domain: string,
+  mounted: ConfigFile[],
   envConfigMap: pulumi.Input<string>,
 ): k8s.types.input.core.v1.Container {
   const fileMounts = [
-    ...CONFIG_FILES.map(([file, key]) => ({ name: "config", file, key })),
+    ...mounted.map(({ file, key }) => ({ name: "config", file, key })),
     ...SECRET_FILES.map(([file, key]) => ({ name: "config-secret", file, key })),
   ].map((m) => ({
     name: m.name,
@@ -422,6 +817,12 @@ function mailContainer(
     envFrom: [{ configMapRef: { name: envConfigMap } }],
     ports: [
       ...MAIL_PORTS.map((p) => ({ name: p.name, containerPort: p.port, protocol: "TCP" })),
+      // The PROXY-v2 listeners, reached through the NodePort Service only.
+      ...(config.proxy ? PROXY_PORTS : []).map((p) => ({
+        name: p.name,
+        containerPort: p.containerPort,
+        protocol: "TCP",
+      })),
       // Dovecot's stats listener: scraped on the pod IP, never published by the Service.
       { name: DOVECOT_METRICS_PORT_NAME, containerPort: DOVECOT_METRICS_PORT, protocol: "TCP" },
     ],

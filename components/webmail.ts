@@ -35,6 +35,16 @@ export interface WebmailSettings {
   plugins: string[];
   /** Composer packages installed at pod start (ROUNDCUBEMAIL_COMPOSER_PLUGINS). */
   composerPlugins: string[];
+  /** Traefik's router for the Ingress (see ingressAnnotations). */
+  ingress: WebmailIngress;
+}
+
+/** The Traefik router settings of the webmail Ingress. */
+export interface WebmailIngress {
+  /** Middleware references in chain order, each `<namespace>-<name>@kubernetescrd`. */
+  middlewares: string[];
+  /** Traefik entry points the router listens on, e.g. websecure. */
+  entrypoints: string[];
 }
 
 export interface WebmailArgs {
@@ -60,6 +70,36 @@ export const WEBMAIL_LABELS = { app: "roundcubemail" } as const;
 export const WWW_DATA_GID = 33;
 const HTTP_PORT = 80;
 
+/**
+ * The roundcube/roundcubemail apache image's entrypoint (roundcube/roundcubemail-docker @ ce5fe1f,
+ * apache/docker-entrypoint.sh) does network-bound work before it starts Apache: with the html
+ * volume already populated `bin/installto.sh` and `composer install` (lines 47-58), a wait of up
+ * to 30 s for MySQL (`wait-for-it.sh -t 30`, line 100), then `composer require` of
+ * ROUNDCUBEMAIL_COMPOSER_PLUGINS (lines 123-140). On a slow Packagist or GitHub day that passes
+ * two minutes, and every container restart runs it again. The startup probe gives it
+ * 10 s x 60 = 10 minutes before the kubelet restarts the container; "all other probes are
+ * disabled if a startup probe is provided, until it succeeds" (kubernetes.io, Pod Lifecycle,
+ * "Container probes"), so liveness and readiness only begin after it.
+ */
+export const ROUNDCUBE_PROBES = {
+  startupProbe: { tcpSocket: { port: "http" }, periodSeconds: 10, failureThreshold: 60 },
+  readinessProbe: { tcpSocket: { port: "http" }, periodSeconds: 10 },
+  livenessProbe: { tcpSocket: { port: "http" }, periodSeconds: 30 },
+} as const;
+
+/**
+ * Traefik's Kubernetes Ingress annotations for the router (doc.traefik.io,
+ * routing-configuration/kubernetes/ingress, "On Ingress": comma-separated lists), in the order
+ * the owner's ingress_factory writes them (ViktorBarzin/infra @ 0cd4afb6
+ * modules/kubernetes/ingress_factory/main.tf:394-415).
+ */
+export function ingressAnnotations(ingress: WebmailIngress): Record<string, string> {
+  return {
+    "traefik.ingress.kubernetes.io/router.middlewares": ingress.middlewares.join(","),
+    "traefik.ingress.kubernetes.io/router.entrypoints": ingress.entrypoints.join(","),
+  };
+}
+
 /** Roundcube's entrypoint variables (roundcube-1.6 apache image); the password comes separately. */
 export function roundcubeEnv(
   config: Pick<WebmailSettings, "database" | "plugins" | "composerPlugins">,
@@ -83,7 +123,7 @@ export function roundcubeEnv(
 }
 
 /**
- * The in-cluster name `mailserver` is not on the stack's certificate (components/certificate.ts):
+ * The in-cluster name `mailserver` is not on the mail certificate (the cluster's `tls-secret`):
  * verify the certificate against the public mail host instead of switching verification off.
  */
 export function tlsPeerConfig(mailTlsName: string): string {
@@ -203,12 +243,7 @@ export class Webmail extends pulumi.ComponentResource {
                   ],
                   securityContext: { allowPrivilegeEscalation: false },
                   resources: config.resources,
-                  readinessProbe: { tcpSocket: { port: "http" }, periodSeconds: 10 },
-                  livenessProbe: {
-                    tcpSocket: { port: "http" },
-                    initialDelaySeconds: 60,
-                    periodSeconds: 30,
-                  },
+                  ...ROUNDCUBE_PROBES,
                 },
               ],
               volumes: [
@@ -244,8 +279,9 @@ export class Webmail extends pulumi.ComponentResource {
           // networking/v1/ingress.d.ts), which Traefik fills only when its publishedService is
           // on. The cluster's Traefik has it on today (infra stacks/traefik), but a Traefik
           // without it would fail every `pulumi up` after 10 minutes: the annotation
-          // (pulumi/pulumi-kubernetes#417) skips that wait.
-          annotations: { "pulumi.com/skipAwait": "true" },
+          // (pulumi/pulumi-kubernetes#417) skips that wait. The router annotations carry the
+          // owner's gate (Authentik forward-auth, rate limit, ...) over from the live Ingress.
+          annotations: { "pulumi.com/skipAwait": "true", ...ingressAnnotations(config.ingress) },
         },
         spec: {
           ingressClassName: config.ingressClassName,

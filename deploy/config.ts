@@ -21,8 +21,6 @@ export interface DeliveryConfig {
   policyGroupName: string;
   /** File in policy/ with the stack's pack config, the same file the PR preview passes. */
   policyConfigFile: string;
-  /** Five-field UTC cron of the scheduled `pulumi up` that renews the certificate. */
-  renewalSchedule: string;
 }
 
 const PULUMI_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
@@ -31,8 +29,6 @@ const BRANCH = /^(?!refs\/)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$/;
 const IMAGE = /^[a-z0-9][a-z0-9._/-]*(?::[A-Za-z0-9._-]+)?(?:@sha256:[0-9a-f]{64})?$/;
 const POOL_ID = /^[A-Za-z0-9-]{1,100}$/;
 const JSON_FILE = /^[A-Za-z0-9._-]+\.json$/;
-// Five fields of digits, ranges, steps, lists or "*": what Pulumi Cloud's schedules take.
-const CRON = /^(?:[0-9*][0-9*,/-]*\s+){4}[0-9*][0-9*,/-]*$/;
 
 const REQUIRED = [
   "organization",
@@ -44,7 +40,6 @@ const REQUIRED = [
   "policyPackName",
   "policyGroupName",
   "policyConfigFile",
-  "renewalSchedule",
 ] as const;
 const OPTIONAL = ["agentPoolId"] as const;
 
@@ -59,7 +54,6 @@ const RULES: Record<(typeof REQUIRED)[number] | (typeof OPTIONAL)[number], [RegE
   policyPackName: [PULUMI_NAME, "a policy pack name"],
   policyGroupName: [PULUMI_NAME, "a policy group name"],
   policyConfigFile: [JSON_FILE, "a .json file name inside policy/ (no directories)"],
-  renewalSchedule: [CRON, "a five-field cron schedule such as 17 4 * * *"],
 };
 
 /**
@@ -103,7 +97,6 @@ export function parseDeliveryConfig(raw: Readonly<Record<string, unknown>>): Del
     policyPackName: req("policyPackName"),
     policyGroupName: req("policyGroupName"),
     policyConfigFile: req("policyConfigFile"),
-    renewalSchedule: req("renewalSchedule"),
   };
   if (out.agentPoolId !== undefined) cfg.agentPoolId = out.agentPoolId;
   return cfg;

@@ -40,7 +40,6 @@ export const PRE_RUN_COMMANDS: readonly string[] = [
 
 export interface Delivery {
   settings: ps.DeploymentSettings;
-  renewal: ps.DeploymentSchedule;
   pack: ps.PolicyPack;
   group: ps.PolicyGroup;
 }
@@ -74,21 +73,6 @@ export function createDelivery(cfg: DeliveryConfig, source: PolicyPackSource): D
     },
   });
 
-  // A scheduled `pulumi up`: the acme Certificate renews itself during an update once fewer than
-  // its minDaysRemaining days are left, so this run is what renews the mail certificate.
-  const renewal = new ps.DeploymentSchedule(
-    `${cfg.project}-${cfg.stack}-renewal`,
-    {
-      organization: cfg.organization,
-      project: cfg.project,
-      stack: cfg.stack,
-      scheduleCron: cfg.renewalSchedule,
-      pulumiOperation: ps.PulumiOperation.Update,
-    },
-    // A schedule runs the stack's deployment settings: they must exist first.
-    { dependsOn: [settings] },
-  );
-
   // Deployments reject --policy-pack, so enforcement on merge comes from the published pack.
   const pack = new ps.PolicyPack(cfg.policyPackName, {
     organization: cfg.organization,
@@ -107,5 +91,5 @@ export function createDelivery(cfg: DeliveryConfig, source: PolicyPackSource): D
     policyPacks: [{ name: pack.name, versionTag: pack.versionTag, config: source.config }],
   });
 
-  return { settings, renewal, pack, group };
+  return { settings, pack, group };
 }

@@ -66,20 +66,69 @@ export async function renderPostfixAccounts(accounts: Accounts): Promise<string>
 }
 
 /**
- * `postfix-virtual.cf` from the Vault aliases. An alias from one real mailbox to another would
- * give Dovecot two userdb entries for the source ("exists more than once" on every login), so such
+ * Whether a virtual-map line is kept. An alias from one real mailbox to another would give
+ * Dovecot two userdb entries for the source ("exists more than once" on every login), so such
  * lines are dropped; aliases to outside addresses, to itself, and wildcards are kept.
  */
-export function renderVirtualAliases(aliases: string, accounts: Accounts): string {
-  const kept = aliases
+function keepAliasLine(line: string, mailboxes: ReadonlySet<string>): boolean {
+  const [source, target, ...rest] = line.toLowerCase().split(/\s+/);
+  const mailboxToMailbox =
+    rest.length === 0 && source !== target && mailboxes.has(source) && mailboxes.has(target);
+  return !mailboxToMailbox;
+}
+
+/** The non-blank, non-comment lines of a virtual-map text, trimmed. */
+function aliasLines(text: string): string[] {
+  return text
     .split(/\r?\n/)
     .map((line) => line.trim())
-    .filter((line) => line !== "" && !line.startsWith("#"))
-    .filter((line) => {
-      const [source, target, ...rest] = line.toLowerCase().split(/\s+/);
-      const mailboxToMailbox =
-        rest.length === 0 && source !== target && source in accounts && target in accounts;
-      return !mailboxToMailbox;
-    });
+    .filter((line) => line !== "" && !line.startsWith("#"));
+}
+
+/** `postfix-virtual.cf` from the Vault aliases, mailbox-to-mailbox lines dropped (keepAliasLine). */
+export function renderVirtualAliases(aliases: string, accounts: Accounts): string {
+  const mailboxes = new Set(Object.keys(accounts));
+  const kept = aliasLines(aliases).filter((line) => keepAliasLine(line, mailboxes));
   return kept.length > 0 ? kept.join("\n") + "\n" : "";
+}
+
+/** An alias kept in the repository's config (`mailserver:mailserver.extraAliases`). */
+export interface ExtraAlias {
+  address: string;
+  targets: string[];
+  why: string;
+}
+
+/** One virtual-map line: `address target[,target...]` (two fields, as Postfix and DMS read it). */
+export function extraAliasLine(alias: ExtraAlias): string {
+  return `${alias.address} ${alias.targets.join(",")}`;
+}
+
+/** The mailboxes of a rendered `postfix-accounts.cf` (`address|hash` lines). */
+export function mailboxesOf(postfixAccounts: string): Set<string> {
+  return new Set(
+    aliasLines(postfixAccounts)
+      .map((line) => line.split("|")[0].toLowerCase())
+      .filter((address) => address !== ""),
+  );
+}
+
+/**
+ * The rendered Vault aliases with the repository's aliases appended after them, the order of the
+ * Terraform original (`format("%s%s", vault_aliases, file("extra/aliases.txt"))`, then one filter
+ * over both): the same mailbox-to-mailbox filter applies to the appended lines, and what it drops
+ * is returned so the caller can say so. A self-alias such as `docs@ docs@` is kept: it is what
+ * stops an `@domain` catch-all from taking that mailbox's mail.
+ */
+export function withExtraAliases(
+  virtual: string,
+  extra: readonly ExtraAlias[],
+  mailboxes: ReadonlySet<string>,
+): { text: string; dropped: string[] } {
+  const lines = extra.map(extraAliasLine);
+  const kept = lines.filter((line) => keepAliasLine(line, mailboxes));
+  const dropped = lines.filter((line) => !kept.includes(line));
+  const base = virtual === "" || virtual.endsWith("\n") ? virtual : `${virtual}\n`;
+  const text = kept.length > 0 ? `${base}${kept.join("\n")}\n` : base;
+  return { text, dropped };
 }

@@ -98,6 +98,14 @@ const cron = () =>
     }
   });
 
+/** Kubernetes' default NodePort range (kube-apiserver --service-node-port-range). */
+const NODE_PORT_ERROR = "expected a node port in Kubernetes' default range 30000-32767";
+const nodePort = () =>
+  z
+    .int({ error: NODE_PORT_ERROR })
+    .min(30000, { error: NODE_PORT_ERROR })
+    .max(32767, { error: NODE_PORT_ERROR });
+
 const duration = () =>
   z.string().regex(/^[0-9]+[smhd]$/, { error: "expected a Postfix time such as 60s or 1m" });
 
@@ -128,7 +136,101 @@ const mailServerSchema = z.strictObject({
   }),
   trustedNetworks: z.array(cidrv4()).default([]),
   resources,
+  /**
+   * The PROXY-v2 path of pfSense HAProxy (the live `mailserver-proxy` NodePort Service): the
+   * networks allowed to send a PROXY header to Dovecot, and the Service's node ports.
+   */
+  proxy: z
+    .strictObject({
+      trustedNetworks: z.array(cidrv4()).min(1, {
+        error: "expected at least one CIDR allowed to send PROXY headers (the nodes' subnet)",
+      }),
+      nodePorts: z.strictObject({
+        smtp: nodePort(),
+        submissions: nodePort(),
+        submission: nodePort(),
+        imaps: nodePort(),
+        smtpCheck: nodePort(),
+        submissionsCheck: nodePort(),
+        submissionCheck: nodePort(),
+      }),
+    })
+    .superRefine(checkNodePortsUnique)
+    .optional(),
+  /** The backup MX (ADR-0019): the address its drain connects from, permitted past Postfix's PTR check. */
+  backupMx: z.strictObject({ drainSource: cidrv4() }).optional(),
+  /** Aliases kept in the repository, appended after Vault's (infra extra/aliases.txt). */
+  extraAliases: z
+    .array(
+      z.strictObject({
+        address: mailbox(),
+        targets: z.array(email()).min(1, { error: "expected at least one target address" }),
+        why: z.string().min(1, { error: "expected the reason for the alias" }),
+      }),
+    )
+    .superRefine(checkAliasesUnique)
+    .default([]),
+  /** Per-mailbox Sieve allowlists: mail from any other sender is discarded at delivery. */
+  senderAllowlists: z
+    .array(
+      z.strictObject({
+        mailbox: mailbox().regex(/^[a-z0-9._-]+@/, {
+          error:
+            "expected a mailbox whose local part is lower-case letters, digits, '.', '_' or '-' (it names a file)",
+        }),
+        senders: z.array(email()).min(1, { error: "expected at least one allowed sender" }),
+        why: z.string().min(1, { error: "expected the reason for the allowlist" }),
+      }),
+    )
+    .default([]),
 });
+
+/** Each node port once: Kubernetes refuses a Service that repeats one. */
+function checkNodePortsUnique(
+  proxy: { nodePorts: Record<string, number> },
+  ctx: z.core.$RefinementCtx<unknown>,
+): void {
+  const seen = new Map<number, string>();
+  for (const [key, port] of Object.entries(proxy.nodePorts)) {
+    const first = seen.get(port);
+    if (first !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["nodePorts", key],
+        input: port,
+        message: `expected a node port not used by another key: ${port} is also nodePorts.${first}`,
+      });
+    }
+    seen.set(port, key);
+  }
+}
+
+/** Each alias address once: a second line would shadow the first in Postfix's table. */
+function checkAliasesUnique(
+  aliases: { address: string }[],
+  ctx: z.core.$RefinementCtx<unknown>,
+): void {
+  const seen = new Set<string>();
+  aliases.forEach((a, i) => {
+    if (seen.has(a.address)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [i, "address"],
+        input: a.address,
+        message: "expected an address not listed by another alias",
+      });
+    }
+    seen.add(a.address);
+  });
+}
+
+/**
+ * A Traefik Middleware CRD as an Ingress annotation names it: `<namespace>-<name>@kubernetescrd`
+ * (doc.traefik.io, routing-configuration/kubernetes/ingress, "Referencing resources in
+ * annotations"); namespace and name are Kubernetes names.
+ */
+const TRAEFIK_CRD_MIDDLEWARE =
+  /^[a-z0-9]([-a-z0-9]*[a-z0-9])?-[a-z0-9]([-a-z0-9]*[a-z0-9])?@kubernetescrd$/;
 
 const webmailSchema = z.strictObject({
   image: image(),
@@ -159,6 +261,29 @@ const webmailSchema = z.strictObject({
       }),
     )
     .default([]),
+  /**
+   * Traefik's router for the Ingress: the middlewares it chains, in order, and the entry points it
+   * listens on (the `traefik.ingress.kubernetes.io/router.*` annotations).
+   */
+  ingress: z.strictObject({
+    middlewares: z
+      .array(
+        z.string().regex(TRAEFIK_CRD_MIDDLEWARE, {
+          error:
+            "expected a Middleware CRD reference <namespace>-<name>@kubernetescrd such as traefik-retry@kubernetescrd",
+        }),
+      )
+      .refine((list) => new Set(list).size === list.length, {
+        error: "expected each middleware once",
+      }),
+    entrypoints: z
+      .array(
+        z.string().regex(/^[A-Za-z0-9_-]+$/, {
+          error: "expected a Traefik entry point name such as websecure",
+        }),
+      )
+      .min(1),
+  }),
 });
 
 const dnsSchema = z.strictObject({
@@ -193,6 +318,11 @@ const dnsSchema = z.strictObject({
   }),
   tlsRptRua: mailbox(),
   brevoDkim: z.array(z.strictObject({ selector: dkimSelector(), target: dnsName() })),
+  // Public DNS data (the live `brevo-code:` TXT, world/today/cloudflare.yaml), so config, not Vault.
+  brevoVerificationCode: z.string().regex(/^[A-Za-z0-9]{8,64}$/, {
+    error:
+      "expected Brevo's domain-verification code: 8-64 letters or digits, no brevo-code: prefix",
+  }),
   legacyDkimSelector: dkimSelector(),
 });
 
@@ -268,17 +398,12 @@ const crowdsecSchema = z.strictObject({
 });
 
 /**
- * The certificate this stack issues (components/certificate.ts): the name of the `kubernetes.io/tls`
- * Secret it owns, the ACME directory and account, and when to renew.
+ * The certificate the mail server and the webmail serve: the cluster's `kubernetes.io/tls` Secret
+ * that Kyverno keeps in every namespace and Woodpecker renews (docs/architecture/mailserver.md,
+ * "TLS"). The stack mounts it and never creates it; the preview reads it (ClusterPreflight).
  */
 const tlsSchema = z.strictObject({
   secretName: k8sName(),
-  acmeServerUrl: z.url({ protocol: /^https$/, error: "expected an https:// ACME directory URL" }),
-  acmeEmail: email(),
-  // Let's Encrypt certificates last 90 days; renewing later than 60 days before expiry is refused.
-  minDaysRemaining: z.int().min(7).max(60, {
-    error: "expected 7-60 days (Let's Encrypt certificates last 90 days)",
-  }),
 });
 
 const vaultPath = z.strictObject({ mount: z.string().min(1), name: z.string().min(1) });

@@ -76,6 +76,27 @@ export function dovecotMetricsCf(port: number = DOVECOT_METRICS_PORT): string[] 
   ];
 }
 
+/** The Dovecot config file docker-mailserver 15.0.0 appends its stats line to. */
+export const DOVECOT_CONF = "/etc/dovecot/dovecot.conf";
+
+/**
+ * The `user-patches.sh` lines that let the counters move. dovecot.cf cannot do it alone:
+ * docker-mailserver 15.0.0 appends an empty `stats_writer_socket_path=` after
+ * `!include_try local.conf` (target/scripts/startup/setup.d/dovecot.sh:55-57), so it beats
+ * dovecot.cf and no process reaches the stats process (every counter stays 0, seen with the real
+ * daemon). user-patches.sh runs after that edit and before Dovecot starts; deleting the line
+ * restores Dovecot's default socket (stats-writer). Running it twice changes nothing.
+ */
+export function dovecotStatsUserPatch(conf: string = DOVECOT_CONF): string[] {
+  return [
+    "# Dovecot metrics: docker-mailserver 15.0.0 appends an empty `stats_writer_socket_path=`",
+    "# after `!include_try local.conf` (target/scripts/startup/setup.d/dovecot.sh:55-57). It beats",
+    "# dovecot.cf, so no process could reach the stats process and every counter would stay 0.",
+    "# Deleting it restores Dovecot's default (stats-writer); a second run changes nothing.",
+    `sed -i '/^stats_writer_socket_path=$/d' ${conf}`,
+  ];
+}
+
 /** The Prometheus series name of a metric's event counter. */
 export function counterOf(name: string): string {
   return `dovecot_${name}_total`;

@@ -15,11 +15,8 @@ export const VAULT_KEYS = {
     aliases: "mailserver_aliases",
     dkimPrivateKey: "mailserver_opendkim_key",
     saslPasswd: "mailserver_sasl_passwd",
-    roundcubeDbPassword: "roundcubemail_db_password",
+    roundcubeDbPassword: "mailserver_roundcubemail_db_password",
     mailgunDkimTxt: "mailserver_mailgun_dkim_txt",
-    brevoVerification: "mailserver_brevo_verification",
-    // Cloudflare API token (Zone:DNS:Edit + Zone:Zone:Read on the zone) for the ACME DNS-01 solver.
-    acmeDnsToken: "mailserver_acme_cloudflare_token",
   },
   personal: {
     mailgunApiKey: "mailgun_api_key",
@@ -41,11 +38,8 @@ export interface MailSecrets {
   mailgunApiKey: pulumi.Output<string>;
   probeImapPassword: pulumi.Output<string>;
   uptimeKumaPushUrl: pulumi.Output<string>;
-  /** Cloudflare token the ACME DNS-01 solver writes `_acme-challenge` TXT records with. */
-  acmeDnsToken: pulumi.Output<string>;
   /** Published DNS data kept in Vault because the spec only shows it truncated. */
   mailgunDkimTxt: pulumi.Output<string>;
-  brevoVerification: pulumi.Output<string>;
 }
 
 export interface SecretsArgs {
@@ -63,14 +57,48 @@ function readPath(path: VaultPath, provider: vault.Provider): VaultData {
   return vault.kv.getSecretV2Output({ mount: path.mount, name: path.name }, { provider }).data;
 }
 
-/** A key of a Vault secret; a missing key fails the update with the path and key, never a value. */
+/**
+ * How the owner stores each key (ViktorBarzin/infra stacks/mailserver/main.tf:15-18 `jsondecode`s
+ * four of them): `json-string` is a JSON string literal (a PEM key or a text file, quoted, `\n`
+ * escaped), `json-object` a JSON object, `raw` the value itself. world/today/vault.yaml records
+ * the owner's side; tests/world/vault.test.ts holds the two together.
+ */
+export const VAULT_ENCODING: Record<string, "json-string" | "json-object" | "raw"> = {
+  [VAULT_KEYS.platform.accounts]: "json-object",
+  [VAULT_KEYS.platform.aliases]: "json-string",
+  [VAULT_KEYS.platform.dkimPrivateKey]: "json-string",
+  [VAULT_KEYS.platform.saslPasswd]: "json-string",
+};
+
+/**
+ * A value as the owner's Terraform decodes it. A value not in that encoding fails with the path and
+ * key and what was expected, never the value.
+ */
+export function decodeVaultValue(value: string, key: string, where: string): string {
+  if (VAULT_ENCODING[key] !== "json-string") return value;
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(value);
+  } catch {
+    decoded = undefined;
+  }
+  if (typeof decoded !== "string" || decoded === "") {
+    throw new Error(
+      `${where}: expected a JSON string literal (quoted, newlines as \\n), as the owner's Terraform jsondecode()s it; the stored value is not one (value not shown)`,
+    );
+  }
+  return decoded;
+}
+
+/** A key of a Vault secret, decoded; a missing key fails with the path and key, never a value. */
 function field(data: VaultData, path: VaultPath, key: string): pulumi.Output<string> {
   return data.apply((d) => {
     const value = d[key];
+    const where = `Vault ${path.mount}/${path.name} key "${key}"`;
     if (typeof value !== "string" || value === "") {
-      throw new Error(`Vault ${path.mount}/${path.name}: key "${key}" is missing or empty`);
+      throw new Error(`${where} is missing or empty`);
     }
-    return value;
+    return decodeVaultValue(value, key, where);
   });
 }
 
@@ -124,7 +152,6 @@ export function readMailSecrets(args: SecretsArgs): MailSecrets {
     uptimeKumaPushUrl: pulumi.secret(
       field(personal, args.personal, VAULT_KEYS.personal.uptimeKumaPushUrl),
     ),
-    acmeDnsToken: pulumi.secret(field(platform, args.platform, p.acmeDnsToken)),
     probeImapPassword: pulumi.secret(
       accounts.apply((acc) => {
         const password = acc[args.probe.imapUser.toLowerCase()];
@@ -137,6 +164,5 @@ export function readMailSecrets(args: SecretsArgs): MailSecrets {
       }),
     ),
     mailgunDkimTxt: pulumi.unsecret(field(platform, args.platform, p.mailgunDkimTxt)),
-    brevoVerification: pulumi.unsecret(field(platform, args.platform, p.brevoVerification)),
   };
 }

@@ -9,6 +9,9 @@ import { dmarcEnforcing } from "./policies/dmarc-enforcing";
 import { dmarcReportDestination } from "./policies/dmarc-report-destination";
 import { dmsEnvKnown } from "./policies/dms-env-known";
 import { fail2banDisabled } from "./policies/fail2ban-disabled";
+import { mailAddressFree } from "./policies/mail-address-free";
+import { mailNodePortsFree } from "./policies/mail-nodeports-free";
+import { mountedSecretsPresent } from "./policies/mounted-secrets-present";
 import { imagePinned } from "./policies/image-pinned";
 import { mailDataProtected } from "./policies/mail-data-protected";
 import { mailDnsOnly } from "./policies/mail-dns-only";
@@ -54,5 +57,8 @@ new PolicyPack("mailserver-invariants", {
     tlsSecretOwned,
     mtaStsServed,
     prometheusReadsMonitoring,
+    mailAddressFree,
+    mailNodePortsFree,
+    mountedSecretsPresent,
   ],
 });

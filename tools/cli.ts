@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { guardProcess } from "./children";
 import { assertToolsFresh } from "./project";
 
 /** A failure caused by what the user gave us (arguments, files, config): exit 2, one line. */
@@ -59,8 +60,25 @@ export function readInput(file: string, what: string): string {
   }
 }
 
-/** Runs a CLI's main: any failure → one line on stderr and exit 2 (PLAN_DEBUG adds the stack). */
+/** The one line a user reads for a failure (PLAN_DEBUG adds the stack). */
+function reportFailure(err: unknown): void {
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(`error: ${message.split("\n")[0]}`);
+  if (process.env.PLAN_DEBUG && err instanceof Error) console.error(err.stack);
+}
+
+/**
+ * Runs a CLI's main: any failure, a crash included, is one line on stderr and exit 2, and every
+ * child process the CLI started is ended on the way out (tools/children.ts).
+ */
 export function runCli(main: (argv: string[]) => Promise<number>): void {
+  let crashed = false;
+  guardProcess((err) => {
+    if (crashed) return;
+    crashed = true;
+    reportFailure(err);
+    process.exit(2);
+  });
   Promise.resolve()
     .then(() => {
       assertToolsFresh();
@@ -71,9 +89,7 @@ export function runCli(main: (argv: string[]) => Promise<number>): void {
         process.exitCode = code;
       },
       (err: unknown) => {
-        const message = err instanceof Error ? err.message : String(err);
-        console.error(`error: ${message.split("\n")[0]}`);
-        if (process.env.PLAN_DEBUG && err instanceof Error) console.error(err.stack);
+        reportFailure(err);
         process.exitCode = 2;
       },
     );

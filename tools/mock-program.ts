@@ -7,12 +7,13 @@ import * as path from "node:path";
 // First: loading it starts the placeholder key generation, which then overlaps the SDK's load.
 import { placeholderKeys, type PlaceholderKeys } from "./placeholder-keys";
 import * as pulumi from "@pulumi/pulumi";
-import { parseConfig, rawConfigFromPulumi } from "../lib/config";
-import { liveObjects, pastedValues, type Values } from "./crowdsec-agent";
-import { liveCluster as prometheusCluster, type LiveCluster } from "./live-cluster";
+import type { ProgramIo } from "../index";
+import type { LiveCluster } from "./live-cluster";
 import { isSecretEnvelope } from "./model";
-import { PLACEHOLDER, vaultPlaceholders } from "./placeholders";
+import { vaultPlaceholders } from "./placeholders";
 import { loadStackConfig, ROOT } from "./project";
+import { worldInventory, worldVaultData, type VaultRead } from "./world-answers";
+import { kubernetesObjects, loadWorld, type World } from "./world";
 
 export { loadStackConfig, placeholderKeys, ROOT };
 
@@ -57,31 +58,35 @@ export interface RunOptions {
   config: Record<string, string>;
   stack?: string;
   preview?: boolean;
-  /** Data of a Vault path; defaults to placeholders matching the config. */
+  /** Data of a Vault path; defaults to placeholders matching the config, as the world holds them. */
   vault?: VaultAnswer;
+  /** Keys the world's Vault lacks that the default answer still fills (the plan's blockers). */
+  vaultFill?: VaultRead[];
   /** Filled with the registrations as they happen, also when the program fails. */
   record?: CapturedResource[];
-  /**
-   * crowdsec chart values the live agent is rendered from (tools/crowdsec-agent.ts) to answer the
-   * program's reads; defaults to the owner's values with `crowdsecAgentValues` pasted.
-   */
-  crowdsecValues?: Values;
-  /** The monitoring stack's objects the program reads; defaults to tools/live-cluster.ts#liveCluster. */
+  /** The recorded world the mocks answer from (world/); defaults to today's. */
+  world?: World;
+  /** Objects laid over the world's Kubernetes objects (by `<type> <namespace>/<name>`). */
   live?: LiveCluster;
   /** Loads the program's module; defaults to a fresh `require` of index (bench/startup.ts swaps it). */
   load?: () => Promise<Record<string, unknown>>;
 }
 
-/** Placeholder Vault answers derived from the config the run uses. */
+/**
+ * Vault answered from the world: the keys the owner holds at each path (world/today/vault.yaml),
+ * each a placeholder derived from the config the run uses, stored in the owner's encoding.
+ */
 export function placeholderVault(
   config: Record<string, string>,
   keys: PlaceholderKeys,
+  world: World = loadWorld("today"),
+  /** Keys answered although the world lacks them (the plan reports them as blockers). */
+  fill: VaultRead[] = [],
 ): VaultAnswer {
   const get = (key: string): unknown => JSON.parse(config[`${PROJECT}:${key}`] ?? "null");
   const domain = config[`${PROJECT}:domain`] ?? "example.org";
   const mail = get("mailserver") as { relay?: { host: string; port: number } } | null;
   const monitoring = get("monitoring") as { probe?: { imapUser?: string } } | null;
-  const vault = get("vault") as Record<string, { mount: string; name: string }> | null;
   const data = vaultPlaceholders(
     {
       domain,
@@ -90,10 +95,15 @@ export function placeholderVault(
     },
     keys,
   );
-  return (mount, name) => {
-    const match = Object.entries(vault ?? {}).find(([, p]) => p.mount === mount && p.name === name);
-    return match?.[0] === "personal" ? data.personal : data.platform;
-  };
+  const all = { ...data.platform, ...data.personal };
+  return (mount, name) => ({
+    ...Object.fromEntries(
+      fill
+        .filter((k) => k.mount === mount && k.path === name && k.key in all)
+        .map((k) => [k.key, all[k.key]]),
+    ),
+    ...worldVaultData(world, mount, name, all),
+  });
 }
 
 /** Splits a wire value into the plain value and the paths of the secrets inside it. */
@@ -194,28 +204,6 @@ function recordRegistrations(captured: CapturedResource[]): void {
   };
 }
 
-/**
- * What the ACME and TLS providers would compute: placeholders, never key material, so a plan shows
- * the Secret's shape without a real certificate or key in its output.
- */
-function issuedOutputs(type: string): Record<string, unknown> {
-  switch (type) {
-    case "tls:index/privateKey:PrivateKey":
-      return { privateKeyPem: `${PLACEHOLDER}-acme-account-key` };
-    case "acme:index/registration:Registration":
-      return { registrationUrl: "https://acme.invalid/acct/PLACEHOLDER" };
-    case "acme:index/certificate:Certificate":
-      return {
-        certificatePem: `${PLACEHOLDER}-certificate\n`,
-        issuerPem: `${PLACEHOLDER}-issuer\n`,
-        privateKeyPem: `${PLACEHOLDER}-certificate-key`,
-        certificateNotAfter: "2027-02-22T00:00:00Z",
-      };
-    default:
-      return {};
-  }
-}
-
 /** Records each `.get()` with the live state it returned; additionalSecretOutputs stay secret. */
 function recordReads(captured: CapturedResource[]): void {
   const monitor = pulumi.runtime.getMonitor() as unknown as Monitor;
@@ -266,7 +254,7 @@ function mocks(
           ? readAnswer(live, args.type, args.id)
           : {
               id: `${args.name}-id`,
-              state: { ...(args.inputs as Record<string, unknown>), ...issuedOutputs(args.type) },
+              state: args.inputs as Record<string, unknown>,
             },
     call: (args) => {
       const inputs = args.inputs as Record<string, unknown>;
@@ -305,17 +293,21 @@ function requireFresh(): Promise<Record<string, unknown>> {
  */
 export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
   const stack = opts.stack ?? "prod";
+  const world = opts.world ?? loadWorld("today");
   // Computed on the first read only: a run with a bad config fails before it reads anything.
   let live: Map<string, Record<string, unknown>> | undefined;
   const liveCluster = () =>
     (live ??= new Map([
-      ...liveObjects(
-        opts.crowdsecValues ?? pastedValues(parseConfig(rawConfigFromPulumi(opts.config))),
-      ),
-      ...Object.entries(structuredClone(opts.live ?? prometheusCluster())),
+      ...structuredClone(kubernetesObjects(world)),
+      ...Object.entries(structuredClone(opts.live ?? {})),
     ]));
+  const io: ProgramIo = { readInventory: worldInventory(world) };
   await pulumi.runtime.setMocks(
-    mocks(opts.vault ?? placeholderVault(opts.config, await placeholderKeys), liveCluster),
+    mocks(
+      opts.vault ??
+        placeholderVault(opts.config, await placeholderKeys, world, opts.vaultFill ?? []),
+      liveCluster,
+    ),
     PROJECT,
     stack,
     opts.preview ?? false,
@@ -326,10 +318,14 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
   const reads: CapturedResource[] = [];
   recordReads(reads);
 
-  const outputs = (await pulumi.runtime.runInPulumiStack(opts.load ?? requireFresh)) as Record<
-    string,
-    unknown
-  >;
+  const load = opts.load ?? requireFresh;
+  const outputs = (await pulumi.runtime.runInPulumiStack(async () => {
+    const mod = await load();
+    // The program's default export is the stack; it reads the world through `io`.
+    return typeof mod.default === "function"
+      ? (mod.default as (io: ProgramIo) => Promise<Record<string, unknown>>)(io)
+      : mod;
+  })) as Record<string, unknown>;
   await pulumi.runtime.disconnect();
 
   const stackResource = captured.find((r) => r.type === "pulumi:pulumi:Stack");

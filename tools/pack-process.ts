@@ -6,6 +6,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
+import { track } from "./children";
 
 export interface SpawnOptions {
   /** Node binary; defaults to the one running this process (Node 22 under `npx`). */
@@ -27,10 +28,12 @@ export function spawnPack(packDir: string, options: SpawnOptions = {}): PackProc
   }
   const runner = path.join(dir, "node_modules", "@pulumi", "pulumi", "cmd", "run-policy-pack");
   // The engine address argument is required but never dialled by the pack.
-  const child = spawn(options.node ?? process.execPath, [runner, "127.0.0.1:0", dir], {
-    cwd: dir,
-    stdio: ["pipe", "pipe", "pipe"],
-  });
+  const child = track(
+    spawn(options.node ?? process.execPath, [runner, "127.0.0.1:0", dir], {
+      cwd: dir,
+      stdio: ["pipe", "pipe", "pipe"],
+    }),
+  );
   const port = readPort(child, options.startTimeoutMs ?? 90_000).catch((err: unknown) => {
     child.kill("SIGKILL");
     throw err;

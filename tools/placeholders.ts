@@ -37,8 +37,6 @@ export function vaultPlaceholders(
       [p.saslPasswd]: `[${opts.relay.host}]:${opts.relay.port} ${PLACEHOLDER}-login:${PLACEHOLDER}-key`,
       [p.roundcubeDbPassword]: `${PLACEHOLDER}-roundcube-db`,
       [p.mailgunDkimTxt]: keys.mailgun1024,
-      [p.brevoVerification]: `${PLACEHOLDER}brevocode`,
-      [p.acmeDnsToken]: `${PLACEHOLDER}-cloudflare-dns-token`,
     },
     personal: {
       [VAULT_KEYS.personal.mailgunApiKey]: `${PLACEHOLDER}-mailgun-api-key`,

@@ -9,24 +9,66 @@
  */
 import { existsSync } from "node:fs";
 import * as path from "node:path";
+import { ConfigError, parseConfig, rawConfigFromPulumi, type StackConfig } from "../lib/config";
+import { VAULT_KEYS } from "../lib/secrets";
 import { analyze, startPack } from "./analysis";
 import { InputError, parseOptions, runCli } from "./cli";
 import { renderDiagramDoc } from "./diagram";
 import { buildExport, itemsFromRun, readItems } from "./export";
 import { renderManifests } from "./manifests";
 import type { ProgramRun, RunOptions } from "./mock-program";
+import type { Violation } from "./model";
 import { checkOutputPath, writeOutputs, type Output } from "./outputs";
 import { readPackConfig } from "./pack-config";
 import { loadStackConfig, PACK_DIR, ROOT } from "./project";
 import { jsonReport, printReport } from "./render";
+import { absentVaultKeys, type VaultRead } from "./world-answers";
+import { loadWorld, WORLDS, type World, type WorldName } from "./world";
+
+/** Every Vault key the program reads, at the paths the stack config names. */
+function vaultReads(cfg: StackConfig): VaultRead[] {
+  const at = (p: { mount: string; name: string }, keys: Record<string, string>) =>
+    Object.values(keys).map((key) => ({ mount: p.mount, path: p.name, key }));
+  return [
+    ...at(cfg.vault.platform, VAULT_KEYS.platform),
+    ...at(cfg.vault.personal, VAULT_KEYS.personal),
+  ];
+}
+
+/**
+ * A key the program reads that the world's Vault lacks: the real preview fails on it (with the
+ * path and key), so the plan reports it as a blocker and answers a placeholder to show the rest.
+ */
+function vaultBlocker(k: VaultRead): Violation {
+  return {
+    policyPack: "plan",
+    policyPackVersion: "",
+    policy: "vault-key-present",
+    level: "mandatory",
+    urn: `vault:${k.mount}/${k.path}`,
+    message: `Vault ${k.mount}/${k.path} holds no key "${k.key}" (world/today/vault.yaml), and the program reads it: the real preview fails there. Add it before the first preview (docs/cutover.md step 4).`,
+  };
+}
+
+function describeWorld(world: World): string {
+  const asOf = [...new Set(Object.values(world.files).map((f) => f.as_of))].join(", ");
+  return world.edits.length > 0
+    ? `as of ${asOf}, with ${world.edits.length} runbook edits`
+    : `as of ${asOf}`;
+}
 
 export const HELP = `Usage: npm run plan -- [options]
 
-Runs the Pulumi program offline under mocks (Vault answered by PLACEHOLDER values; no cloud, no
-cluster, no Pulumi CLI) and checks every resource against the policy pack in policy/.
+Runs the Pulumi program offline under mocks and checks every resource against the policy pack in
+policy/. The mocks answer from the recorded world (world/): the owner's cluster, zone and Vault as
+they are today, or as the cutover runbook leaves them. Vault values are PLACEHOLDERs stored in the
+owner's encoding; no cloud, no cluster, no Pulumi CLI.
 
 Options:
   --stack NAME                stack whose Pulumi.<NAME>.yaml to use (default: prod)
+  --world today|ready         the world to preview against (default: today): today's recorded
+                              world, or today's plus the edits docs/cutover.md asks of other
+                              stacks and of the owner (world/ready/edits.yaml)
   --policy-pack-config FILE   policy pack config (default: policy/config.<NAME>.json if present,
                               else the pack's defaults)
   --json FILE                 write the report as JSON (secret inputs as "[secret]")
@@ -36,10 +78,13 @@ Options:
   --diagram FILE              write a Markdown file with a Mermaid diagram of the components
   --help                      show this help
 
-Exit status: 0 no mandatory violation, 1 mandatory violation(s), 2 bad input or failure.`;
+Exit status: 0 no mandatory violation: the program can be applied to that world; 1 mandatory
+violation(s): the report names what stands between the program and that world; 2 bad input (an
+option, Pulumi.<stack>.yaml, world/) or a failure of the program, one line on stderr.`;
 
 const OPTIONS = {
   stack: { type: "string" },
+  world: { type: "string" },
   "policy-pack-config": { type: "string" },
   json: { type: "string" },
   export: { type: "string" },
@@ -65,6 +110,16 @@ export async function main(argv: string[]): Promise<number> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(stack)) {
     throw new InputError(`invalid stack name "${stack}"`);
   }
+  const worldName = args.world ?? "today";
+  if (!(WORLDS as readonly string[]).includes(worldName)) {
+    throw new InputError(`--world "${worldName}": expected one of ${WORLDS.join(", ")}`);
+  }
+  let world: World;
+  try {
+    world = loadWorld(worldName as WorldName);
+  } catch (err) {
+    throw new InputError((err as Error).message);
+  }
   for (const key of ["json", "export", "diagram"] as const) {
     if (typeof args[key] === "string") checkOutputPath(args[key], "file");
   }
@@ -76,6 +131,17 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     throw new InputError((err as Error).message);
   }
+  // Every problem of the stack config in one line, before the pack or the program starts.
+  let parsed: StackConfig;
+  try {
+    parsed = parseConfig(rawConfigFromPulumi(config));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      throw new InputError(`Pulumi.${stack}.yaml: ${err.problems.join("; ")}`);
+    }
+    throw err;
+  }
+  const absent = absentVaultKeys(world, vaultReads(parsed));
   const defaultConfig = path.join(PACK_DIR, `config.${stack}.json`);
   const configFile =
     typeof args["policy-pack-config"] === "string"
@@ -89,7 +155,7 @@ export async function main(argv: string[]): Promise<number> {
   // Pulumi SDK, so that the two start-ups overlap.
   const [started, ran] = await Promise.allSettled([
     startPack(packConfig, configFile || "(pack defaults)", stack),
-    runMocked({ config, stack }),
+    runMocked({ config, stack, world, vaultFill: absent }),
   ]);
   if (started.status === "fulfilled" && ran.status === "rejected") await started.value.close();
   if (started.status === "rejected") throw started.reason;
@@ -103,7 +169,7 @@ export async function main(argv: string[]): Promise<number> {
   const items = itemsFromRun(run);
   let violations;
   try {
-    violations = await analyze(pack, items, run.stackUrn);
+    violations = [...absent.map(vaultBlocker), ...(await analyze(pack, items, run.stackUrn))];
   } finally {
     await pack.close();
   }
@@ -118,7 +184,12 @@ export async function main(argv: string[]): Promise<number> {
   if (typeof args.json === "string") {
     const report = jsonReport(
       "plan",
-      { stack, project, source: `Pulumi.${stack}.yaml under mocks`, configFile },
+      {
+        stack,
+        project,
+        source: `Pulumi.${stack}.yaml under mocks against world/${worldName}`,
+        configFile,
+      },
       items,
       analysis,
     );
@@ -138,8 +209,9 @@ export async function main(argv: string[]): Promise<number> {
 
   return printReport(
     [
-      `Previewing stack ${stack} (project ${project}) offline: the program ran under mocks, Vault`,
-      "and the Cloudflare zone were answered by PLACEHOLDER values; nothing was deployed.",
+      `Previewing stack ${stack} (project ${project}) offline against world/${worldName}: the program`,
+      `ran under mocks answering from the recorded world (${describeWorld(world)}); Vault values`,
+      "are placeholders stored in the owner's encoding; nothing was deployed.",
       `Policy pack: ${path.relative(process.cwd(), PACK_DIR)} (config: ${configFile || "pack defaults"})`,
       ...outputs.map(
         (o) => `Wrote ${o.path}${o.kind === "dir" ? `/ (${o.files.length} files)` : ""}`,

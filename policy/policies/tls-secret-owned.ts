@@ -1,15 +1,19 @@
 /**
  * tls-secret-owned: every Secret a workload in the mail namespace mounts, and every TLS Secret an
- * Ingress there serves, is a Secret resource of this stack (an Ingress's one of type
- * kubernetes.io/tls).
+ * Ingress there serves, has exactly one owner: either a Secret resource of this stack (an
+ * Ingress's one of type kubernetes.io/tls), or a Secret the cluster provides (`clusterSecrets`,
+ * by default the Kyverno-synced `tls-secret`), which the stack then must not create.
  *
- * Why: a Secret that something outside the stack made (the old Terraform `tls-secret`) is not
- * there in a fresh namespace, so the pod never starts, and in an adopted namespace nothing renews
- * it, so the certificate expires after 90 days. The stack issues and renews its own certificate
- * (components/certificate.ts) and mounts that Secret by name.
+ * Why: the cluster keeps `tls-secret` in every namespace (Kyverno ClusterPolicy `sync-tls-secret`,
+ * generate with synchronize: true) and renews it (Woodpecker `renew-tls`): that is the path that
+ * renews the mail certificate (docs/architecture/mailserver.md, "TLS"). A stack that also writes
+ * `tls-secret` fights Kyverno's synchronisation, and its copy is never renewed. Any other Secret
+ * that nothing in the stack creates is not there in a fresh namespace, so the pod never starts.
+ * Whether a cluster-provided Secret exists and covers the mail host names is checked at preview by
+ * mounted-secrets-present.
  *
- * Fix: mount the Secret of the stack's TlsCertificate (MailServer.tlsSecretName) in the volume or
- * Ingress `tls[].secretName`, or create the Secret in this stack.
+ * Fix: mount `tls-secret` by name (mailserver:tls.secretName) and create no Secret of that name;
+ * create any other Secret the pod needs in this stack.
  */
 import type {
   PolicyConfigSchema,
@@ -25,11 +29,19 @@ import { plainResources, type StackResource } from "../lib/stack";
 const configSchema: PolicyConfigSchema = {
   properties: {
     namespace: { type: "string", default: SPEC.mailNamespace, description: "Mail namespace" },
+    clusterSecrets: {
+      type: "array",
+      items: { type: "string" },
+      default: ["tls-secret"],
+      description:
+        "Secrets another system keeps in the mail namespace (Kyverno's sync-tls-secret): mounted, never created by the stack",
+    },
   },
 };
 
 interface Config {
   namespace: string;
+  clusterSecrets: string[];
 }
 
 /** networking.k8s.io has a digit, so lib/k8s's kindOf does not parse it: match the token itself. */
@@ -92,8 +104,21 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
     (t) => INGRESS_TYPES.includes(t) || isWorkload(t) || kindOf(t) === "Secret",
   );
   const secrets = stackSecrets(resources, gaps);
-  const fix =
-    "mount the Secret of the stack's TlsCertificate (components/certificate.ts, MailServer.tlsSecretName) or create this Secret in the stack";
+  const fix = `mount one of the cluster's Secrets (${cfg.clusterSecrets.join(", ")}: mailserver:tls.secretName) or create this Secret in the stack`;
+  for (const cluster of cfg.clusterSecrets) {
+    const owned = resources.find(
+      (r) =>
+        kindOf(r.type) === "Secret" &&
+        namespaceOf(r.props) === cfg.namespace &&
+        nameOf(r.props, r.name) === cluster,
+    );
+    if (owned) {
+      report(
+        `the stack creates Secret ${cfg.namespace}/${cluster}, which the cluster already keeps there (Kyverno's sync-tls-secret, synchronize: true) and renews (Woodpecker renew-tls); two owners overwrite each other and the stack's copy is never renewed. Mount it, do not create it.`,
+        owned.urn,
+      );
+    }
+  }
   let consumers = 0;
   for (const r of resources) {
     const ingress = INGRESS_TYPES.includes(r.type);
@@ -108,11 +133,12 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
       : volumeSecrets(podSpecOf(r.type, r.props), r, gaps);
     for (const ref of refs) {
       const type = secrets.get(`${ns}/${ref.name}`);
+      if (type === undefined && cfg.clusterSecrets.includes(ref.name)) continue;
       if (type === undefined) {
         // An unknown Secret name elsewhere might be this one: leave it to the preview advisory.
         if (gaps.pending) continue;
         report(
-          `${kind} ${ns}/${name} uses Secret "${ref.name}" (${ref.where}), which no resource of this stack creates: in a fresh namespace the pod never starts, and nothing renews an adopted certificate; ${fix}.`,
+          `${kind} ${ns}/${name} uses Secret "${ref.name}" (${ref.where}), which no resource of this stack creates and the cluster does not provide: in a fresh namespace the pod never starts; ${fix}.`,
           r.urn,
         );
       } else if (ingress && !gaps.check(type, ref.name) && type !== TLS_TYPE) {
@@ -130,7 +156,7 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
 export const tlsSecretOwned: StackValidationPolicy = {
   name: "tls-secret-owned",
   description:
-    "Secrets mounted by mail workloads and TLS Secrets of mail Ingresses are resources of this stack.",
+    "Secrets mounted by mail workloads and TLS Secrets of mail Ingresses are resources of this stack, or the cluster's Kyverno-synced tls-secret, which the stack then does not create.",
   enforcementLevel: "mandatory",
   configSchema,
   validateStack,

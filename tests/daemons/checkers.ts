@@ -8,10 +8,31 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ROOT } from "../../tools/mock-program";
+import {
+  applyDovecotAppend,
+  applyRspamdLocalD,
+  dmsEnvironment,
+  dovecotConfPath,
+  dovecotLocalConfPath,
+  dovecotStatsConf,
+  postfixAsDmsLeavesIt,
+  postfixParamsDmsWins,
+  runUserPatches,
+  startupFact,
+  DOVECOT_STATS_CONF,
+  USER_PATCHES,
+} from "../helpers/dms-startup";
 import { toolMissing, type Tool } from "../helpers/tools";
 
 /** docker-mailserver's config directory (dms-15.0.0-config-files.tsv). */
 const DMS = "/tmp/docker-mailserver";
+
+/** What else the container gets: its environment and the other files mounted beside this one. */
+export interface Pod {
+  env: Record<string, string>;
+  /** mountPath → content, this file included. */
+  files: Record<string, string>;
+}
 
 export interface Checker {
   daemon: string;
@@ -21,10 +42,23 @@ export interface Checker {
   /** Checks for what the check needs beyond the tool (fails in CI, skips loudly elsewhere). */
   requires?(ctx: Mocha.Context): void;
   owns(mountPath: string): boolean;
-  /** Problems the daemon reports for the file (empty: accepted). */
-  check(mountPath: string, content: string): string[];
-  /** Negative controls: each breaks the content as `what` says, and the check must report it. */
-  controls: { what: string; corrupt(content: string): string }[];
+  /** Problems the daemon reports for the file (empty: accepted), with the pod's other files. */
+  check(mountPath: string, content: string, pod: Pod): string[];
+  /**
+   * Negative controls: each breaks the content (or leaves out a file mounted beside it,
+   * `dropSibling`) as `what` says, and the check must report it.
+   */
+  controls: {
+    what: string;
+    corrupt(content: string, pod: Pod): string;
+    dropSibling?: string;
+  }[];
+}
+
+/** Where DMS reads user-patches.sh (the last argument of the world's command). */
+export function userPatchesPath(): string {
+  const command = startupFact(USER_PATCHES).value.command ?? [];
+  return command[command.length - 1];
 }
 
 export function run(cmd: string, args: string[], cwd?: string) {
@@ -54,55 +88,126 @@ function misspellFirst(content: string, line: RegExp): string {
 }
 
 /**
- * Postfix 3.7: DMS appends `postfix-main.cf` to its main.cf; `postconf -n` then warns "unused
- * parameter" for any name Postfix does not know. Debian's stock main.cf and master.cf stand in.
+ * Postfix 3.7, with main.cf as docker-mailserver 15.0.0 leaves it (world/dms-15.0.0/startup.yaml):
+ * the image's main.cf and master.cf, DMS's postconf edits, `postfix-main.cf` appended and main.cf
+ * rewritten by `postconf -n` (which warns "unused parameter" for a name Postfix does not know and
+ * drops it), then what DMS sets after the file (SRS). Each parameter the file sets must keep the
+ * file's value in the end: one DMS sets later would silently replace it.
  */
 const postfix: Checker = {
   daemon: "Postfix",
   tool: "postconf",
   version: ["postconf", ["-d", "mail_version"]],
   owns: (p) => p === `${DMS}/postfix-main.cf`,
-  check: (_p, content) =>
+  check: (p, content, pod) =>
     inTempDir("postfix-", (dir) => {
-      const stock = fs.readFileSync("/usr/share/postfix/main.cf.dist", "utf8");
-      fs.writeFileSync(path.join(dir, "main.cf"), `${stock}\n${content}`);
-      fs.copyFileSync("/usr/share/postfix/master.cf.dist", path.join(dir, "master.cf"));
-      const r = run("postconf", ["-c", dir, "-n"]);
-      const warnings = r.out.split("\n").filter((l) => /warning|fatal|error/i.test(l));
-      return r.status === 0 ? warnings : [`exit ${r.status}`, ...warnings];
+      const env = dmsEnvironment(pod.env);
+      const warnings = postfixAsDmsLeavesIt(dir, env, { ...pod.files, [p]: content }).filter((l) =>
+        /warning|fatal|error/i.test(l),
+      );
+      const overridden = [...content.matchAll(/^([a-z_]+)\s*=\s*(.*)$/gm)]
+        .map(([, name, value]) => ({
+          name,
+          value: value.trim(),
+          final: run("postconf", ["-c", dir, "-h", name]).stdout.trim(),
+        }))
+        .filter((x) => x.final.replace(/\s+/g, " ") !== x.value.replace(/\s+/g, " "))
+        .map((x) => `${x.name}: the file sets "${x.value}", DMS leaves "${x.final}"`);
+      return [...warnings, ...overridden];
     }),
   controls: [
     {
       what: "first parameter name misspelt",
       corrupt: (content) => misspellFirst(content, /^([a-z_]+)\s*=/m),
     },
+    {
+      what: "a parameter DMS sets after the file (world: wins dms) added",
+      corrupt: (content, pod) => {
+        const p = postfixParamsDmsWins(dmsEnvironment(pod.env))[0];
+        if (!p) throw new Error("the world records no Postfix parameter DMS sets after the file");
+        return `${content}${p.param} = ${p.value}-set-by-the-file\n`;
+      },
+    },
   ],
 };
 
 /**
- * Dovecot 2.3.19.1: DMS makes `dovecot.cf` its local.conf, read after conf.d; `doveconf -n` is
- * fatal on an unknown setting. A copy of Debian's stock /etc/dovecot stands in for the image's.
+ * Dovecot 2.3.19.1, configured as docker-mailserver 15.0.0 leaves /etc/dovecot (world file): a
+ * copy of Debian's stock /etc/dovecot stands in for the image's, plus the image's 60-stats.conf,
+ * the file as local.conf, DMS's line appended to dovecot.conf, then the pod's user-patches.sh
+ * with /etc/dovecot/ redirected into the copy. `doveconf -n` is fatal on an unknown setting; a
+ * file that defines metrics must leave the stats writer socket set, or every counter stays 0.
  */
+const DOVECOT_ETC = "/etc/dovecot/";
 const dovecot: Checker = {
   daemon: "Dovecot",
   tool: "doveconf",
   version: ["doveconf", ["-d"]],
   owns: (p) => p === `${DMS}/dovecot.cf`,
-  check: (_p, content) =>
+  check: (_p, content, pod) =>
     inTempDir("dovecot-", (dir) => {
-      fs.cpSync("/etc/dovecot/dovecot.conf", path.join(dir, "dovecot.conf"));
-      fs.cpSync("/etc/dovecot/conf.d", path.join(dir, "conf.d"), { recursive: true });
-      fs.writeFileSync(path.join(dir, "local.conf"), content);
-      const r = run("doveconf", ["-c", path.join(dir, "dovecot.conf"), "-n"]);
-      return r.status === 0
-        ? []
-        : [`exit ${r.status}`, ...r.out.split("\n").filter((l) => /Fatal|Error/.test(l))];
+      const inCopy = (file: string) => path.join(dir, path.relative(DOVECOT_ETC, file));
+      const conf = inCopy(dovecotConfPath());
+      fs.cpSync(dovecotConfPath(), conf);
+      fs.cpSync(path.join(DOVECOT_ETC, "conf.d"), path.join(dir, "conf.d"), { recursive: true });
+      const stats = startupFact(DOVECOT_STATS_CONF).value.file ?? "";
+      fs.writeFileSync(inCopy(stats), dovecotStatsConf());
+      fs.writeFileSync(inCopy(dovecotLocalConfPath()), content);
+      applyDovecotAppend(conf);
+      const problems: string[] = [];
+      const patches = pod.files[userPatchesPath()];
+      if (patches !== undefined) {
+        if (patches.replaceAll(DOVECOT_ETC, "").includes("/etc/")) {
+          return ["user-patches.sh edits files outside /etc/dovecot: extend this check first"];
+        }
+        const r = runUserPatches(patches, dir, { [DOVECOT_ETC]: `${dir}/` });
+        if (r.status !== 0) problems.push(`user-patches.sh exit ${r.status}: ${r.out.trim()}`);
+      }
+      const r = run("doveconf", ["-c", conf, "-n"]);
+      if (r.status !== 0) {
+        return [`exit ${r.status}`, ...r.out.split("\n").filter((l) => /Fatal|Error/.test(l))];
+      }
+      if (/^\s*metric\s/m.test(content)) {
+        const socket = run("doveconf", ["-c", conf, "-h", "stats_writer_socket_path"]).stdout;
+        if (socket.trim() === "") {
+          problems.push(
+            "stats_writer_socket_path is empty in the effective config: counters stay 0",
+          );
+        }
+      }
+      return problems;
     }),
   controls: [
     {
       what: "first setting name misspelt",
       corrupt: (content) => misspellFirst(content, /^\s*([a-z_]+)\s*=/m),
     },
+    {
+      what: "user-patches.sh left out (DMS's empty stats_writer_socket_path= stays)",
+      corrupt: (content) => content,
+      dropSibling: userPatchesPath(),
+    },
+  ],
+};
+
+/** Shell scripts (user-patches.sh): parsed by bash, as DMS runs them, and clean under shellcheck. */
+const shell: Checker = {
+  daemon: "Bash and ShellCheck",
+  tool: "shellcheck",
+  version: ["shellcheck", ["--version"]],
+  owns: (p) => p.endsWith(".sh"),
+  check: (p, content) =>
+    inTempDir("sh-", (dir) => {
+      const file = path.join(dir, path.basename(p));
+      fs.writeFileSync(file, content);
+      const parse = run("bash", ["-n", file]);
+      if (parse.status !== 0) return [parse.out.trim()];
+      const lint = run("shellcheck", ["--shell=bash", "--format=gcc", file]);
+      return lint.status === 0 ? [] : lint.out.trim().split("\n");
+    }),
+  controls: [
+    { what: "a double quote left unclosed", corrupt: (c) => `${c}echo "unclosed\n` },
+    { what: "an unquoted variable expansion added", corrupt: (c) => `${c}rm -f $1\n` },
   ],
 };
 
@@ -123,7 +228,7 @@ function rspamadm(tree: string, command: string, ...args: string[]) {
 }
 
 /**
- * Rspamd 3.4: DMS copies `rspamd/override.d/*` and `local.d/*` into /etc/rspamd. `configtest`
+ * Rspamd 3.4: DMS copies `rspamd/override.d/*` into /etc/rspamd and writes its local.d files. `configtest`
  * (non-strict: strict fails on DNS without network) rejects bad UCL but not a misspelt module
  * option, which the module simply ignores; so each option the file adds to the module's effective
  * config (`configdump`) must also be a name rspamd's own Lua code uses.
@@ -137,6 +242,8 @@ const rspamd: Checker = {
     inTempDir("rspamd-", (dir) => {
       const tree = path.join(dir, "rspamd");
       fs.cpSync("/etc/rspamd", tree, { recursive: true });
+      // DMS's local.d `enabled = false` modules (world file), as in the image after startup.
+      applyRspamdLocalD(tree);
       const module = path.basename(p).replace(/\.(conf|inc)$/, "");
       const stock = rspamadm(tree, "configdump", "-j", module);
       const target = path.join(tree, path.relative(`${DMS}/rspamd`, p));
@@ -241,4 +348,4 @@ const python: Checker = {
   ],
 };
 
-export const CHECKERS: readonly Checker[] = [postfix, dovecot, rspamd, php, python];
+export const CHECKERS: readonly Checker[] = [postfix, dovecot, rspamd, shell, php, python];

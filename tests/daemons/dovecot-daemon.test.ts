@@ -1,6 +1,8 @@
 /**
  * Dovecot 2.3.19.1 (Debian bookworm, as in docker-mailserver 15.0.0) started on loopback with the
- * rendered `dovecot.cf` read last, as DMS reads it: the per-user-and-IP connection limit Roundcube
+ * rendered `dovecot.cf` read as DMS reads it (after the image's 60-stats.conf, as local.conf, then
+ * DMS's appended stats line and the rendered user-patches.sh; world/dms-15.0.0/startup.yaml): the
+ * per-user-and-IP connection limit Roundcube
  * depends on (one pod IP for every webmail session) is what the daemon enforces, and without the
  * file the stock limit applies (the negative control). The limit is asked from doveconf, never
  * restated here.
@@ -11,9 +13,15 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import {
+  applyDovecotAppend,
+  dovecotConfPath,
+  dovecotStatsConf,
+  runUserPatches,
+} from "../helpers/dms-startup";
 import { prodRun } from "../helpers/program";
 import { requireTool } from "../helpers/tools";
-import { run } from "./checkers";
+import { run, userPatchesPath } from "./checkers";
 import { renderedFiles } from "./rendered";
 
 const USER = "probe@example.org";
@@ -108,13 +116,18 @@ function login(port: number, sockets: net.Socket[]): Promise<string> {
 describe("Dovecot on loopback with the rendered dovecot.cf", function () {
   this.timeout(120_000);
   let rendered: string;
+  let userPatches: string;
 
   before(async function () {
     requireTool(this, "dovecot");
     requireTool(this, "doveconf", "doveconf", ["-d"]);
-    const file = renderedFiles(await prodRun()).find((f) => f.mountPath.endsWith("/dovecot.cf"));
+    const files = renderedFiles(await prodRun());
+    const file = files.find((f) => f.mountPath.endsWith("/dovecot.cf"));
     assert.ok(file, "the plan mounts no dovecot.cf");
     rendered = file.content;
+    const patches = files.find((f) => f.mountPath === userPatchesPath());
+    assert.ok(patches, `the plan mounts no ${userPatchesPath()}`);
+    userPatches = patches.content;
   });
 
   /** Starts Dovecot with `extra` read last; returns its limit and the answers to limit+1 logins. */
@@ -124,9 +137,18 @@ describe("Dovecot on loopback with the rendered dovecot.cf", function () {
     fs.chmodSync(path.join(dir, "mail"), 0o777);
     const port = await freePort();
     const config = path.join(dir, "dovecot.conf");
+    fs.writeFileSync(path.join(dir, "60-stats.conf"), dovecotStatsConf());
     fs.writeFileSync(path.join(dir, "extra.conf"), extra);
-    fs.writeFileSync(config, `${baseConfig(dir, port)}!include ${dir}/extra.conf\n`);
+    fs.writeFileSync(
+      config,
+      `${baseConfig(dir, port)}!include ${dir}/60-stats.conf\n!include ${dir}/extra.conf\n`,
+    );
     fs.appendFileSync(path.join(dir, "extra.conf"), listenersOff(config));
+    // DMS's startup: its line appended after local.conf, then user-patches.sh, which edits the
+    // pod's dovecot.conf; here that path is replaced by this test's.
+    applyDovecotAppend(config);
+    const patched = runUserPatches(userPatches, dir, { [dovecotConfPath()]: config });
+    assert.equal(patched.status, 0, patched.out);
     const limit = Number(
       run("doveconf", ["-c", config, "-h", "mail_max_userip_connections"]).stdout,
     );

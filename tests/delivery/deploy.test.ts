@@ -3,7 +3,6 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CronExpressionParser } from "cron-parser";
 import { parse } from "yaml";
 import type { Output } from "@pulumi/pulumi";
 import type * as ConfigModule from "../../deploy/config";
@@ -164,13 +163,12 @@ describe("delivery: Pulumi Cloud resources (mocks on deploy/'s SDK)", () => {
       delivery = deployRequire("./delivery") as typeof DeliveryModule;
       const src = loadPolicyPackSource(packDir, PROD.policyConfigFile);
       const d = delivery.createDelivery(PROD, src);
-      return [d.settings.urn, d.renewal.urn, d.pack.urn, d.group.urn];
+      return [d.settings.urn, d.pack.urn, d.group.urn];
     });
   });
 
   it("registers the settings, the pack and the group with deploy/'s SDK", () => {
     assert.deepEqual(registered.map((r) => r.type).sort(), [
-      "pulumiservice:index:DeploymentSchedule",
       "pulumiservice:index:DeploymentSettings",
       "pulumiservice:index:PolicyGroup",
       "pulumiservice:index:PolicyPack",
@@ -281,34 +279,10 @@ describe("delivery: Pulumi Cloud resources (mocks on deploy/'s SDK)", () => {
     );
   });
 
-  it("schedules `pulumi up` of the mail stack often enough to renew the certificate", () => {
-    const s = only(registered, "pulumiservice:index:DeploymentSchedule");
-    assert.equal(s["organization"], PROD.organization);
-    assert.equal(s["project"], "mailserver");
-    assert.equal(s["stack"], "prod");
-    assert.equal(s["pulumiOperation"], "update", "only an update renews the acme Certificate");
-    assert.equal(s["timestamp"], undefined, "a one-off run would renew once, never again");
-    // The acme Certificate renews when fewer than 30 days remain (mailserver:tls): a run at most
-    // every 7 days leaves at least four attempts before expiry.
-    const runs = CronExpressionParser.parse(String(s["scheduleCron"]), {
-      currentDate: new Date("2026-01-01T00:00:00Z"),
-      endDate: new Date("2026-03-01T00:00:00Z"),
-      tz: "UTC",
-    });
-    let last = new Date("2026-01-01T00:00:00Z").getTime();
-    let widest = 0;
-    while (runs.hasNext()) {
-      const t = runs.next().getTime();
-      widest = Math.max(widest, t - last);
-      last = t;
-    }
-    assert.ok(widest > 0 && widest <= 7 * 86_400_000, `runs ${widest / 86_400_000} days apart`);
-  });
-
-  it("refuses a renewal schedule that is not a five-field cron", () => {
-    assert.throws(
-      () => parseDeliveryConfig({ ...deployStackConfig("prod"), renewalSchedule: "daily" }),
-      /"renewalSchedule" must be a five-field cron schedule/,
+  it("schedules nothing: the certificate is the cluster's, renewed by Woodpecker's renew-tls", () => {
+    assert.deepEqual(
+      registered.filter((r) => r.type === "pulumiservice:index:DeploymentSchedule"),
+      [],
     );
   });
 

@@ -1,13 +1,31 @@
-/** One mocked run of the prod stack shared by the program tests, and lookups into it. */
+/**
+ * One mocked run of the prod stack shared by the program tests, and lookups into it. The program
+ * tests run against the ready world (world/ready/edits.yaml applied: the cluster as the runbook's
+ * steps 1-4 leave it), where the program's plan is clean, so each test sees only what it changes;
+ * tests/world and tests/plan/world.test.ts meet today's world.
+ */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import {
   loadStackConfig,
   ROOT,
-  runProgram,
+  runProgram as runMocked,
   type CapturedResource,
   type ProgramRun,
+  type RunOptions,
 } from "../../tools/mock-program";
+import { loadWorld, type World } from "../../tools/world";
+
+let ready: World | undefined;
+/** The ready world, loaded once. */
+export function readyWorld(): World {
+  return (ready ??= loadWorld("ready"));
+}
+
+/** The program under mocks, against the ready world unless `opts.world` says otherwise. */
+export function runProgram(opts: RunOptions): Promise<ProgramRun> {
+  return runMocked({ world: readyWorld(), ...opts });
+}
 
 let prod: Promise<ProgramRun> | undefined;
 
@@ -50,4 +68,4 @@ export function referenceFile(name: string): string {
   return readFileSync(path.join(ROOT, "policy", "data", name), "utf8");
 }
 
-export { loadStackConfig, runProgram };
+export { loadStackConfig };

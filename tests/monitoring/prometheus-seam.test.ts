@@ -1,8 +1,9 @@
 /**
  * The alerts reach the Prometheus the cluster runs, checked from the consumer's side: the program
- * reads the live `prometheus-server` Deployment and its prometheus.yml (answered here as chart
- * 25.8.2 renders them, tools/live-cluster.ts) and refuses to plan when that server would not load
- * the rule file, naming the chart values to add.
+ * reads the live `prometheus-server` Deployment and its prometheus.yml (today's as
+ * world/today/kubernetes.yaml records them; variants as chart 25.8.2 renders the program's values,
+ * tools/live-cluster.ts) and the pack refuses the plan when that server would not load the rule
+ * file, naming the chart values to add.
  */
 import { strict as assert } from "node:assert";
 import { parse } from "yaml";
@@ -17,13 +18,16 @@ import {
 } from "../../lib/prometheus-chart";
 import {
   liveCluster,
-  liveClusterBefore,
   liveKey,
   prometheusServerConfigMap,
   prometheusServerDeployment,
   type LiveCluster,
 } from "../../tools/live-cluster";
-import { loadStackConfig, prodRun, runProgram } from "../helpers/program";
+import { analyze } from "../../tools/analysis";
+import { itemsFromRun } from "../../tools/export";
+import { kubernetesObjects, loadWorld } from "../../tools/world";
+import { loadStackConfig, prodRun, readyWorld, runProgram } from "../helpers/program";
+import { usePack } from "../policy/harness";
 
 const DEPLOYMENT_KEY = liveKey("kubernetes:apps/v1:Deployment", "monitoring/prometheus-server");
 const CONFIG_KEY = liveKey("kubernetes:core/v1:ConfigMap", "monitoring/prometheus-server");
@@ -45,33 +49,46 @@ function cluster(server: Values, ruleFiles?: string[]): LiveCluster {
   };
 }
 
-async function planError(live: LiveCluster): Promise<string> {
-  try {
-    await runProgram({ config: loadStackConfig("prod"), live });
-  } catch (err) {
-    return String(err);
-  }
-  return assert.fail("the program planned against a server that does not load the rules");
+/** The server objects of today's recorded world. */
+function todayServer(): LiveCluster {
+  const today = kubernetesObjects(loadWorld("today"));
+  return Object.fromEntries([DEPLOYMENT_KEY, CONFIG_KEY].map((k) => [k, today.get(k) ?? {}]));
 }
 
-describe("alert rules reach the chart's Prometheus server", () => {
+describe("alert rules reach the chart's Prometheus server", function () {
+  this.timeout(120_000);
+  const pack = usePack();
+
+  /** What the pack's prometheus-reads-monitoring says of a plan against `live`, or the run's error. */
+  async function refusal(live: LiveCluster): Promise<string> {
+    let run;
+    try {
+      run = await runProgram({ config: loadStackConfig("prod"), live });
+    } catch (err) {
+      return String(err);
+    }
+    const vs = await analyze(pack(), itemsFromRun(run), run.stackUrn);
+    const mine = vs.filter(
+      (v) => v.level === "mandatory" && v.policy === "prometheus-reads-monitoring",
+    );
+    assert.ok(mine.length > 0, "the pack passed a server that does not load the rules");
+    return mine.map((v) => v.message).join("\n");
+  }
+
   it("plans against the server once the exported chart values are applied", async () => {
     const run = await prodRun();
     assert.equal(run.outputs.alertRules, RULES_CONFIGMAP);
     assert.equal(run.outputs.prometheusChartValues, chartValues(DIR));
   });
 
-  it("refuses today's server, which does not mount the rules, and names the values to add", async () => {
-    const message = await planError(liveClusterBefore());
-    assert.match(
-      message,
-      /monitoring\/prometheus-server does not mount ConfigMap mailserver-prometheus-rules/,
-    );
-    assert.ok(message.includes(chartValues(DIR)), message);
+  it("refuses today's server (world/today), which does not mount the rules, and names the values", async () => {
+    const message = await refusal(todayServer());
+    assert.match(message, /monitoring\/prometheus-server does not mount it as a directory/);
+    assert.match(message, /apply the chart values the program exports as prometheusChartValues/);
   });
 
   it("refuses a server whose prometheus.yml lists no matching rule_files entry", async () => {
-    const message = await planError(
+    const message = await refusal(
       cluster(
         values(() => undefined),
         [...CHART_DEFAULT_RULE_FILES],
@@ -79,21 +96,25 @@ describe("alert rules reach the chart's Prometheus server", () => {
     );
     assert.match(
       message,
-      /no rule_files entry .* matches \/etc\/mailserver-rules\/mailserver\.rules\.yml/,
+      /no rule_files entry of .* loads \/etc\/mailserver-rules\/mailserver\.rules\.yml/,
     );
   });
 
   it("refuses a server whose config-reloader does not watch the rules", async () => {
-    const message = await planError(
+    const message = await refusal(
       cluster(values((v) => (v.configmapReload.prometheus.extraVolumeDirs = []))),
     );
-    assert.match(message, /no config-reloader container .* watches the mounted ConfigMap/);
+    assert.match(message, /no config-reloader of .* watches it/);
   });
 
   it("refuses a server that reads nothing: the Deployment is missing", async () => {
-    const live = liveCluster();
-    delete live[DEPLOYMENT_KEY];
-    assert.match(await planError(live), /not found/);
+    const world = structuredClone(readyWorld());
+    const k8s = world.files.kubernetes;
+    if (k8s) k8s.facts = k8s.facts.filter((f) => f.id !== DEPLOYMENT_KEY);
+    await assert.rejects(
+      runProgram({ config: loadStackConfig("prod"), world }),
+      /monitoring\/prometheus-server: not found/,
+    );
   });
 });
 

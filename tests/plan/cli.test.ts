@@ -196,6 +196,8 @@ describe("plan and audit CLIs", function () {
   before(async () => {
     writeFixtures(dir);
     const planRun = runCli("plan", [
+      "--world",
+      "ready",
       "--stack",
       "prod",
       "--json",

@@ -30,6 +30,8 @@ import {
   txt,
   webmailIngress,
   withResource,
+  clusterInventory,
+  tlsSecret,
 } from "./fixtures";
 
 export interface Misconfiguration {
@@ -248,17 +250,91 @@ export const CORPUS: Misconfiguration[] = [
       withResource(txt("dmarc", `_dmarc.${D}`, `v=DMARC1; p=none; rua=mailto:dmarc@${D}`)),
   },
   {
-    title: "mail Deployment mounts the Terraform-made tls-secret",
+    title: "mail Deployment mounts a Secret neither the stack nor the cluster provides",
     policy: "tls-secret-owned",
     message:
-      /Deployment mailserver\/mailserver uses Secret "tls-secret" \(volume tls\), which no resource of this stack creates/,
-    stack: () => withResource(mailMounting("tls-secret")),
+      /Deployment mailserver\/mailserver uses Secret "letsencrypt-mail" \(volume tls\), which no resource of this stack creates and the cluster does not provide/,
+    stack: () =>
+      withResource(
+        mailMounting("letsencrypt-mail"),
+        withResource(
+          clusterInventory((i) =>
+            i.secrets.push({
+              namespace: "mailserver",
+              name: "letsencrypt-mail",
+              present: true,
+              type: "kubernetes.io/tls",
+              dnsNames: ["mail.viktorbarzin.me"],
+            }),
+          ),
+        ),
+      ),
   },
   {
     title: "webmail Ingress serves a TLS Secret the stack does not create",
     policy: "tls-secret-owned",
-    message: /Ingress mailserver\/roundcubemail uses Secret "tls-secret" \(spec\.tls\[0\]\)/,
-    stack: () => withResource(webmailIngress("tls-secret")),
+    message: /Ingress mailserver\/roundcubemail uses Secret "letsencrypt-mail" \(spec\.tls\[0\]\)/,
+    stack: () =>
+      withResource(
+        webmailIngress("letsencrypt-mail"),
+        withResource(
+          clusterInventory((i) =>
+            i.secrets.push({
+              namespace: "mailserver",
+              name: "letsencrypt-mail",
+              present: true,
+              type: "kubernetes.io/tls",
+              dnsNames: ["mail.viktorbarzin.me"],
+            }),
+          ),
+        ),
+      ),
+  },
+  {
+    title: "the stack creates tls-secret, which Kyverno already keeps in the namespace",
+    policy: "tls-secret-owned",
+    message:
+      /the stack creates Secret mailserver\/tls-secret, which the cluster already keeps there/,
+    stack: () => withResource(tlsSecret("tls-secret")),
+  },
+  {
+    title: "mail Service on 10.0.20.202 while kms/windows-kms still holds it (today's cluster)",
+    policy: "mail-address-free",
+    message: /asks MetalLB for 10\.0\.20\.202, but LoadBalancer Service kms\/windows-kms holds it/,
+    stack: () =>
+      withResource(
+        clusterInventory((i) => {
+          i.services[0] = { ...i.services[0], addresses: ["10.0.20.202"] };
+        }),
+      ),
+  },
+  {
+    title: "a helper NodePort Service on 30125, which the PROXY Service already holds",
+    policy: "mail-nodeports-free",
+    message: /asks for NodePort 30125, but Service mailserver\/mailserver-proxy holds it/,
+    stack: () =>
+      withResource({
+        type: T.service,
+        name: "debug",
+        properties: {
+          metadata: { name: "debug", namespace: "mailserver" },
+          spec: { type: "NodePort", ports: [{ port: 8080, targetPort: 8080, nodePort: 30125 }] },
+        },
+      }),
+  },
+  {
+    title: "mail Deployment mounts the cluster's tls-secret, which the namespace does not have",
+    policy: "mounted-secrets-present",
+    message: /uses Secret mailserver\/tls-secret, which does not exist in the cluster/,
+    stack: () =>
+      withResource(
+        mailMounting("tls-secret"),
+        withResource(
+          clusterInventory((i) => {
+            i.secrets = [{ namespace: "mailserver", name: "tls-secret", present: false }];
+          }),
+        ),
+      ),
   },
   {
     title: "_mta-sts TXT published but no Worker serves the policy",

@@ -20,7 +20,70 @@ export const T = {
   dnsRecord: "cloudflare:index/dnsRecord:DnsRecord",
   legacyRecord: "cloudflare:index/record:Record",
   crowdsecComponent: "mailserver:crowdsec:CrowdSecAcquisition",
+  preflight: "mailserver:preflight:ClusterPreflight",
 } as const;
+
+export interface InventoryFixture {
+  services: Record<string, unknown>[];
+  pools: Record<string, unknown>[];
+  secrets: Record<string, unknown>[];
+}
+
+/**
+ * The cluster inventory as the program publishes it (ClusterPreflight output `inventory`): the
+ * pool and holders of world/ready (KMS moved to .207, the live PROXY NodePort Service), and the
+ * cluster's tls-secret in the mail namespace.
+ */
+export function clusterInventory(
+  edit: (inv: InventoryFixture) => void = () => {},
+): AnalyzerResource {
+  const inv: InventoryFixture = {
+    services: [
+      {
+        namespace: "kms",
+        name: "windows-kms",
+        type: "LoadBalancer",
+        addresses: ["10.0.20.207"],
+        nodePorts: [],
+      },
+      {
+        namespace: "traefik",
+        name: "traefik",
+        type: "LoadBalancer",
+        addresses: ["10.0.20.203"],
+        nodePorts: [],
+      },
+      {
+        namespace: "mailserver",
+        name: "mailserver-proxy",
+        type: "NodePort",
+        addresses: [],
+        nodePorts: [30125, 30126, 30127, 30128],
+      },
+    ],
+    pools: [
+      { name: "default", addresses: ["10.0.20.200-10.0.20.220"] },
+      // Not in the world (its pool is IPv4 only): lets the dual-stack variants of other families
+      // ask for an IPv6 address MetalLB could assign.
+      { name: "fixture-v6", addresses: ["2001:470:6e:43d::/64"] },
+    ],
+    secrets: [
+      {
+        namespace: "mailserver",
+        name: "tls-secret",
+        present: true,
+        type: "kubernetes.io/tls",
+        dnsNames: ["viktorbarzin.me", "*.viktorbarzin.me"],
+      },
+    ],
+  };
+  edit(inv);
+  return {
+    type: T.preflight,
+    name: "preflight",
+    properties: { inventory: { source: "fixture", ...inv } },
+  };
+}
 
 const ZONE_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 export const DMS_IMAGE = "docker.io/mailserver/docker-mailserver:15.0.0";
@@ -490,6 +553,7 @@ export function goodStack(): AnalyzerResource[] {
     ...dnsRecords(),
     mtaStsWorker(),
     mtaStsDomain(),
+    clusterInventory(),
   ];
 }
 

@@ -4,6 +4,7 @@
  */
 import { PolicyPackClient } from "../../tools/analyzer";
 import { FAMILIES, SEED } from "./generative";
+import { PREFLIGHT_FAMILIES } from "./generative-preflight";
 import { SEAM_FAMILIES } from "./generative-seams";
 import { tally } from "./generative-run";
 import { PACK_DIR } from "./harness";
@@ -14,7 +15,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   console.log("policy\tviolating\tcaught\tlegit\tfalse positives");
   try {
-    for (const family of [...FAMILIES, ...SEAM_FAMILIES]) {
+    for (const family of [...FAMILIES, ...SEAM_FAMILIES, ...PREFLIGHT_FAMILIES]) {
       const t = await tally(pack, family, SEED, runs);
       console.log(`${t.policy}\t${t.violating}\t${t.caught}\t${t.legit}\t${t.falsePositives}`);
       if (process.env.VERBOSE)

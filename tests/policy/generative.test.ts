@@ -6,12 +6,13 @@
  */
 import * as assert from "node:assert/strict";
 import { FAMILIES, SEED } from "./generative";
+import { PREFLIGHT_FAMILIES } from "./generative-preflight";
 import { SEAM_FAMILIES } from "./generative-seams";
 import { tally } from "./generative-run";
 import { usePack } from "./harness";
 
 const RUNS = 8;
-const ALL = [...FAMILIES, ...SEAM_FAMILIES];
+const ALL = [...FAMILIES, ...SEAM_FAMILIES, ...PREFLIGHT_FAMILIES];
 
 describe("generative corpus (fast-check, seeded)", () => {
   const pack = usePack();

@@ -31,6 +31,9 @@ const EXPECTED_LEVELS: Record<string, string> = {
   "tls-secret-owned": "mandatory",
   "mta-sts-served": "mandatory",
   "prometheus-reads-monitoring": "mandatory",
+  "mail-address-free": "mandatory",
+  "mail-nodeports-free": "mandatory",
+  "mounted-secrets-present": "mandatory",
 };
 
 const prodConfig = JSON.parse(

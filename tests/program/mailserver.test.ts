@@ -127,6 +127,7 @@ describe("mail server component", () => {
       for (const file of [
         "postfix-main.cf",
         "dovecot.cf",
+        "user-patches.sh",
         "rspamd/override.d/dkim_signing.conf",
         "postfix-accounts.cf",
         "postfix-virtual.cf",

@@ -6,7 +6,7 @@
  */
 import { strict as assert } from "node:assert";
 import type { ProgramRun, VaultAnswer } from "../../tools/mock-program";
-import { at, find, loadStackConfig, prodRun, runProgram } from "../helpers/program";
+import { at, find, loadStackConfig, prodRun, readyWorld, runProgram } from "../helpers/program";
 import { placeholderKeys, placeholderVault } from "../../tools/mock-program";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
@@ -69,11 +69,11 @@ describe("pod-template checksums", () => {
 
   it("change Roundcube's when its database password changes (read through secretKeyRef)", async () => {
     const config = loadStackConfig("prod");
-    const placeholders = placeholderVault(config, await placeholderKeys);
+    const placeholders = placeholderVault(config, await placeholderKeys, readyWorld());
     const vault: VaultAnswer = (mount, name) => {
       const d = placeholders(mount, name);
-      return "roundcubemail_db_password" in d
-        ? { ...d, roundcubemail_db_password: "PLACEHOLDER-rotated-db-password" }
+      return "mailserver_roundcubemail_db_password" in d
+        ? { ...d, mailserver_roundcubemail_db_password: "PLACEHOLDER-rotated-db-password" }
         : d;
     };
     const run = await runProgram({ config, vault });

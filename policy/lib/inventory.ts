@@ -1,0 +1,118 @@
+/**
+ * The cluster inventory the program read at preview (the ClusterPreflight component's output
+ * `inventory`: lib/cluster-inventory.ts in the program), as the preflight policies judge it, and
+ * MetalLB's and the kube-proxy's own rules for addresses and ports.
+ */
+import { BlockList, isIP } from "node:net";
+import { at, isObject, list, str, Unknown, type Plain } from "./plain";
+import type { StackResource } from "./stack";
+
+export const PREFLIGHT_TYPE = "mailserver:preflight:ClusterPreflight";
+
+export interface HeldService {
+  namespace: string;
+  name: string;
+  type: string;
+  addresses: string[];
+  sharingKey?: string;
+  nodePorts: number[];
+}
+
+export interface Pool {
+  name: string;
+  addresses: string[];
+}
+
+export interface SecretSeen {
+  namespace: string;
+  name: string;
+  present: boolean;
+  type?: string;
+  dnsNames?: string[];
+  notAfter?: string;
+}
+
+export interface Inventory {
+  source: string;
+  services: HeldService[];
+  pools: Pool[];
+  secrets: SecretSeen[];
+}
+
+const strings = (v: Plain | undefined): string[] =>
+  list(v).flatMap((x) => (typeof x === "string" ? [x] : []));
+
+/** The inventory a ClusterPreflight published; Unknown during a preview that has not read it yet. */
+export function readInventory(r: StackResource): Inventory | Unknown | undefined {
+  const inv = at(r.props, "inventory");
+  if (inv instanceof Unknown) return inv;
+  if (!isObject(inv)) return undefined;
+  return {
+    source: str(at(inv, "source")) ?? "(unknown source)",
+    services: list(at(inv, "services"))
+      .filter(isObject)
+      .map((s) => ({
+        namespace: str(at(s, "namespace")) ?? "",
+        name: str(at(s, "name")) ?? "",
+        type: str(at(s, "type")) ?? "ClusterIP",
+        addresses: strings(at(s, "addresses")),
+        ...(str(at(s, "sharingKey")) ? { sharingKey: str(at(s, "sharingKey")) } : {}),
+        nodePorts: list(at(s, "nodePorts")).filter((p): p is number => typeof p === "number"),
+      })),
+    pools: list(at(inv, "pools"))
+      .filter(isObject)
+      .map((p) => ({
+        name: str(at(p, "name")) ?? "",
+        addresses: strings(at(p, "addresses")),
+      })),
+    secrets: list(at(inv, "secrets"))
+      .filter(isObject)
+      .map((s) => ({
+        namespace: str(at(s, "namespace")) ?? "",
+        name: str(at(s, "name")) ?? "",
+        present: at(s, "present") === true,
+        ...(str(at(s, "type")) ? { type: str(at(s, "type")) } : {}),
+        ...(Array.isArray(at(s, "dnsNames")) ? { dnsNames: strings(at(s, "dnsNames")) } : {}),
+        ...(str(at(s, "notAfter")) ? { notAfter: str(at(s, "notAfter")) } : {}),
+      })),
+  };
+}
+
+/**
+ * A MetalLB pool's `addresses` entries: CIDRs (`10.0.20.0/24`) or ranges (`10.0.20.200-10.0.20.220`)
+ * (metallb.universe.tf/configuration, IPAddressPool). Node's BlockList does the address arithmetic.
+ */
+export function poolContains(pool: Pool, address: string): boolean {
+  const family = isIP(address) === 6 ? "ipv6" : "ipv4";
+  const blocks = new BlockList();
+  for (const entry of pool.addresses) {
+    const [from, to] = entry.split("-").map((s) => s.trim());
+    if (to && isIP(from) && isIP(to)) blocks.addRange(from, to, isIP(from) === 6 ? "ipv6" : "ipv4");
+    else if (from.includes("/")) {
+      const [net, bits] = from.split("/");
+      if (isIP(net)) blocks.addSubnet(net, Number(bits), isIP(net) === 6 ? "ipv6" : "ipv4");
+    } else if (isIP(from)) blocks.addAddress(from, isIP(from) === 6 ? "ipv6" : "ipv4");
+  }
+  return isIP(address) !== 0 && blocks.check(address, family);
+}
+
+/** `ns/name` of a Service. */
+export const serviceId = (s: { namespace: string; name: string }): string =>
+  `${s.namespace}/${s.name}`;
+
+/**
+ * The inventory the stack read, or undefined: an unknown one (preview) is noted in `gaps`, so a
+ * policy neither passes nor refuses on it before the engine fills it in.
+ */
+export function stackInventory(
+  resources: readonly StackResource[],
+  gaps: { note(v: Unknown, where?: string): void },
+): Inventory | undefined {
+  let found: Inventory | undefined;
+  for (const r of resources.filter((x) => x.type === PREFLIGHT_TYPE)) {
+    const inv = readInventory(r);
+    if (inv instanceof Unknown) gaps.note(inv, "ClusterPreflight inventory");
+    else found ??= inv;
+  }
+  return found;
+}

@@ -1,0 +1,118 @@
+/**
+ * mail-address-free: every address a Service of the stack asks MetalLB for is in a MetalLB pool
+ * and held by no other Service of the cluster.
+ *
+ * Why: MetalLB assigns an address only from an IPAddressPool, and "if the address is already in
+ * use by another service, assignment will fail and MetalLB will log a warning event"
+ * (metallb.universe.tf/usage). Sharing needs the same `metallb.io/allow-shared-ip` key on both
+ * Services. The Kubernetes provider then waits for an address that never comes and fails the update
+ * after 10 minutes (@pulumi/kubernetes Service await), with the old inbound path already changed.
+ * Since 2026-05-10 `kms/windows-kms` holds 10.0.20.202 (ViktorBarzin/infra stacks/kms/main.tf).
+ *
+ * How the pack knows: the program lists the cluster's Services and pools at preview
+ * (lib/cluster-inventory.ts) and publishes them as the ClusterPreflight output `inventory`. A stack
+ * that asks for an address without that inventory cannot be verified and is refused.
+ *
+ * Fix: free the address in the stack that holds it, or ask for a free address of a pool
+ * (`mailserver:mailserver.loadBalancerIp`) and point pfSense's NAT at it.
+ */
+import type { ReportViolation, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
+import { kindOf, nameOf, namespaceOf } from "../lib/k8s";
+import {
+  PREFLIGHT_TYPE,
+  stackInventory,
+  poolContains,
+  serviceId,
+  type Inventory,
+} from "../lib/inventory";
+import { at, PreviewGaps, str } from "../lib/plain";
+import { plainResources, type StackResource } from "../lib/stack";
+
+const ANNOTATIONS = ["metallb.io/loadBalancerIPs", "metallb.universe.tf/loadBalancerIPs"];
+const SHARING = ["metallb.io/allow-shared-ip", "metallb.universe.tf/allow-shared-ip"];
+
+interface Asked {
+  resource: StackResource;
+  id: string;
+  addresses: string[];
+  sharingKey?: string;
+}
+
+/** The addresses a planned Service asks MetalLB for, as MetalLB reads them. */
+function asked(r: StackResource, gaps: PreviewGaps): Asked | undefined {
+  const name = nameOf(r.props, r.name);
+  const ns = namespaceOf(r.props);
+  if (gaps.check(name, r.name) || gaps.check(ns, r.name)) return undefined;
+  const values = [
+    ...ANNOTATIONS.map((a) => at(r.props, "metadata", "annotations", a)),
+    at(r.props, "spec", "loadBalancerIP"),
+  ];
+  if (values.some((v) => gaps.check(v, r.name))) return undefined;
+  const addresses = values
+    .flatMap((v) => (str(v) ?? "").split(","))
+    .map((a) => a.trim())
+    .filter((a, i, all) => a !== "" && all.indexOf(a) === i);
+  if (addresses.length === 0) return undefined;
+  const sharingKey = SHARING.map((a) => str(at(r.props, "metadata", "annotations", a))).find(
+    (k) => k,
+  );
+  return { resource: r, id: `${ns}/${name}`, addresses, ...(sharingKey ? { sharingKey } : {}) };
+}
+
+function judge(a: Asked, inv: Inventory, report: ReportViolation): void {
+  for (const address of a.addresses) {
+    const pools = inv.pools.filter((p) => poolContains(p, address));
+    if (pools.length === 0) {
+      const known = inv.pools.map((p) => `${p.name} (${p.addresses.join(", ")})`).join("; ");
+      report(
+        `Service ${a.id} asks MetalLB for ${address}, which is in no MetalLB address pool (${known || "none read"}), so MetalLB never assigns it; ask for an address of a pool (mailserver:mailserver.loadBalancerIp).`,
+        a.resource.urn,
+      );
+    }
+    const holders = inv.services.filter(
+      (s) =>
+        serviceId(s) !== a.id &&
+        s.addresses.includes(address) &&
+        !(a.sharingKey && s.sharingKey === a.sharingKey),
+    );
+    for (const h of holders) {
+      report(
+        `Service ${a.id} asks MetalLB for ${address}, but ${h.type} Service ${serviceId(h)} holds it (read from ${inv.source}); MetalLB will not assign it and the update times out after 10 minutes. Free ${address} in the stack that owns ${serviceId(h)}, or set mailserver:mailserver.loadBalancerIp to a free address of the pool and point pfSense's NAT at it.`,
+        a.resource.urn,
+      );
+    }
+  }
+}
+
+function validateStack(args: StackValidationArgs, report: ReportViolation): void {
+  const gaps = new PreviewGaps();
+  const services = plainResources(args.resources, (t) => kindOf(t) === "Service");
+  const wants = services.flatMap((r) => asked(r, gaps) ?? []);
+  if (wants.length === 0) {
+    gaps.settle();
+    args.notApplicable("no Service of the stack asks MetalLB for an address");
+    return;
+  }
+  const inv = stackInventory(
+    plainResources(args.resources, (t) => t === PREFLIGHT_TYPE),
+    gaps,
+  );
+  if (!inv && !gaps.pending) {
+    for (const a of wants) {
+      report(
+        `cannot verify: Service ${a.id} asks MetalLB for ${a.addresses.join(", ")}, but the stack read no cluster inventory, so nothing shows the address is free; publish it with a ClusterPreflight component (index.ts does).`,
+        a.resource.urn,
+      );
+    }
+  }
+  if (inv) for (const a of wants) judge(a, inv, report);
+  gaps.settle();
+}
+
+export const mailAddressFree: StackValidationPolicy = {
+  name: "mail-address-free",
+  description:
+    "Every address a Service of the stack asks MetalLB for is in a MetalLB pool and held by no other Service of the cluster.",
+  enforcementLevel: "mandatory",
+  validateStack,
+};
