@@ -5,13 +5,18 @@
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { loadStackConfig, runProgram } from "../tools/mock-program";
+import { loadWorld } from "../tools/world";
 
 const { entry } = parseArgs({ options: { entry: { type: "string" } } }).values;
 const load = entry
   ? () => import(pathToFileURL(entry).href) as Promise<Record<string, unknown>>
   : undefined;
 
-runProgram({ config: loadStackConfig("prod"), ...(load ? { load } : {}) }).then(
+runProgram({
+  config: loadStackConfig("prod"),
+  world: loadWorld("ready"),
+  ...(load ? { load } : {}),
+}).then(
   (run) => console.log(`${run.resources.length} resources`),
   (err: unknown) => {
     console.error(err);

@@ -24,6 +24,7 @@ import { analyze, startPack } from "../tools/analysis";
 import { PolicyPackClient } from "../tools/analyzer";
 import { buildExport, itemsFromRun, parseExport } from "../tools/export";
 import { loadStackConfig, runProgram } from "../tools/mock-program";
+import { loadWorld } from "../tools/world";
 import { assertToolsFresh, PACK_DIR, ROOT } from "../tools/project";
 import type { Item } from "../tools/model";
 import { readPackConfig } from "../tools/pack-config";
@@ -171,7 +172,7 @@ async function benchPackStart(floorPack: string): Promise<void> {
 }
 
 async function benchAudit(floorPack: string): Promise<void> {
-  const run = await runProgram({ config: loadStackConfig("prod") });
+  const run = await runProgram({ config: loadStackConfig("prod"), world: loadWorld("ready") });
   const base = itemsFromRun(run);
   const exports = [1000, 10000].map((n) => ({
     n,

@@ -122,8 +122,7 @@ export const PROXY_CHECK_PORTS = [
   { key: "submissionCheck", name: "sub-check", servicePort: 5870, containerPort: 587 },
 ] as const;
 export type ProxyPortKey =
-  | (typeof PROXY_PORTS)[number]["key"]
-  | (typeof PROXY_CHECK_PORTS)[number]["key"];
+  (typeof PROXY_PORTS)[number]["key"] | (typeof PROXY_CHECK_PORTS)[number]["key"];
 /** The NodePort Service pfSense HAProxy's backends point at (the live name, imported at cutover). */
 export const PROXY_SERVICE = "mailserver-proxy";
 /** Dovecot's PROXY-speaking IMAPS listener (a listener name, not a port name). */
@@ -400,17 +399,21 @@ export const BACKUP_MX_DRAIN_SYMBOL = "BACKUP_MX_DRAIN";
 
 /**
  * Rspamd `override.d/external_relay.conf`: drained mail arrives from the tunnel address, which
- * Rspamd counts as local (10/8) and would not scan. With the address in an ip_map, Rspamd skips
- * that hop and scores the first Received address it does not know: the client the backup MX saw
- * (RBL, SPF and reputation as for direct mail). Direct mail is unchanged.
+ * Rspamd counts as local and would score as such. The `local` strategy applies when the
+ * connecting address is private (the drain, in-cluster clients): Rspamd then scores the first
+ * non-private address of the Received chain, the client the backup MX saw (RBL, SPF and
+ * reputation as for direct mail), and adds the rule's symbol. Direct mail (a public client
+ * address, kept by ETP Local and PROXY v2) is unchanged. The live file asks for an `ip_map`
+ * strategy, which Rspamd's external_relay does not have: it fails the module's schema and
+ * Rspamd disables the module (rspamd 3.4 here logs "config schema error"; upstream's plugin has
+ * the same four strategies), so the drain is scored as local there today.
  */
-export function externalRelayConf(drainSource: string): string {
+export function externalRelayConf(): string {
   return [
     "enabled = true;",
     "rules {",
     `  ${BACKUP_MX_DRAIN_SYMBOL} {`,
-    '    strategy = "ip_map";',
-    `    ip_map = ["${drainSource}"];`,
+    '    strategy = "local";',
     "  }",
     "}",
     "",
@@ -491,7 +494,7 @@ export function configFiles(settings: MailServerSettings, domain: string): Confi
       {
         file: "rspamd/override.d/external_relay.conf",
         key: "external_relay.conf",
-        content: externalRelayConf(drain),
+        content: externalRelayConf(),
       },
       {
         file: "rspamd/override.d/force_actions.conf",
@@ -592,7 +595,7 @@ export class MailServer extends pulumi.ComponentResource {
       .apply(([virtual, accounts]) => {
         const merged = withExtraAliases(virtual, extraAliases, mailboxesOf(accounts));
         for (const line of merged.dropped) {
-          pulumi.log.warn(
+          void pulumi.log.warn(
             `mailserver.extraAliases: "${line}" maps one mailbox to another and is left out (Dovecot would see the source twice)`,
             this,
           );

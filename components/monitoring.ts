@@ -1,5 +1,5 @@
 /**
- * Mail monitoring: the Prometheus alerts, the end-to-end roundtrip probe that feeds three of them,
+ * Mail monitoring: the Prometheus alerts, the end-to-end roundtrip probe that feeds five of them,
  * and the delivery of both to the Prometheus the cluster runs: with the prometheus-community chart
  * (`setup: chart`) the rules go into a ConfigMap its server is checked to load and the mail pod is
  * scraped through its prometheus.io annotations; with a Prometheus Operator (`setup: operator`)
@@ -15,6 +15,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import {
+  counterOf,
   DOVECOT_METRICS_PATH,
   DOVECOT_METRICS_PORT,
   DOVECOT_METRICS_PORT_NAME,
@@ -40,6 +41,13 @@ import {
 export const METRICS = {
   success: "email_roundtrip_success",
   lastSuccess: "email_roundtrip_last_success_timestamp",
+  /**
+   * notAfter of the certificate the mail server presented on the probe's IMAPS connection, in
+   * seconds since the epoch (Prometheus' `_timestamp_seconds` convention). New with this program:
+   * the cluster's `tls-secret` is renewed outside it (Woodpecker's renew-tls, synced by Kyverno),
+   * so the certificate actually served is what this checks, whoever renews it.
+   */
+  certExpiry: "email_roundtrip_imaps_certificate_expiry_timestamp_seconds",
 } as const;
 
 export const PROBE_NAME = "email-roundtrip-monitor";
@@ -52,6 +60,15 @@ export const PROBE_NAME = "email-roundtrip-monitor";
  * 3600 s means two runs in a row failed or none ran; tests/monitoring/ proves both timings.
  */
 export const STALE_AFTER_SECONDS = 3600;
+
+/**
+ * MailCertificateExpiresSoon fires this many days before the served certificate's notAfter.
+ * Woodpecker's renew-tls issues a fresh 90-day certificate every week (ViktorBarzin/infra
+ * .woodpecker/renew-tls.yml, `certbot certonly` on the weekly `renew-tls-certificate` cron), so
+ * under 14 days means about ten weeks of failed renewals or a server still presenting an old file.
+ */
+export const CERT_EXPIRY_WARNING_DAYS = 14;
+
 export const PROBE_SCRIPT_FILE = "email_roundtrip.py";
 /** The probe's Python source (standard library only), shipped in a ConfigMap. */
 export const PROBE_SCRIPT = fs.readFileSync(
@@ -206,6 +223,21 @@ export function alertRuleGroups(args: { namespace: string; deploymentName: strin
           },
         },
         {
+          alert: "MailCertificateExpiresSoon",
+          // A probe gap is at most 2 x 1200 + 780 s + a scrape (STALE_AFTER_SECONDS): over it the
+          // last value read stands in, so a Pushgateway that lost its group (no persistence, a
+          // restart) neither resolves nor re-arms the alert before the next run pushes again.
+          // No series at all (never read) is left to EmailRoundtripNeverRun/Stale.
+          expr: `last_over_time(${METRICS.certExpiry}${job}[${STALE_AFTER_SECONDS}s]) - time() < ${CERT_EXPIRY_WARNING_DAYS} * 86400`,
+          // The same gap again: a value one run read is superseded by a later run before it pages.
+          for: "1h",
+          labels,
+          annotations: {
+            summary: `Mail server certificate expires in under ${CERT_EXPIRY_WARNING_DAYS} days`,
+            description: `The certificate the mail server presents on IMAPS (as ${PROBE_NAME} saw it) expires in {{ $value | humanizeDuration }}. The cluster's tls-secret is renewed weekly by Woodpecker's renew-tls (failures go to Slack) and copied into every namespace by Kyverno's sync-tls-secret: check that pipeline, tls-secret in namespace ${args.namespace}, and that the mail pod reloaded it.`,
+          },
+        },
+        {
           alert: "EmailRoundtripNeverRun",
           expr: `absent(${METRICS.success}${job})`,
           for: "40m",
@@ -217,8 +249,42 @@ export function alertRuleGroups(args: { namespace: string; deploymentName: strin
         },
       ],
     },
-    { name: "mailserver-dovecot", rules: dovecotAlertRules({ namespace: args.namespace }) },
+    {
+      name: "mailserver-dovecot",
+      rules: [
+        ...dovecotAlertRules({ namespace: args.namespace }),
+        dovecotCountersStillRule(args.namespace, job),
+      ],
+    },
   ];
+}
+
+/** The window over which Dovecot's login counter must move while the probe succeeds. */
+export const COUNTERS_STILL_WINDOW = "2h";
+
+/**
+ * Dovecot's counters standing still while the probe logs in. The probe's IMAP login every
+ * 20 minutes is a successful `auth_request_finished` (lib/dovecot-metrics.ts), so over 2 hours
+ * with a newer successful roundtrip `dovecot_auth_success_total` must rise. It stays flat when
+ * Dovecot serves its metrics but no process reaches the stats-writer socket: docker-mailserver
+ * 15.0.0's appended `stats_writer_socket_path=` (target/scripts/startup/setup.d/dovecot.sh:55-57)
+ * does exactly that, and then DovecotAuthFailureBurst cannot fire while DovecotMetricsMissing
+ * stays quiet. A failing probe proves nothing about the counters: the alert needs the success
+ * timestamp to have changed in the window.
+ */
+function dovecotCountersStillRule(namespace: string, job: string): AlertRule {
+  const w = COUNTERS_STILL_WINDOW;
+  return {
+    alert: "DovecotCountersNotMoving",
+    expr: `(sum by (namespace) (increase(${counterOf("auth_success")}{namespace="${namespace}"}[${w}])) == 0) and on() (changes(${METRICS.lastSuccess}${job}[${w}]) > 0)`,
+    // One more probe run has to log in without the counter moving.
+    for: "20m",
+    labels: { severity: "warning" },
+    annotations: {
+      summary: "Dovecot's counters do not move while the mail probe logs in",
+      description: `${counterOf("auth_success")} in namespace ${namespace} did not increase in ${w} although ${PROBE_NAME} logged in over IMAP and succeeded. Dovecot serves its metrics but no process reports to its stats process (check \`doveconf -h stats_writer_socket_path\` in the mail pod: empty means docker-mailserver's line was not removed), so DovecotAuthFailureBurst cannot fire.`,
+    },
+  };
 }
 
 /** Non-secret settings of the probe container. */

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.." || exit 1
 declare -A provides=(
   [promtool]=prometheus [shellcheck]=shellcheck [yamllint]=yamllint [postconf]=postfix
   [doveconf]=dovecot-core [dovecot]=dovecot-core [rspamadm]=rspamd [php]=php-cli
-  [python3]=python3 [openssl]=openssl [ss]=iproute2 [unshare]=util-linux
+  [python3]=python3 [openssl]=openssl [ss]=iproute2 [unshare]=util-linux [sievec]=dovecot-sieve
 )
 need=()
 for tool in "${!provides[@]}"; do

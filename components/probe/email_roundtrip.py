@@ -67,9 +67,10 @@ def search_uids(data):
     return [uid for chunk in data if chunk for uid in chunk.split()]
 
 
-def metrics_body(success, duration_seconds, now):
-    """Pushgateway text format. The last-success time is only sent on success: pushed with POST,
-    the previous value stays in the group after a failure."""
+def metrics_body(success, duration_seconds, now, cert_not_after=None):
+    """Pushgateway text format. The last-success time is only sent on success, the certificate's
+    expiry only when an IMAPS handshake verified one: pushed with POST, the previous value of a
+    series left out stays in the group."""
     lines = [
         "# TYPE email_roundtrip_success gauge",
         "email_roundtrip_success {}".format(1 if success else 0),
@@ -83,6 +84,13 @@ def metrics_body(success, duration_seconds, now):
             # The Terraform-era name the live alert rules read (no _seconds suffix).
             "# TYPE email_roundtrip_last_success_timestamp gauge",
             "email_roundtrip_last_success_timestamp {:.0f}".format(now),
+        ]
+    if cert_not_after is not None:
+        lines += [
+            "# TYPE email_roundtrip_imaps_certificate_expiry_timestamp_seconds gauge",
+            "email_roundtrip_imaps_certificate_expiry_timestamp_seconds {:.0f}".format(
+                cert_not_after
+            ),
         ]
     return "\n".join(lines) + "\n"
 
@@ -100,21 +108,36 @@ def kuma_url(push, success, message, ping_ms):
     return urllib.parse.urlunsplit(parts._replace(query=query))
 
 
+def certificate_not_after(peer_cert):
+    """notAfter of a verified peer certificate (ssl.SSLSocket.getpeercert()) in seconds since the
+    epoch, or None when there is none."""
+    if not peer_cert or "notAfter" not in peer_cert:
+        return None
+    return ssl.cert_time_to_seconds(peer_cert["notAfter"])
+
+
 class TlsNameIMAP(imaplib.IMAP4_SSL):
-    """IMAPS to the in-cluster service, verifying the certificate of the public mail name."""
+    """IMAPS to the in-cluster service, verifying the certificate of the public mail name.
+    `not_after` is the expiry of the certificate the server presented."""
 
     def __init__(self, host, port, tls_name, timeout):
         self.tls_name = tls_name
+        self.not_after = None
         super().__init__(host, port, ssl_context=ssl.create_default_context(), timeout=timeout)
 
     def _create_socket(self, timeout):
         sock = imaplib.IMAP4._create_socket(self, timeout)
-        return self.ssl_context.wrap_socket(sock, server_hostname=self.tls_name)
+        tls = self.ssl_context.wrap_socket(sock, server_hostname=self.tls_name)
+        # The handshake ran in wrap_socket and verified the chain and the name.
+        self.not_after = certificate_not_after(tls.getpeercert())
+        return tls
 
 
-def find_and_delete(cfg, marker):
-    """One IMAP pass: True when the marked mail was there. Deletes it and earlier leftovers."""
+def find_and_delete(cfg, marker, seen):
+    """One IMAP pass: True when the marked mail was there. Deletes it and earlier leftovers.
+    Records the served certificate's expiry in seen["not_after"]."""
     imap = TlsNameIMAP(cfg["IMAP_HOST"], int(cfg["IMAP_PORT"]), cfg["IMAP_TLS_NAME"], 30)
+    seen["not_after"] = imap.not_after
     try:
         imap.login(cfg["IMAP_USER"], cfg["IMAP_PASSWORD"])
         found = False
@@ -134,21 +157,21 @@ def find_and_delete(cfg, marker):
         imap.logout()
 
 
-def roundtrip(cfg, marker):
+def roundtrip(cfg, marker, seen):
     with urllib.request.urlopen(mailgun_request(cfg, marker), timeout=30) as resp:
         print("mailgun: HTTP {}".format(resp.status), flush=True)
     deadline = time.monotonic() + float(cfg["POLL_TIMEOUT_SECONDS"])
     while True:
-        if find_and_delete(cfg, marker):
+        if find_and_delete(cfg, marker, seen):
             return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(float(cfg["POLL_INTERVAL_SECONDS"]))
 
 
-def report(cfg, success, duration, message):
+def report(cfg, success, duration, message, cert_not_after=None):
     ok = True
-    body = metrics_body(success, duration, time.time()).encode()
+    body = metrics_body(success, duration, time.time(), cert_not_after).encode()
     req = urllib.request.Request(
         push_url(cfg["PUSHGATEWAY_URL"], cfg["PUSH_JOB"]), data=body, method="POST"
     )
@@ -171,14 +194,15 @@ def main():
     cfg = load_config(os.environ)
     marker = uuid.uuid4().hex
     started = time.monotonic()
+    seen = {}
     try:
-        success = roundtrip(cfg, marker)
+        success = roundtrip(cfg, marker, seen)
         message = "delivered" if success else "not delivered in time"
     except Exception as err:
         success, message = False, "{}: {}".format(type(err).__name__, err)
     duration = time.monotonic() - started
     print("roundtrip {}: {} after {:.1f}s".format(marker, message, duration), flush=True)
-    pushed = report(cfg, success, duration, message)
+    pushed = report(cfg, success, duration, message, seen.get("not_after"))
     return 0 if success and pushed else 1
 
 

@@ -5,7 +5,10 @@
  */
 import { BlockList, isIP } from "node:net";
 import { at, isObject, list, str, Unknown, type Plain } from "./plain";
-import type { StackResource } from "./stack";
+import type { ReportViolation, StackValidationArgs } from "@pulumi/policy";
+import { kindOf } from "./k8s";
+import { PreviewGaps } from "./plain";
+import { plainResources, type StackResource } from "./stack";
 
 export const PREFLIGHT_TYPE = "mailserver:preflight:ClusterPreflight";
 
@@ -115,4 +118,49 @@ export function stackInventory(
     else found ??= inv;
   }
   return found;
+}
+
+/** What a Service of the stack asks the cluster for, as one preflight policy reads it. */
+export interface ServiceRequest {
+  resource: StackResource;
+  id: string;
+}
+
+/**
+ * The skeleton the Service preflight policies share: read each planned Service's request, then
+ * judge every request against the inventory, or refuse it as "cannot verify" when the stack read
+ * none (an inventory still unknown at preview is left to the advisory).
+ */
+export function judgeServiceRequests<R extends ServiceRequest>(
+  args: StackValidationArgs,
+  report: ReportViolation,
+  spec: {
+    request: (r: StackResource, gaps: PreviewGaps) => R | undefined;
+    none: string;
+    unverified: (r: R) => string;
+    judge: (r: R, inv: Inventory, report: ReportViolation) => void;
+  },
+): void {
+  const gaps = new PreviewGaps();
+  const services = plainResources(args.resources, (t) => kindOf(t) === "Service");
+  const wants = services.flatMap((r) => spec.request(r, gaps) ?? []);
+  if (wants.length === 0) {
+    gaps.settle();
+    args.notApplicable(spec.none);
+    return;
+  }
+  const inv = stackInventory(
+    plainResources(args.resources, (t) => t === PREFLIGHT_TYPE),
+    gaps,
+  );
+  if (inv) for (const w of wants) spec.judge(w, inv, report);
+  else if (!gaps.pending) {
+    for (const w of wants) {
+      report(
+        `cannot verify: ${spec.unverified(w)}, but the stack read no cluster inventory; publish it with a ClusterPreflight component (index.ts does).`,
+        w.resource.urn,
+      );
+    }
+  }
+  gaps.settle();
 }

@@ -17,16 +17,10 @@
  * (`mailserver:mailserver.loadBalancerIp`) and point pfSense's NAT at it.
  */
 import type { ReportViolation, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
-import { kindOf, nameOf, namespaceOf } from "../lib/k8s";
-import {
-  PREFLIGHT_TYPE,
-  stackInventory,
-  poolContains,
-  serviceId,
-  type Inventory,
-} from "../lib/inventory";
+import { nameOf, namespaceOf } from "../lib/k8s";
+import { judgeServiceRequests, poolContains, serviceId, type Inventory } from "../lib/inventory";
 import { at, PreviewGaps, str } from "../lib/plain";
-import { plainResources, type StackResource } from "../lib/stack";
+import type { StackResource } from "../lib/stack";
 
 const ANNOTATIONS = ["metallb.io/loadBalancerIPs", "metallb.universe.tf/loadBalancerIPs"];
 const SHARING = ["metallb.io/allow-shared-ip", "metallb.universe.tf/allow-shared-ip"];
@@ -85,28 +79,12 @@ function judge(a: Asked, inv: Inventory, report: ReportViolation): void {
 }
 
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
-  const gaps = new PreviewGaps();
-  const services = plainResources(args.resources, (t) => kindOf(t) === "Service");
-  const wants = services.flatMap((r) => asked(r, gaps) ?? []);
-  if (wants.length === 0) {
-    gaps.settle();
-    args.notApplicable("no Service of the stack asks MetalLB for an address");
-    return;
-  }
-  const inv = stackInventory(
-    plainResources(args.resources, (t) => t === PREFLIGHT_TYPE),
-    gaps,
-  );
-  if (!inv && !gaps.pending) {
-    for (const a of wants) {
-      report(
-        `cannot verify: Service ${a.id} asks MetalLB for ${a.addresses.join(", ")}, but the stack read no cluster inventory, so nothing shows the address is free; publish it with a ClusterPreflight component (index.ts does).`,
-        a.resource.urn,
-      );
-    }
-  }
-  if (inv) for (const a of wants) judge(a, inv, report);
-  gaps.settle();
+  judgeServiceRequests(args, report, {
+    request: asked,
+    none: "no Service of the stack asks MetalLB for an address",
+    unverified: (a) => `Service ${a.id} asks MetalLB for ${a.addresses.join(", ")}`,
+    judge,
+  });
 }
 
 export const mailAddressFree: StackValidationPolicy = {

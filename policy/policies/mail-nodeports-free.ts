@@ -14,10 +14,10 @@
  * HAProxy's backends at them once they are proven (docs/cutover.md).
  */
 import type { ReportViolation, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
-import { kindOf, nameOf, namespaceOf } from "../lib/k8s";
-import { PREFLIGHT_TYPE, serviceId, stackInventory, type Inventory } from "../lib/inventory";
+import { nameOf, namespaceOf } from "../lib/k8s";
+import { judgeServiceRequests, serviceId, type Inventory } from "../lib/inventory";
 import { at, list, PreviewGaps } from "../lib/plain";
-import { plainResources, type StackResource } from "../lib/stack";
+import type { StackResource } from "../lib/stack";
 
 interface Wanted {
   resource: StackResource;
@@ -54,28 +54,12 @@ function judge(w: Wanted, inv: Inventory, report: ReportViolation): void {
 }
 
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
-  const gaps = new PreviewGaps();
-  const services = plainResources(args.resources, (t) => kindOf(t) === "Service");
-  const wants = services.flatMap((r) => wanted(r, gaps) ?? []);
-  if (wants.length === 0) {
-    gaps.settle();
-    args.notApplicable("no Service of the stack asks for a NodePort");
-    return;
-  }
-  const inv = stackInventory(
-    plainResources(args.resources, (t) => t === PREFLIGHT_TYPE),
-    gaps,
-  );
-  if (!inv && !gaps.pending) {
-    for (const w of wants) {
-      report(
-        `cannot verify: Service ${w.id} asks for NodePorts ${w.nodePorts.join(", ")}, but the stack read no cluster inventory, so nothing shows they are free; publish it with a ClusterPreflight component (index.ts does).`,
-        w.resource.urn,
-      );
-    }
-  }
-  if (inv) for (const w of wants) judge(w, inv, report);
-  gaps.settle();
+  judgeServiceRequests(args, report, {
+    request: wanted,
+    none: "no Service of the stack asks for a NodePort",
+    unverified: (w) => `Service ${w.id} asks for NodePorts ${w.nodePorts.join(", ")}`,
+    judge,
+  });
 }
 
 export const mailNodePortsFree: StackValidationPolicy = {

@@ -17,8 +17,17 @@
  * judged like the first; an internal ClusterIP or headless Service is not exposed. Known gap:
  * a named targetPort with an unconventional name is not resolved against the pod's ports.
  *
+ * The one other way a real client IP reaches the daemons is PROXY protocol: pfSense HAProxy's
+ * PROXY-v2 path to a NodePort Service (ETP Cluster), whose every mail port targets a listener
+ * that requires the PROXY header (`proxyPorts`: Postfix 2525/4465/5587 and Dovecot 10993 as
+ * rendered by components/mailserver.ts), or is one of HAProxy's health-check NodePorts
+ * (`healthCheckNodePorts`, which HAProxy alone reaches). Known gap: the pack takes `proxyPorts`
+ * from its config; that the daemons really require PROXY there is proven by the daemon tests
+ * (tests/daemons/cutover-parity.test.ts), not by the pack.
+ *
  * Fix: type: LoadBalancer, externalTrafficPolicy: Local, annotation
- * metallb.io/loadBalancerIPs: <loadBalancerIP>, and no spec.loadBalancerIP.
+ * metallb.io/loadBalancerIPs: <loadBalancerIP>, and no spec.loadBalancerIP; or, for the HAProxy
+ * path, a NodePort Service whose mail ports all target PROXY listeners.
  */
 import type {
   PolicyConfigSchema,
@@ -40,12 +49,53 @@ const configSchema: PolicyConfigSchema = {
       default: SPEC.loadBalancerIP,
       description: "Dedicated MetalLB IP that pfSense forwards port 25 to",
     },
+    proxyPorts: {
+      type: "array",
+      items: { type: "number" },
+      default: [2525, 4465, 5587, 10993],
+      description:
+        "Container ports whose listeners require the PROXY v2 header (pfSense HAProxy path)",
+    },
+    healthCheckNodePorts: {
+      type: "array",
+      items: { type: "number" },
+      default: [30145, 30146, 30147],
+      description: "NodePorts only pfSense HAProxy's health checks reach (no PROXY header)",
+    },
   },
 };
 
 interface Config {
   namespace: string;
   loadBalancerIP: string;
+  proxyPorts: number[];
+  healthCheckNodePorts: number[];
+}
+
+/**
+ * The HAProxy path: a NodePort Service (no externalIPs, no MetalLB address) whose every port
+ * targets a PROXY listener or is a health-check NodePort. Unknown ports are not accepted.
+ */
+function isProxyPath(props: Plain, cfg: Config): boolean {
+  const ports = list(at(props, "spec", "ports"));
+  const annotated = IP_ANNOTATIONS.some(
+    (a) => at(props, "metadata", "annotations", a) !== undefined,
+  );
+  return (
+    at(props, "spec", "type") === "NodePort" &&
+    list(at(props, "spec", "externalIPs")).length === 0 &&
+    !annotated &&
+    cfg.proxyPorts.length > 0 &&
+    ports.length > 0 &&
+    ports.every((p) => {
+      const target = at(p, "targetPort");
+      const nodePort = at(p, "nodePort");
+      return (
+        (typeof target === "number" && cfg.proxyPorts.includes(target)) ||
+        (typeof nodePort === "number" && cfg.healthCheckNodePorts.includes(nodePort))
+      );
+    })
+  );
 }
 
 /** docker-mailserver 15.0.0's listening ports and their conventional port names. */
@@ -135,7 +185,8 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
     !gaps.check(ns) &&
     ns === cfg.namespace &&
     exposesMail(props, gaps) &&
-    isExposed(props, gaps)
+    isExposed(props, gaps) &&
+    !isProxyPath(props, cfg)
   ) {
     const type = at(props, "spec", "type");
     const etp = at(props, "spec", "externalTrafficPolicy");

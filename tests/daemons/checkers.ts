@@ -16,9 +16,9 @@ import {
   dovecotLocalConfPath,
   dovecotStatsConf,
   postfixAsDmsLeavesIt,
-  postfixParamsDmsWins,
   runUserPatches,
   startupFact,
+  startupFacts,
   DOVECOT_STATS_CONF,
   USER_PATCHES,
 } from "../helpers/dms-startup";
@@ -87,12 +87,52 @@ function misspellFirst(content: string, line: RegExp): string {
   return content.slice(0, at) + typo + content.slice(at + name.length);
 }
 
+/** Postfix's config directory in the pod, as user-patches.sh names it. */
+export const POD_POSTFIX_DIR = "/etc/postfix";
+
+/**
+ * `dir` (a Postfix config directory) as the pod's /etc/postfix is when the daemons start: DMS's
+ * startup edits, then the pod's user-patches.sh (if mounted) with /etc/postfix pointed at `dir`.
+ * Returns postconf's warnings and the script's failure, if any.
+ */
+export function postfixAsPodStarts(dir: string, pod: Pod): string[] {
+  const env = dmsEnvironment(pod.env);
+  const problems = postfixAsDmsLeavesIt(dir, env, pod.files).filter((l) =>
+    /warning|fatal|error/i.test(l),
+  );
+  const patches = pod.files[userPatchesPath()];
+  if (patches !== undefined) {
+    const subs: Record<string, string> = patches.includes(POD_POSTFIX_DIR)
+      ? { [POD_POSTFIX_DIR]: dir }
+      : {};
+    const r = runUserPatches(patches, dir, subs);
+    if (r.status !== 0) problems.push(`user-patches.sh exit ${r.status}: ${r.out.trim()}`);
+  }
+  return problems;
+}
+
+/** postconf's warnings about main.cf and master.cf as they are (unused or undefined parameters). */
+export function postconfWarnings(dir: string): string[] {
+  return [["-n"], ["-M"], ["-P"]].flatMap((args) => {
+    const r = run("postconf", ["-c", dir, ...args]);
+    const lines = r.out.split("\n").filter((l) => /^postconf: (warning|fatal|error)/.test(l));
+    return r.status === 0 ? lines : [`postconf ${args.join(" ")} exit ${r.status}`, ...lines];
+  });
+}
+
+/** The `cidr:` tables under the config directory a Postfix text names. */
+function cidrTablesOf(content: string): string[] {
+  return [...content.matchAll(/\bcidr:(\/tmp\/docker-mailserver\/[^\s,]+)/g)].map((m) => m[1]);
+}
+
 /**
  * Postfix 3.7, with main.cf as docker-mailserver 15.0.0 leaves it (world/dms-15.0.0/startup.yaml):
  * the image's main.cf and master.cf, DMS's postconf edits, `postfix-main.cf` appended and main.cf
  * rewritten by `postconf -n` (which warns "unused parameter" for a name Postfix does not know and
- * drops it), then what DMS sets after the file (SRS). Each parameter the file sets must keep the
- * file's value in the end: one DMS sets later would silently replace it.
+ * drops it), then what DMS sets after the file (SRS), then the pod's user-patches.sh (its
+ * master.cf listeners must draw no warning either). Each parameter the file sets must keep the
+ * file's value in the end: one DMS sets later would silently replace it. Each cidr table it names
+ * must be mounted beside it.
  */
 const postfix: Checker = {
   daemon: "Postfix",
@@ -101,10 +141,11 @@ const postfix: Checker = {
   owns: (p) => p === `${DMS}/postfix-main.cf`,
   check: (p, content, pod) =>
     inTempDir("postfix-", (dir) => {
-      const env = dmsEnvironment(pod.env);
-      const warnings = postfixAsDmsLeavesIt(dir, env, { ...pod.files, [p]: content }).filter((l) =>
-        /warning|fatal|error/i.test(l),
-      );
+      const withFile = { ...pod, files: { ...pod.files, [p]: content } };
+      const warnings = [...postfixAsPodStarts(dir, withFile), ...postconfWarnings(dir)];
+      const unmounted = cidrTablesOf(content)
+        .filter((t) => !(t in pod.files))
+        .map((t) => `cidr:${t} is not mounted in the pod`);
       const overridden = [...content.matchAll(/^([a-z_]+)\s*=\s*(.*)$/gm)]
         .map(([, name, value]) => ({
           name,
@@ -113,7 +154,7 @@ const postfix: Checker = {
         }))
         .filter((x) => x.final.replace(/\s+/g, " ") !== x.value.replace(/\s+/g, " "))
         .map((x) => `${x.name}: the file sets "${x.value}", DMS leaves "${x.final}"`);
-      return [...warnings, ...overridden];
+      return [...new Set(warnings), ...overridden, ...unmounted];
     }),
   controls: [
     {
@@ -121,12 +162,64 @@ const postfix: Checker = {
       corrupt: (content) => misspellFirst(content, /^([a-z_]+)\s*=/m),
     },
     {
-      what: "a parameter DMS sets after the file (world: wins dms) added",
+      what: "a parameter DMS sets after the file (world: wins dms) added, in the environment that makes DMS set it",
       corrupt: (content, pod) => {
-        const p = postfixParamsDmsWins(dmsEnvironment(pod.env))[0];
-        if (!p) throw new Error("the world records no Postfix parameter DMS sets after the file");
+        const fact = startupFacts().find(
+          (f) => f.id.startsWith("postfix:") && f.value.wins === "dms",
+        );
+        const p = fact?.value.params?.[0];
+        if (!fact || !p)
+          throw new Error("the world records no Postfix parameter DMS sets after the file");
+        pod.env = { ...pod.env, ...fact.value.when };
         return `${content}${p.param} = ${p.value}-set-by-the-file\n`;
       },
+    },
+    {
+      what: "a cidr table it names left out of the pod",
+      corrupt: (content) => `${content}check_client_access_table = cidr:${DMS}/not-mounted.cidr\n`,
+    },
+  ],
+};
+
+/**
+ * Postfix cidr tables in the config directory (read as text, no postmap): `postmap -s` lists
+ * every entry and warns at a line it cannot parse; each table must be named by postfix-main.cf,
+ * or nothing reads it.
+ */
+const postfixCidr: Checker = {
+  daemon: "Postfix cidr tables",
+  tool: "postconf",
+  version: ["postconf", ["-d", "mail_version"]],
+  owns: (p) => p.startsWith(`${DMS}/`) && p.endsWith(".cidr"),
+  check: (p, content, pod) =>
+    inTempDir("cidr-", (dir) => {
+      const file = path.join(dir, path.basename(p));
+      fs.writeFileSync(file, content);
+      // Postfix loads the whole table on open and warns at each line it cannot parse; each
+      // entry's own network address must then answer with the entry's value.
+      const entries = content
+        .split("\n")
+        .filter((l) => l.trim() !== "" && !l.trim().startsWith("#"))
+        .map((l) => l.trim().split(/\s+/));
+      const problems = entries.length === 0 ? ["the table has no entry"] : [];
+      for (const [network, ...value] of entries) {
+        const address = network.split("/")[0];
+        const r = run("postmap", ["-q", address, `cidr:${file}`]);
+        problems.push(...r.out.split("\n").filter((l) => /warning|fatal|error/i.test(l)));
+        if (r.stdout.trim() !== value.join(" ")) {
+          problems.push(`${address} answers "${r.stdout.trim()}", not "${value.join(" ")}"`);
+        }
+      }
+      const main = pod.files[`${DMS}/postfix-main.cf`] ?? "";
+      if (!cidrTablesOf(main).includes(p)) problems.push(`postfix-main.cf never names cidr:${p}`);
+      return problems;
+    }),
+  controls: [
+    { what: "a netmask out of range", corrupt: (c) => c.replace(/\/(\d+)/, "/33") },
+    {
+      what: "postfix-main.cf, which names the table, left out",
+      corrupt: (c) => c,
+      dropSibling: `${DMS}/postfix-main.cf`,
     },
   ],
 };
@@ -157,9 +250,7 @@ const dovecot: Checker = {
       const problems: string[] = [];
       const patches = pod.files[userPatchesPath()];
       if (patches !== undefined) {
-        if (patches.replaceAll(DOVECOT_ETC, "").includes("/etc/")) {
-          return ["user-patches.sh edits files outside /etc/dovecot: extend this check first"];
-        }
+        // Its other edits (Postfix's master.cf) land in stand-ins (runUserPatches).
         const r = runUserPatches(patches, dir, { [DOVECOT_ETC]: `${dir}/` });
         if (r.status !== 0) problems.push(`user-patches.sh exit ${r.status}: ${r.out.trim()}`);
       }
@@ -255,13 +346,30 @@ const rspamd: Checker = {
           ...test.out.split("\n").filter((l) => /error|BAD/i.test(l)),
         ];
       }
+      // A module whose options fail its schema is disabled with one log line, and configtest
+      // still says "syntax OK" (seen with the live external_relay.conf's ip_map strategy).
+      const disabled = test.out
+        .split("\n")
+        .filter((l) => /config schema error|cannot configure/i.test(l));
+      if (disabled.length > 0) return disabled.map((l) => `${module}: ${l.trim().slice(0, 300)}`);
       if (!fs.existsSync(path.join(RSPAMD_SHARE, "plugins", `${module}.lua`))) return [];
       // `enabled` is the switch rspamd's core reads for every module.
       const before = new Set(Object.keys(JSON.parse(stock.stdout || "{}") as object));
-      const after = rspamadm(tree, "configdump", "-j", module);
-      const added = Object.keys(JSON.parse(after.stdout) as object).filter((k) => !before.has(k));
+      const after = JSON.parse(rspamadm(tree, "configdump", "-j", module).stdout) as Record<
+        string,
+        unknown
+      >;
+      const added = Object.keys(after).filter((k) => !before.has(k));
+      // Nested options too (a misspelt option of a rule is ignored just the same); names the
+      // file chooses are skipped: rule and symbol names (upper case) and domains (with a dot).
+      const names = (key: string, value: unknown): string[] => [
+        ...(/^[A-Z0-9_]+$/.test(key) || key.includes(".") ? [] : [key]),
+        ...(value && typeof value === "object" && !Array.isArray(value)
+          ? Object.entries(value).flatMap(([k, v]) => names(k, v))
+          : []),
+      ];
       const lua = rspamdLua();
-      return added
+      return [...new Set(added.flatMap((k) => names(k, after[k])))]
         .filter((k) => k !== "enabled" && !new RegExp(`\\b${k}\\b`).test(lua))
         .map((k) => `option "${k}" of ${module} is read nowhere in rspamd's Lua (${RSPAMD_SHARE})`);
     }),
@@ -348,4 +456,51 @@ const python: Checker = {
   ],
 };
 
-export const CHECKERS: readonly Checker[] = [postfix, dovecot, rspamd, shell, php, python];
+/**
+ * Per-user Sieve scripts (`<login>.dovecot.sieve`, which DMS installs for that login): compiled
+ * by Pigeonhole's `sievec` (Debian's dovecot-sieve, the Pigeonhole of Dovecot 2.3.19.1), and the
+ * name must be an address.
+ */
+const sieve: Checker = {
+  daemon: "Sieve (Pigeonhole)",
+  tool: "sievec",
+  version: ["doveconf", ["-d"]],
+  requires: (ctx) => {
+    if (!toolRunsQuietly("sievec")) {
+      toolMissing(ctx, "sievec", "sievec did not run: apt-get install dovecot-sieve");
+    }
+  },
+  owns: (p) => p.startsWith(`${DMS}/`) && p.endsWith(".dovecot.sieve"),
+  check: (p, content) =>
+    inTempDir("sieve-", (dir) => {
+      const problems: string[] = [];
+      const login = path.basename(p).replace(/\.dovecot\.sieve$/, "");
+      if (!/^[^@\s]+@[^@\s]+$/.test(login)) problems.push(`${login} is not a login address`);
+      const file = path.join(dir, "script.sieve");
+      fs.writeFileSync(file, content);
+      const r = run("sievec", [file, path.join(dir, "script.svbin")]);
+      if (r.status !== 0) problems.push(`sievec exit ${r.status}: ${r.out.trim()}`);
+      return problems;
+    }),
+  controls: [
+    { what: "an action misspelt", corrupt: (c) => c.replace("discard;", "discrad;") },
+    { what: "a block left unclosed", corrupt: (c) => `${c}if true {\n` },
+  ],
+};
+
+/** Whether `command` can be started (sievec has no version flag: its usage goes to stderr). */
+function toolRunsQuietly(command: string): boolean {
+  const r = spawnSync(command, [], { encoding: "utf8" });
+  return !r.error;
+}
+
+export const CHECKERS: readonly Checker[] = [
+  postfix,
+  postfixCidr,
+  dovecot,
+  rspamd,
+  shell,
+  sieve,
+  php,
+  python,
+];

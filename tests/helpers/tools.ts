@@ -26,6 +26,7 @@ export const TOOL_INSTALL = {
   roundcube: "bash scripts/install-roundcube.sh",
   ss: "apt-get install iproute2",
   unshare: "apt-get install util-linux",
+  sievec: "apt-get install dovecot-sieve",
 } as const;
 
 export type Tool = keyof typeof TOOL_INSTALL;

@@ -143,9 +143,11 @@ describe("Monitoring component", () => {
     "MailServerDown",
     "EmailRoundtripFailing",
     "EmailRoundtripStale",
+    "MailCertificateExpiresSoon",
     "EmailRoundtripNeverRun",
     "DovecotAuthFailureBurst",
     "DovecotMetricsMissing",
+    "DovecotCountersNotMoving",
   ];
   type Groups = { rules: { alert: string; labels: { severity: string } }[] }[];
 

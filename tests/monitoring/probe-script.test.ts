@@ -29,6 +29,9 @@ const TLS_NAME = "mail.probe-test.invalid";
 const USER = "spam@viktorbarzin.me";
 const PASSWORD = "PLACEHOLDER-imap-password";
 const API_KEY = "key-PLACEHOLDER";
+/** The fake IMAPS server's certificate lives this many days: a notAfter no default would give. */
+const CERT_DAYS = 37;
+const CERT_SERIES = "email_roundtrip_imaps_certificate_expiry_timestamp_seconds";
 
 describe("probe script", function () {
   this.timeout(60_000);
@@ -62,6 +65,14 @@ assert "email_roundtrip_last_success_timestamp 1700000000\\n" in ok, ok
 assert "email_roundtrip_duration_seconds 12.346\\n" in ok, ok
 bad = p.metrics_body(False, 300, 1700000000)
 assert "email_roundtrip_success 0\\n" in bad and "last_success" not in bad, bad
+assert "certificate" not in ok and "certificate" not in bad, "expiry pushed without a certificate"
+# 2027-06-01T12:00:00Z is 1811851200 (date -u -d 2027-06-01T12:00:00Z +%s)
+seen = p.certificate_not_after({"subject": (), "notAfter": "Jun  1 12:00:00 2027 GMT"})
+assert seen == 1811851200, seen
+assert p.certificate_not_after({}) is None and p.certificate_not_after(None) is None
+failed_with_cert = p.metrics_body(False, 300, 1700000000, 1811851200)
+assert "# TYPE email_roundtrip_imaps_certificate_expiry_timestamp_seconds gauge\\n" in failed_with_cert
+assert "\\nemail_roundtrip_imaps_certificate_expiry_timestamp_seconds 1811851200\\n" in failed_with_cert
 assert p.push_url("http://pg:9091/", "email-roundtrip-monitor") == "http://pg:9091/metrics/job/email-roundtrip-monitor"
 k = p.kuma_url("https://kuma/api/push/T0k?status=up&msg=OK&ping=", False, "not delivered", 1500.7)
 assert k == "https://kuma/api/push/T0k?status=down&msg=not+delivered&ping=1500", k
@@ -86,6 +97,8 @@ print("ok")
     let fake: ChildProcess | undefined;
     let cert: string;
     let key: string;
+    /** notAfter of the fake server's certificate, seconds since the epoch. */
+    let notAfter: number;
 
     before(function () {
       requireTool(this, "openssl", "openssl", ["version"]);
@@ -94,10 +107,22 @@ print("ok")
       execFileSync(
         "openssl",
         // prettier-ignore
-        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", key, "-out", cert,
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", String(CERT_DAYS), "-keyout", key, "-out", cert,
           "-subj", `/CN=${TLS_NAME}`, "-addext", `subjectAltName=DNS:${TLS_NAME}`],
         { stdio: "ignore" },
       );
+      // The certificate's real notAfter, as openssl reads it back (ISO 8601, UTC).
+      const end = execFileSync(
+        "openssl",
+        ["x509", "-in", cert, "-noout", "-enddate", "-dateopt", "iso_8601"],
+        { encoding: "utf8" },
+      ).trim();
+      const iso = /^notAfter=(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)Z$/.exec(end);
+      assert.ok(iso, end);
+      notAfter = Date.parse(`${iso[1]}T${iso[2]}Z`) / 1000;
+      // -days counts from now: the date openssl wrote is CERT_DAYS days ahead.
+      const ahead = notAfter - Date.now() / 1000;
+      assert.ok(Math.abs(ahead - CERT_DAYS * 86400) < 120, `${end}: ${ahead} s ahead`);
     });
 
     afterEach(async () => stopFake());
@@ -183,6 +208,12 @@ print("ok")
       assert.equal(seen.pushes[0].path, "/metrics/job/email-roundtrip-monitor");
       assert.match(seen.pushes[0].body, /^email_roundtrip_success 1$/m);
       assert.match(seen.pushes[0].body, /^email_roundtrip_last_success_timestamp \d+$/m);
+      // The served certificate's notAfter, pushed with the other series.
+      assert.ok(
+        seen.pushes[0].body.includes(`\n${CERT_SERIES} ${notAfter}\n`),
+        seen.pushes[0].body,
+      );
+      assert.ok(seen.pushes[0].body.includes(`# TYPE ${CERT_SERIES} gauge\n`));
       assert.equal(seen.kuma.length, 1);
       assert.match(seen.kuma[0], /^\/api\/push\/T0ken\?status=up&msg=delivered&ping=\d+$/);
       assert.ok(!output.includes(PASSWORD) && !output.includes(API_KEY), output);
@@ -194,6 +225,11 @@ print("ok")
       assert.match(seen.pushes[0].body, /^email_roundtrip_success 0$/m);
       assert.doesNotMatch(seen.pushes[0].body, /last_success/);
       assert.match(seen.kuma[0], /status=down/);
+      // The mail never came, but the IMAPS handshake did: its certificate is still reported.
+      assert.ok(
+        seen.pushes[0].body.includes(`\n${CERT_SERIES} ${notAfter}\n`),
+        seen.pushes[0].body,
+      );
     });
 
     it("verifies the IMAP certificate against the mail host name", async () => {
@@ -202,6 +238,8 @@ print("ok")
       assert.match(output, /CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError/);
       assert.deepEqual(seen.imap_logins, [], "logged in over an unverified connection");
       assert.match(seen.pushes[0].body, /^email_roundtrip_success 0$/m);
+      // Nothing verified, nothing reported: the previous value stays in the Pushgateway group.
+      assert.ok(!seen.pushes[0].body.includes(CERT_SERIES), seen.pushes[0].body);
     });
 
     it("pushes every metric the alert rules read, beside kube-state-metrics' own", async () => {

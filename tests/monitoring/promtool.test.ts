@@ -99,6 +99,37 @@ const FAILURES = `dovecot_auth_failures_total{namespace="${NS}",pod="mailserver-
 const BUILD_INFO = `dovecot_build_info{namespace="${NS}",pod="mailserver-7d9c-x2",version="2.3.19.1"}`;
 const perMinute = (n: number, minutes: number) => `0+${n}x${minutes}`;
 
+/** The probe's new series, written out: the served certificate's notAfter, seconds since the epoch. */
+const CERT_EXPIRY =
+  'email_roundtrip_imaps_certificate_expiry_timestamp_seconds{job="email-roundtrip-monitor"}';
+const DAY = 86400;
+/** MailCertificateExpiresSoon as it must fire, with the remaining time Prometheus renders. */
+function certExpiresSoon(remaining: string) {
+  return {
+    exp_labels: { job: "email-roundtrip-monitor", severity: "warning" },
+    exp_annotations: {
+      summary: "Mail server certificate expires in under 14 days",
+      description: `The certificate the mail server presents on IMAPS (as email-roundtrip-monitor saw it) expires in ${remaining}. The cluster's tls-secret is renewed weekly by Woodpecker's renew-tls (failures go to Slack) and copied into every namespace by Kyverno's sync-tls-secret: check that pipeline, tls-secret in namespace mailserver, and that the mail pod reloaded it.`,
+    },
+  };
+}
+
+/** Dovecot's login counter and the probe's success time, written out. */
+const AUTH_SUCCESS = `dovecot_auth_success_total{namespace="${NS}",pod="mailserver-7d9c-x2"}`;
+const LAST_SUCCESS = 'email_roundtrip_last_success_timestamp{job="email-roundtrip-monitor"}';
+/** One more login each 20-minute run, one sample a minute. */
+function loginsEveryRun(minutes: number, from = 0): string {
+  return Array.from({ length: minutes + 1 }, (_, m) => String(from + Math.floor(m / 20))).join(" ");
+}
+const COUNTERS_NOT_MOVING = {
+  exp_labels: { namespace: NS, severity: "warning" },
+  exp_annotations: {
+    summary: "Dovecot's counters do not move while the mail probe logs in",
+    description:
+      "dovecot_auth_success_total in namespace mailserver did not increase in 2h although email-roundtrip-monitor logged in over IMAP and succeeded. Dovecot serves its metrics but no process reports to its stats process (check `doveconf -h stats_writer_socket_path` in the mail pod: empty means docker-mailserver's line was not removed), so DovecotAuthFailureBurst cannot fire.",
+  },
+};
+
 const unitTests = () => ({
   rule_files: ["rules.yaml", LIVE_RULES],
   evaluation_interval: "1m",
@@ -284,6 +315,155 @@ const unitTests = () => ({
       ],
     },
     {
+      // 14 days and 30 minutes left at the start: under 14 days from 31m, pending for 1h.
+      name: "MailCertificateExpiresSoon an hour after the served certificate is under 14 days from expiry",
+      interval: "1m",
+      input_series: [{ series: CERT_EXPIRY, values: `${14 * DAY + 1800}x150` }],
+      alert_rule_test: [
+        ...none("MailCertificateExpiresSoon", [30, 31, 90]),
+        {
+          alertname: "MailCertificateExpiresSoon",
+          eval_time: "91m",
+          // 14 d 30 m - 91 m
+          exp_alerts: [certExpiresSoon("13d 22h 59m 0s")],
+        },
+      ],
+    },
+    {
+      name: "MailCertificateExpiresSoon stays quiet with a certificate renewed weekly (90 days left)",
+      interval: "1m",
+      input_series: [{ series: CERT_EXPIRY, values: `${90 * DAY}x200` }],
+      alert_rule_test: none("MailCertificateExpiresSoon", [60, 120, 200]),
+    },
+    {
+      name: "MailCertificateExpiresSoon stays quiet when no certificate was ever read",
+      interval: "1m",
+      input_series: [{ series: 'up{job="pushgateway"}', values: "1x120" }],
+      alert_rule_test: none("MailCertificateExpiresSoon", [60, 120]),
+    },
+    {
+      // 10 days left throughout; the Pushgateway loses the series for 40 minutes (31m-70m), less
+      // than one probe gap: the alert keeps its pending time and fires on schedule.
+      name: "MailCertificateExpiresSoon rides out one probe gap without resetting",
+      interval: "1m",
+      input_series: [{ series: CERT_EXPIRY, values: `${10 * DAY}x30 _x40 ${10 * DAY}x80` }],
+      alert_rule_test: [
+        ...none("MailCertificateExpiresSoon", [59]),
+        {
+          alertname: "MailCertificateExpiresSoon",
+          eval_time: "60m",
+          exp_alerts: [certExpiresSoon("9d 23h 0m 0s")],
+        },
+        {
+          alertname: "MailCertificateExpiresSoon",
+          eval_time: "65m",
+          exp_alerts: [certExpiresSoon("9d 22h 55m 0s")],
+        },
+      ],
+    },
+    {
+      // Samples until 30m, then none for 90 minutes: longer than the 1 h window, so it resets and
+      // has to pend a full hour again after the series returns at 121m.
+      name: "MailCertificateExpiresSoon resets after a gap longer than a probe gap",
+      interval: "1m",
+      input_series: [{ series: CERT_EXPIRY, values: `${10 * DAY}x30 _x90 ${10 * DAY}x80` }],
+      alert_rule_test: [
+        ...none("MailCertificateExpiresSoon", [100, 150, 180]),
+        {
+          alertname: "MailCertificateExpiresSoon",
+          eval_time: "181m",
+          // 10 d - 181 m
+          exp_alerts: [certExpiresSoon("9d 20h 59m 0s")],
+        },
+      ],
+    },
+    {
+      name: "MailCertificateExpiresSoon resolves once the probe reads a renewed certificate",
+      interval: "1m",
+      input_series: [{ series: CERT_EXPIRY, values: `${10 * DAY}x90 ${90 * DAY}x60` }],
+      alert_rule_test: [
+        {
+          alertname: "MailCertificateExpiresSoon",
+          eval_time: "90m",
+          exp_alerts: [certExpiresSoon("9d 22h 30m 0s")],
+        },
+        ...none("MailCertificateExpiresSoon", [91, 120, 150]),
+      ],
+    },
+    {
+      // W1: docker-mailserver's empty stats_writer_socket_path= keeps every counter at 0.
+      name: "DovecotCountersNotMoving: the probe succeeds every 20 minutes, auth_success stays flat",
+      interval: "1m",
+      input_series: [
+        { series: AUTH_SUCCESS, values: "0x180" },
+        { series: LAST_SUCCESS, values: healthyLastSuccess(180) },
+      ],
+      alert_rule_test: [
+        // The first newer success lands at 20m; then 20 minutes pending.
+        ...none("DovecotCountersNotMoving", [19, 39]),
+        {
+          alertname: "DovecotCountersNotMoving",
+          eval_time: "40m",
+          exp_alerts: [COUNTERS_NOT_MOVING],
+        },
+        {
+          alertname: "DovecotCountersNotMoving",
+          eval_time: "180m",
+          exp_alerts: [COUNTERS_NOT_MOVING],
+        },
+      ],
+    },
+    {
+      // Logins counted until 60m, then the counter freezes while the probe keeps succeeding: the
+      // alert waits until the 2h window holds no movement (about 180m), then 20 minutes pending.
+      name: "DovecotCountersNotMoving waits for 2 hours of a flat counter",
+      interval: "1m",
+      input_series: [
+        { series: AUTH_SUCCESS, values: `${loginsEveryRun(60)} 3x180` },
+        { series: LAST_SUCCESS, values: healthyLastSuccess(241) },
+      ],
+      alert_rule_test: [
+        ...none("DovecotCountersNotMoving", [60, 150, 198]),
+        {
+          alertname: "DovecotCountersNotMoving",
+          eval_time: "201m",
+          exp_alerts: [COUNTERS_NOT_MOVING],
+        },
+      ],
+    },
+    {
+      name: "DovecotCountersNotMoving stays quiet while both the success time and auth_success rise",
+      interval: "1m",
+      input_series: [
+        { series: AUTH_SUCCESS, values: loginsEveryRun(180, 5) },
+        { series: LAST_SUCCESS, values: healthyLastSuccess(180) },
+      ],
+      alert_rule_test: none("DovecotCountersNotMoving", [40, 60, 120, 180]),
+    },
+    {
+      name: "DovecotCountersNotMoving stays quiet when the probe itself fails (no login to expect)",
+      interval: "1m",
+      input_series: [
+        { series: AUTH_SUCCESS, values: "5x300" },
+        // Last success at 10m, none after: the window holds no newer success from 130m on.
+        { series: LAST_SUCCESS, values: "600x300" },
+      ],
+      alert_rule_test: none("DovecotCountersNotMoving", [40, 130, 200, 300]),
+    },
+    {
+      name: "DovecotCountersNotMoving stays quiet across a mail pod restart (a new series from 0)",
+      interval: "1m",
+      input_series: [
+        { series: AUTH_SUCCESS, values: loginsEveryRun(60, 3) },
+        {
+          series: `dovecot_auth_success_total{namespace="${NS}",pod="mailserver-7d9c-y7"}`,
+          values: `_x61 ${loginsEveryRun(120)}`,
+        },
+        { series: LAST_SUCCESS, values: healthyLastSuccess(181) },
+      ],
+      alert_rule_test: none("DovecotCountersNotMoving", [60, 70, 90, 120, 181]),
+    },
+    {
       name: "a healthy stack: replica up, a successful run every 20 minutes, no alert at all",
       interval: "1m",
       input_series: [
@@ -292,6 +472,8 @@ const unitTests = () => ({
         { series: selector(METRICS.lastSuccess, JOB), values: healthyLastSuccess(180) },
         { series: BUILD_INFO, values: "1x180" },
         { series: FAILURES, values: perMinute(1, 180) },
+        { series: AUTH_SUCCESS, values: loginsEveryRun(180) },
+        { series: CERT_EXPIRY, values: `${83 * DAY}x180` },
       ],
       alert_rule_test: ["60m", "120m", "180m"].flatMap((eval_time) =>
         [...groups.flatMap((g) => g.rules), ...liveGroups.flatMap((g) => g.rules)].map((r) => ({

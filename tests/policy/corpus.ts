@@ -68,6 +68,23 @@ function mailMounting(secretName: string): AnalyzerResource {
   return d;
 }
 
+/**
+ * The good stack with `user` in it, in a cluster that has a `letsencrypt-mail` certificate for the
+ * mail host: only tls-secret-owned can object (neither the stack nor `clusterSecrets` owns it).
+ */
+function withLetsencryptSecret(user: AnalyzerResource): AnalyzerResource[] {
+  const inventory = clusterInventory((i) =>
+    i.secrets.push({
+      namespace: "mailserver",
+      name: "letsencrypt-mail",
+      present: true,
+      type: "kubernetes.io/tls",
+      dnsNames: ["mail.viktorbarzin.me"],
+    }),
+  );
+  return withResource(user, withResource(inventory));
+}
+
 const PROM = "prometheus-reads-monitoring";
 const operatorObject = (kind: string, spec: Record<string, unknown>): AnalyzerResource => ({
   type: `kubernetes:monitoring.coreos.com/v1:${kind}`,
@@ -254,41 +271,13 @@ export const CORPUS: Misconfiguration[] = [
     policy: "tls-secret-owned",
     message:
       /Deployment mailserver\/mailserver uses Secret "letsencrypt-mail" \(volume tls\), which no resource of this stack creates and the cluster does not provide/,
-    stack: () =>
-      withResource(
-        mailMounting("letsencrypt-mail"),
-        withResource(
-          clusterInventory((i) =>
-            i.secrets.push({
-              namespace: "mailserver",
-              name: "letsencrypt-mail",
-              present: true,
-              type: "kubernetes.io/tls",
-              dnsNames: ["mail.viktorbarzin.me"],
-            }),
-          ),
-        ),
-      ),
+    stack: () => withLetsencryptSecret(mailMounting("letsencrypt-mail")),
   },
   {
     title: "webmail Ingress serves a TLS Secret the stack does not create",
     policy: "tls-secret-owned",
     message: /Ingress mailserver\/roundcubemail uses Secret "letsencrypt-mail" \(spec\.tls\[0\]\)/,
-    stack: () =>
-      withResource(
-        webmailIngress("letsencrypt-mail"),
-        withResource(
-          clusterInventory((i) =>
-            i.secrets.push({
-              namespace: "mailserver",
-              name: "letsencrypt-mail",
-              present: true,
-              type: "kubernetes.io/tls",
-              dnsNames: ["mail.viktorbarzin.me"],
-            }),
-          ),
-        ),
-      ),
+    stack: () => withLetsencryptSecret(webmailIngress("letsencrypt-mail")),
   },
   {
     title: "the stack creates tls-secret, which Kyverno already keeps in the namespace",

@@ -1,9 +1,11 @@
 import { strict as assert } from "node:assert";
 import {
   deterministicSalt,
+  mailboxesOf,
   parseAccounts,
   renderPostfixAccounts,
   renderVirtualAliases,
+  withExtraAliases,
 } from "../../lib/accounts";
 import { checkSaslLine } from "../../lib/secrets";
 import { loadStackConfig, runProgram } from "../helpers/program";
@@ -49,6 +51,58 @@ describe("accounts and aliases", () => {
       renderVirtualAliases(aliases, accounts),
       "postmaster@example.org me@example.org\nme@example.org me@example.org\n@example.org spam@example.org\n",
     );
+  });
+
+  describe("the repository's aliases after Vault's", () => {
+    const vault = "@example.org spam@example.org\n";
+    const mailboxes = new Set(["me@example.org", "spam@example.org", "docs@example.org"]);
+
+    it("appends them after the Vault lines, in config order, one line each", () => {
+      const merged = withExtraAliases(
+        vault,
+        [
+          { address: "plans@example.org", targets: ["spam@example.org"], why: "send-as" },
+          { address: "docs@example.org", targets: ["docs@example.org"], why: "self" },
+          { address: "fwd@example.org", targets: ["a@example.net", "b@example.net"], why: "two" },
+        ],
+        mailboxes,
+      );
+      assert.equal(
+        merged.text,
+        "@example.org spam@example.org\n" +
+          "plans@example.org spam@example.org\n" +
+          "docs@example.org docs@example.org\n" +
+          "fwd@example.org a@example.net,b@example.net\n",
+      );
+      assert.deepEqual(merged.dropped, []);
+    });
+
+    it("drops a mailbox-to-other-mailbox alias as the Terraform filter did, and says which", () => {
+      const merged = withExtraAliases(
+        vault,
+        [{ address: "me@example.org", targets: ["spam@example.org"], why: "x" }],
+        mailboxes,
+      );
+      assert.equal(merged.text, vault);
+      assert.deepEqual(merged.dropped, ["me@example.org spam@example.org"]);
+    });
+
+    it("starts the first appended alias on its own line when Vault's text has no final newline", () => {
+      const merged = withExtraAliases(
+        "@example.org spam@example.org",
+        [{ address: "plans@example.org", targets: ["spam@example.org"], why: "x" }],
+        mailboxes,
+      );
+      assert.equal(
+        merged.text,
+        "@example.org spam@example.org\nplans@example.org spam@example.org\n",
+      );
+    });
+
+    it("reads the mailboxes from the rendered postfix-accounts.cf", async () => {
+      const rendered = await renderPostfixAccounts(accounts);
+      assert.deepEqual([...mailboxesOf(rendered)].sort(), ["me@example.org", "spam@example.org"]);
+    });
   });
 
   it("refuses bad accounts JSON without echoing a password", () => {

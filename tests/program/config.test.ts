@@ -32,6 +32,48 @@ describe("stack configuration", () => {
       'mailserver:mailserver.trustedNetworks.0 = "10.0.20.0/33": expected an IPv4 CIDR',
     ],
     [
+      "a node port outside Kubernetes' NodePort range",
+      "mailserver.proxy.nodePorts.smtp",
+      25,
+      "mailserver:mailserver.proxy.nodePorts.smtp = 25: expected a node port in Kubernetes' default range 30000-32767",
+    ],
+    [
+      "a node port used twice",
+      "mailserver.proxy.nodePorts.imaps",
+      30125,
+      "mailserver:mailserver.proxy.nodePorts.imaps = 30125: expected a node port not used by another key: 30125 is also nodePorts.smtp",
+    ],
+    [
+      "no network trusted to send PROXY headers",
+      "mailserver.proxy.trustedNetworks",
+      [],
+      "mailserver:mailserver.proxy.trustedNetworks = []: expected at least one CIDR allowed to send PROXY headers",
+    ],
+    [
+      "a backup MX drain source that is not a CIDR",
+      "mailserver.backupMx.drainSource",
+      "10.3.2.10",
+      'mailserver:mailserver.backupMx.drainSource = "10.3.2.10": expected an IPv4 CIDR',
+    ],
+    [
+      "an extra alias without a target",
+      "mailserver.extraAliases.0.targets",
+      [],
+      "mailserver:mailserver.extraAliases.0.targets = []: expected at least one target address",
+    ],
+    [
+      "an extra alias listed twice",
+      "mailserver.extraAliases.1.address",
+      "firmly-gerardo-generated@viktorbarzin.me",
+      'mailserver:mailserver.extraAliases.1.address = "firmly-gerardo-generated@viktorbarzin.me": expected an address not listed by another alias',
+    ],
+    [
+      "an allowlist mailbox that cannot name a file",
+      "mailserver.senderAllowlists.0.mailbox",
+      "docs+x@viktorbarzin.me",
+      'mailserver:mailserver.senderAllowlists.0.mailbox = "docs+x@viktorbarzin.me": expected a mailbox whose local part',
+    ],
+    [
       "a hostname without a dot",
       "mailserver.hostname",
       "mail",

@@ -2,7 +2,15 @@ import { strict as assert } from "node:assert";
 import type { CapturedResource, ProgramRun } from "../../tools/mock-program";
 import { placeholderKeys } from "../../tools/placeholder-keys";
 import { vaultPlaceholders } from "../../tools/placeholders";
-import { at, find, ofType, prodRun, referenceFile } from "../helpers/program";
+import {
+  at,
+  find,
+  loadStackConfig,
+  ofType,
+  prodRun,
+  referenceFile,
+  runProgram,
+} from "../helpers/program";
 
 type Container = {
   name: string;
@@ -62,9 +70,9 @@ describe("mail server component", () => {
       }
     });
 
-    it("relays through Brevo with SRS, manual TLS and the public hostname", () => {
+    it("relays through Brevo with SRS off (the owner's 2026-07-08 decision), manual TLS and the public hostname", () => {
       assert.equal(env.DEFAULT_RELAY_HOST, "[smtp-relay.brevo.com]:587");
-      assert.equal(env.ENABLE_SRS, "1");
+      assert.equal(env.ENABLE_SRS, "0");
       assert.equal(env.SSL_TYPE, "manual");
       assert.equal(env.OVERRIDE_HOSTNAME, "mail.viktorbarzin.me");
       const tls = container("docker-mailserver").volumeMounts.find((m) => m.name === "tls");
@@ -129,6 +137,10 @@ describe("mail server component", () => {
         "dovecot.cf",
         "user-patches.sh",
         "rspamd/override.d/dkim_signing.conf",
+        "rspamd/override.d/external_relay.conf",
+        "rspamd/override.d/force_actions.conf",
+        "backup-mx-permit.cidr",
+        "docs@viktorbarzin.me.dovecot.sieve",
         "postfix-accounts.cf",
         "postfix-virtual.cf",
         "postfix-sasl-password.cf",
@@ -328,6 +340,67 @@ describe("mail server component", () => {
     it("is the in-cluster name exported for Roundcube and the probe", () => {
       assert.equal(run.outputs.mailServiceHost, "mailserver.mailserver.svc.cluster.local");
       assert.equal(run.outputs.mailLoadBalancerIp, "10.0.20.202");
+    });
+  });
+  describe("PROXY-v2 path (pfSense HAProxy)", () => {
+    let svc: CapturedResource;
+    before(() => {
+      svc = find(run, "kubernetes:core/v1:Service", "mailserver-proxy");
+    });
+
+    it("is the live NodePort Service mailserver-proxy, ETP Cluster, port for port", () => {
+      assert.equal(at(svc, "metadata.namespace"), "mailserver");
+      assert.deepEqual(at(svc, "metadata.labels"), { app: "mailserver" });
+      assert.equal(at(svc, "spec.type"), "NodePort");
+      assert.equal(at(svc, "spec.externalTrafficPolicy"), "Cluster");
+      // infra stacks/mailserver/modules/mailserver/main.tf, kubernetes_service.mailserver_proxy.
+      assert.deepEqual(at(svc, "spec.ports"), [
+        { name: "smtp-proxy", protocol: "TCP", port: 25, targetPort: 2525, nodePort: 30125 },
+        { name: "smtps-proxy", protocol: "TCP", port: 465, targetPort: 4465, nodePort: 30126 },
+        { name: "sub-proxy", protocol: "TCP", port: 587, targetPort: 5587, nodePort: 30127 },
+        { name: "imaps-proxy", protocol: "TCP", port: 993, targetPort: 10993, nodePort: 30128 },
+        { name: "smtp-check", protocol: "TCP", port: 2500, targetPort: 25, nodePort: 30145 },
+        { name: "smtps-check", protocol: "TCP", port: 4650, targetPort: 465, nodePort: 30146 },
+        { name: "sub-check", protocol: "TCP", port: 5870, targetPort: 587, nodePort: 30147 },
+      ]);
+      assert.deepEqual(at(svc, "spec.selector"), at(deployment, "spec.template.metadata.labels"));
+    });
+
+    it("declares the PROXY listeners as container ports with names Kubernetes accepts", () => {
+      const ports = container("docker-mailserver").ports ?? [];
+      const proxy = ports.filter((p) => [2525, 4465, 5587, 10993].includes(p.containerPort));
+      assert.deepEqual(
+        proxy.map((p) => [p.name, p.containerPort]),
+        [
+          ["smtp-proxy", 2525],
+          ["smtps-proxy", 4465],
+          ["sub-proxy", 5587],
+          ["imaps-proxy", 10993],
+        ],
+      );
+      for (const p of ports) assert.match(p.name, /^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/, p.name);
+    });
+
+    it("leaves the LoadBalancer Service without the PROXY ports (in-cluster clients send none)", () => {
+      const lb = find(run, "kubernetes:core/v1:Service", "mailserver");
+      const targets = at<{ targetPort: string }[]>(lb, "spec.ports").map((p) => p.targetPort);
+      assert.deepEqual(targets, ["smtp", "submissions", "submission", "imaps"]);
+    });
+
+    it("is left out when the config has no proxy section", async () => {
+      const raw = loadStackConfig("prod");
+      const mail = JSON.parse(raw["mailserver:mailserver"]) as Record<string, unknown>;
+      delete mail.proxy;
+      const bare = await runProgram({
+        config: { ...raw, "mailserver:mailserver": JSON.stringify(mail) },
+      });
+      const names = bare.resources
+        .filter((r) => r.type === "kubernetes:core/v1:Service")
+        .map((r) => (r.inputs.metadata as { name: string }).name);
+      assert.ok(!names.includes("mailserver-proxy"), names.join(", "));
+      const files = at<Record<string, string>>(find(bare, CM, "mailserver-config"), "data");
+      assert.doesNotMatch(files["user-patches.sh"], /postconf/);
+      assert.doesNotMatch(files["dovecot.cf"], /haproxy/);
     });
   });
 });
