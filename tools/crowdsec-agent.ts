@@ -15,16 +15,8 @@
  * agent.podAnnotations on the pod template. templates/acquis-configmap.yaml for acquis.yaml.
  */
 import { stringify } from "yaml";
-import {
-  ACQUISITION_CONFIGMAP,
-  ACQUISITION_KEY,
-  renderAcquisition,
-  type CrowdSecAcquisitionArgs,
-} from "../components/crowdsec-acquisition";
-import { MAIL_CONTAINER, MAIL_DEPLOYMENT } from "../components/mailserver";
 import type { CrowdSecAgentRef } from "../components/crowdsec-acquisition";
-import type { StackConfig } from "../lib/config";
-import { agentValues, agentView, type K8sObject, type LiveAgent } from "../lib/crowdsec-agent";
+import { agentView, type K8sObject, type LiveAgent } from "../lib/crowdsec-agent";
 
 export type Values = Record<string, unknown>;
 
@@ -199,28 +191,4 @@ export function liveAgentFor(values: Values, agent: CrowdSecAgentRef): LiveAgent
       >,
     })),
   };
-}
-
-/**
- * The owner's values after pasting the stack output `crowdsecAgentValues` of a stack config:
- * the state `npm run plan` previews against (tests also run against OWNER_VALUES, the state today).
- */
-export function pastedValues(cfg: StackConfig): Values {
-  const args: CrowdSecAcquisitionArgs = {
-    namespace: cfg.crowdsec.namespace,
-    mailNamespace: cfg.namespace,
-    podPrefix: MAIL_DEPLOYMENT,
-    containerName: MAIL_CONTAINER,
-    containerRuntime: cfg.crowdsec.containerRuntime,
-    collections: cfg.crowdsec.collections,
-    agent: cfg.crowdsec.agent,
-  };
-  const overlay = agentValues(liveAgentFor(OWNER_VALUES, cfg.crowdsec.agent), {
-    configMap: ACQUISITION_CONFIGMAP,
-    key: ACQUISITION_KEY,
-    mailNamespace: args.mailNamespace,
-    mailPodPrefix: args.podPrefix,
-    content: renderAcquisition(args),
-  });
-  return mergeValues(OWNER_VALUES, overlay);
 }

@@ -5,7 +5,7 @@
  * applied, so that a plan of the prod stack checks the seams against a realistic consumer.
  */
 import { parse, stringify } from "yaml";
-import { CHART_DEFAULT_RULE_FILES, chartValues } from "../lib/prometheus-chart";
+import { chartValues } from "../lib/prometheus-chart";
 
 export type LiveCluster = Record<string, Record<string, unknown>>;
 
@@ -146,21 +146,6 @@ export function liveCluster(): LiveCluster {
       prometheusServerDeployment(),
     [liveKey("kubernetes:core/v1:ConfigMap", "monitoring/prometheus-server")]:
       prometheusServerConfigMap(),
-  };
-}
-
-/** The cluster as it runs today: the chart without the mail stack's values. */
-export function liveClusterBefore(): LiveCluster {
-  const none = {
-    server: { extraVolumes: [], extraVolumeMounts: [] },
-    configmapReload: { prometheus: { extraVolumeDirs: [], extraVolumeMounts: [] } },
-    serverFiles: { "prometheus.yml": { rule_files: [...CHART_DEFAULT_RULE_FILES] } },
-  };
-  return {
-    [liveKey("kubernetes:apps/v1:Deployment", "monitoring/prometheus-server")]:
-      prometheusServerDeployment(none),
-    [liveKey("kubernetes:core/v1:ConfigMap", "monitoring/prometheus-server")]:
-      prometheusServerConfigMap([...CHART_DEFAULT_RULE_FILES]),
   };
 }
 
