@@ -13,6 +13,7 @@ import { Webmail } from "./components/webmail";
 import { adopter, adoptTargets, checkAdoptMap, COMPONENTS } from "./lib/adopt";
 import { kubeApiInventory, type InventoryReader } from "./lib/cluster-inventory";
 import { CONFIG_NAMESPACE, ConfigError, parseConfig, rawConfigFromPulumi } from "./lib/config";
+import { mailDnsPlanArgs, planMailDns } from "./lib/dns-plan";
 import { readMailSecrets } from "./lib/secrets";
 
 /** What the program reads of the world besides `.get()`: swapped for the recorded world under mocks. */
@@ -67,34 +68,21 @@ export default function mailStack(io: ProgramIo = liveIo()) {
     adopt,
   });
 
-  const dns = new DnsRecords(COMPONENTS.dns.name, {
+  const dnsPlan = mailDnsPlanArgs(config);
+  // Serves the policy first: the `_mta-sts` TXT waits for it (DnsRecordsArgs.mtaStsServedBy).
+  const mtaSts = new MtaStsSite("mta-sts", {
     domain: config.domain,
-    mxHosts: [
-      {
-        hostname: config.mailserver.hostname,
-        priority: config.dns.mxPriority,
-        ipv4: config.dns.publicIpv4,
-        ipv6: config.dns.publicIpv6,
-      },
-    ],
-    spf: config.dns.spf,
+    policy: planMailDns(dnsPlan).mtaStsPolicy,
+  });
+
+  const dns = new DnsRecords(COMPONENTS.dns.name, {
+    ...dnsPlan,
     dkimKeys: [
       { selector: config.mailserver.dkimSelector, publicKey: secrets.dkimPublicKey },
       { selector: config.dns.legacyDkimSelector, publicKey: secrets.mailgunDkimTxt },
     ],
-    dkimCnames: config.dns.brevoDkim,
-    brevoVerificationCode: config.dns.brevoVerificationCode,
-    dmarc: config.dns.dmarc,
-    mtaSts: config.dns.mtaSts,
-    tlsRptRua: config.dns.tlsRptRua,
+    mtaStsServedBy: mtaSts.servedBy,
     adopt,
-  });
-
-  const mtaSts = new MtaStsSite("mta-sts", {
-    domain: config.domain,
-    zoneId: dns.zoneId,
-    accountId: dns.accountId,
-    policy: dns.mtaStsPolicy,
   });
 
   const probe = config.monitoring.probe;

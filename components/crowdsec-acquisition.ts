@@ -143,7 +143,10 @@ export class CrowdSecAcquisition extends pulumi.ComponentResource {
           [COLLECTIONS_KEY]: args.collections.join(" "),
         },
       },
-      { parent: this },
+      // Every CrowdSec agent pod mounts this file (by subPath, so `optional` would leave a
+      // directory in its place): a destroy, a rename or a failed first `up` must not delete it,
+      // or agents that restart stay in ContainerCreating. Removal order: docs/cutover.md, Rollback.
+      { parent: this, protect: true, retainOnDelete: true },
     );
     this.configMapName = configMap.metadata.name;
     this.collections = args.collections;

@@ -1,36 +1,15 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
-import { isIPv4, isIPv6 } from "node:net";
 import { adoptNothing, TYPES, type Adopt } from "../lib/adopt";
 import {
-  brevoVerificationRecord,
-  DKIM_SELECTOR,
-  dkimRecord,
-  dmarcRecord,
-  isHostname,
-  isWithinDomain,
-  mtaStsPolicy,
-  mtaStsPolicyId,
-  mtaStsRecord,
-  spfRecord,
-  tlsRptRecord,
-  txtContent,
-  type DmarcArgs,
-  type MtaStsMode,
-  type SpfArgs,
-} from "../lib/dns-text";
+  planMailDns,
+  plannedContent,
+  type MailDnsPlanArgs,
+  type PlannedRecord,
+} from "../lib/dns-plan";
+import { dkimRecord, txtContent } from "../lib/dns-text";
 
-/** An inbound mail host: one MX record, plus DNS-only A/AAAA records when addresses are given. */
-export interface MxHost {
-  /** Fully qualified host name, e.g. "mail.viktorbarzin.me". */
-  hostname: string;
-  /** MX preference: lower is tried first. */
-  priority: number;
-  /** Published as an A record; only for hosts inside the zone. */
-  ipv4?: string;
-  /** Published as an AAAA record; only for hosts inside the zone. */
-  ipv6?: string;
-}
+export type { DkimCname, MxHost } from "../lib/dns-plan";
 
 /** A DKIM key published as TXT at `<selector>._domainkey.<domain>`. */
 export interface DkimKey {
@@ -42,42 +21,16 @@ export interface DkimKey {
   publicKey: pulumi.Input<string>;
 }
 
-/** A DKIM selector delegated to a provider by CNAME (e.g. Brevo). */
-export interface DkimCname {
-  selector: string;
-  /** Fully qualified target, e.g. "b1.viktorbarzin-me.dkim.brevo.com". */
-  target: string;
-}
-
-export interface DnsRecordsArgs {
-  /** Zone apex, e.g. "viktorbarzin.me"; the Cloudflare zone is looked up by this name. */
-  domain: string;
-  /** Inbound mail hosts; each becomes an MX record and an `mx:` line of the MTA-STS policy. */
-  mxHosts: MxHost[];
-  /** SPF at the apex. `+all`/`?all` are refused. */
-  spf: SpfArgs;
+export interface DnsRecordsArgs extends Omit<MailDnsPlanArgs, "dkimSelectors"> {
   /** Self-published DKIM keys (Rspamd `mail`, legacy Mailgun `s1`). */
   dkimKeys: DkimKey[];
-  /** Delegated DKIM selectors (Brevo `brevo1`/`brevo2`). */
-  dkimCnames: DkimCname[];
-  /** Brevo domain-verification code, without the `brevo-code:` prefix. May be a secret Output. */
-  brevoVerificationCode: pulumi.Input<string>;
-  /** DMARC at `_dmarc`; `rua` must be inside `domain` (see `dmarcRecord`). */
-  dmarc: DmarcArgs;
-  /** MTA-STS policy settings; the `mx:` lines come from `mxHosts`. */
-  mtaSts: { mode: MtaStsMode; maxAgeSeconds: number };
-  /** TLS-RPT report mailbox (plain address), e.g. "postmaster@viktorbarzin.me". */
-  tlsRptRua: string;
+  /**
+   * What serves the MTA-STS policy (MtaStsSite): the `_mta-sts` TXT waits for it, so no sender
+   * reads a new id while the old policy is still served.
+   */
+  mtaStsServedBy?: pulumi.Input<pulumi.Resource>[];
   /** Import options for records that already exist in the zone at cutover (lib/adopt.ts). */
   adopt?: Adopt;
-}
-
-interface RecordSpec {
-  key: string;
-  type: "A" | "AAAA" | "CNAME" | "MX" | "TXT";
-  name: string;
-  content: pulumi.Input<string>;
-  priority?: number;
 }
 
 const COMMENT = "Managed by the Pulumi mailserver stack (mailserver:dns:DnsRecords)";
@@ -86,11 +39,13 @@ const COMMENT = "Managed by the Pulumi mailserver stack (mailserver:dns:DnsRecor
 const TTL_AUTO = 1;
 
 /**
- * The mail DNS records of one Cloudflare zone: MX and mail-host A/AAAA (always DNS-only), SPF,
- * DKIM (TXT and delegated CNAMEs), Brevo verification, DMARC, the `_mta-sts` TXT and TLS-RPT.
+ * The mail DNS records of one Cloudflare zone, exactly `lib/dns-plan.ts#planMailDns`: MX and
+ * mail-host A/AAAA (always DNS-only), SPF, DKIM (TXT and delegated CNAMEs), Brevo verification,
+ * DMARC, the `_mta-sts` TXT and TLS-RPT.
  *
- * It also owns the MTA-STS policy text (`mtaStsPolicy`), whose hash is the `_mta-sts` id; MtaStsSite
- * (components/mta-sts.ts) serves exactly that text at `mtaStsPolicyUrl`.
+ * At preview it reads the zone's MX records: an MX the MTA-STS policy does not list (another
+ * stack's backup MX) would be refused by every sender that honours `mode: enforce`, so the
+ * `_mta-sts` record is refused instead, naming the host and the config key that lists it.
  */
 export class DnsRecords extends pulumi.ComponentResource {
   public readonly zoneId: pulumi.Output<string>;
@@ -104,68 +59,61 @@ export class DnsRecords extends pulumi.ComponentResource {
   public readonly mtaStsPolicy: string;
   /** The policy's id as published in `_mta-sts`. */
   public readonly mtaStsPolicyId: string;
-  public readonly mtaStsPolicyUrl: string;
 
   constructor(name: string, args: DnsRecordsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailserver:dns:DnsRecords", name, {}, opts);
     const invalid = (message: string) => new Error(`DnsRecords "${name}": ${message}`);
-    const { domain } = args;
-
-    const specs = guard(invalid, () => {
-      validate(args);
-      return recordSpecs(args, invalid);
-    });
-    this.mtaStsPolicy = guard(invalid, () =>
-      mtaStsPolicy({ ...args.mtaSts, mx: args.mxHosts.map((h) => h.hostname) }),
+    const plan = guard(invalid, () =>
+      planMailDns({ ...args, dkimSelectors: args.dkimKeys.map((k) => k.selector) }),
     );
-    this.mtaStsPolicyId = mtaStsPolicyId(this.mtaStsPolicy);
-    this.mtaStsPolicyUrl = `https://mta-sts.${domain}/.well-known/mta-sts.txt`;
-    specs.push({
-      key: "mta-sts",
-      type: "TXT",
-      name: `_mta-sts.${domain}`,
-      content: txtContent(mtaStsRecord(this.mtaStsPolicyId)),
-    });
+    this.mtaStsPolicy = plan.mtaStsPolicy;
+    this.mtaStsPolicyId = plan.mtaStsPolicyId;
 
     // The provider fills `zoneId` on filter lookups; its `id` is not guaranteed to be the zone id.
-    const zone = cloudflare.getZoneOutput({ filter: { name: domain } }, { parent: this });
+    const zone = cloudflare.getZoneOutput({ filter: { name: args.domain } }, { parent: this });
     this.zoneId = zone.zoneId;
     this.accountId = zone.account.id;
+    const policyHosts = [...args.mxHosts.map((h) => h.hostname), ...args.otherMxHosts];
+    const unlisted = unlistedMx(this.zoneId, args.domain, policyHosts, this);
 
     const records: Record<string, cloudflare.DnsRecord> = {};
-    for (const spec of specs) {
-      records[spec.key] = new cloudflare.DnsRecord(
-        `${name}-${spec.key}`,
+    for (const record of plan.records) {
+      let content = recordContent(record, args, invalid);
+      if (record.key === "mta-sts") content = refuseUnlisted(content, unlisted, invalid);
+      records[record.key] = new cloudflare.DnsRecord(
+        `${name}-${record.key}`,
         {
           zoneId: this.zoneId,
-          name: spec.name,
-          type: spec.type,
-          content: spec.content,
-          priority: spec.priority,
+          name: record.name,
+          type: record.type,
+          content,
+          priority: record.priority,
           // Cloudflare cannot proxy SMTP, and a proxied DKIM CNAME would hide its TXT target.
-          proxied: spec.type === "MX" || spec.type === "TXT" ? undefined : false,
+          proxied: record.type === "MX" || record.type === "TXT" ? undefined : false,
           ttl: TTL_AUTO,
           comment: COMMENT,
         },
         {
           parent: this,
+          ...(record.key === "mta-sts" && args.mtaStsServedBy
+            ? { dependsOn: args.mtaStsServedBy }
+            : {}),
           ...(args.adopt ?? adoptNothing)(
             "mailserver:dns:DnsRecords",
             TYPES.dnsRecord,
-            `${name}-${spec.key}`,
+            `${name}-${record.key}`,
           ),
         },
       );
     }
     this.records = records;
-    this.recordNames = [...new Set(specs.map((s) => s.name))];
+    this.recordNames = [...new Set(plan.records.map((r) => r.name))];
 
     this.registerOutputs({
       zoneId: this.zoneId,
       recordNames: this.recordNames,
       mtaStsPolicy: this.mtaStsPolicy,
       mtaStsPolicyId: this.mtaStsPolicyId,
-      mtaStsPolicyUrl: this.mtaStsPolicyUrl,
     });
   }
 }
@@ -179,103 +127,57 @@ function guard<T>(invalid: (message: string) => Error, build: () => T): T {
   }
 }
 
-/**
- * The component's guard on its own Args, for callers other than index.ts. Each rule is a predicate
- * or limit of lib/dns-text.ts, which the config schema applies to the stack's values first, so the
- * stack's config never gets this far with a value refused here (tests/program/dns-config.test.ts).
- */
-function validate({ domain, mxHosts, dkimKeys, dkimCnames }: DnsRecordsArgs): void {
-  if (!isHostname(domain)) {
-    throw new Error(`domain "${domain}": expected a lower-case domain name such as example.com`);
-  }
-  if (mxHosts.length === 0) {
-    throw new Error("mxHosts is empty: expected at least one inbound mail host");
-  }
-  mxHosts.forEach((host, i) => validateMxHost(host, `mxHosts[${i}]`, domain));
-  if (new Set(mxHosts.map((h) => h.hostname)).size !== mxHosts.length) {
-    throw new Error("mxHosts lists a hostname twice");
-  }
-  dkimCnames.forEach(({ target }, i) => {
-    if (!isHostname(target)) {
-      throw new Error(`dkimCnames[${i}].target "${target}": expected a fully qualified host name`);
-    }
-  });
-  const selectors = [...dkimKeys, ...dkimCnames].map((d) => d.selector);
-  for (const selector of selectors) {
-    if (!DKIM_SELECTOR.test(selector)) {
-      throw new Error(`DKIM selector "${selector}": expected lower-case DNS labels such as mail`);
-    }
-  }
-  // A name cannot hold both a CNAME and a TXT, nor two keys for one selector.
-  const duplicate = selectors.find((s, i) => selectors.indexOf(s) !== i);
-  if (duplicate !== undefined) {
-    throw new Error(`DKIM selector "${duplicate}" appears twice in dkimKeys/dkimCnames`);
-  }
+/** A planned value as Cloudflare content; a DKIM key's value comes from its (secret) Input. */
+function recordContent(
+  record: PlannedRecord,
+  args: DnsRecordsArgs,
+  invalid: (message: string) => Error,
+): pulumi.Input<string> {
+  const planned = plannedContent(record);
+  if (planned !== undefined) return planned;
+  const index = args.dkimKeys.findIndex((k) => `dkim-${k.selector}` === record.key);
+  const key = args.dkimKeys[index];
+  return publicTxt(
+    key.publicKey,
+    dkimRecord,
+    `dkimKeys[${index}].publicKey (selector ${key.selector})`,
+    invalid,
+  );
 }
 
-function validateMxHost(host: MxHost, field: string, domain: string): void {
-  const { hostname, priority, ipv4, ipv6 } = host;
-  if (!isHostname(hostname)) {
-    throw new Error(
-      `${field}.hostname "${hostname}": expected a fully qualified host name (no trailing dot)`,
-    );
-  }
-  if (!Number.isInteger(priority) || priority < 0 || priority > 65535) {
-    throw new Error(`${field}.priority ${priority}: expected an integer from 0 to 65535`);
-  }
-  if (ipv4 !== undefined && !isIPv4(ipv4)) {
-    throw new Error(`${field}.ipv4 "${ipv4}": expected an IPv4 address`);
-  }
-  if (ipv6 !== undefined && !isIPv6(ipv6)) {
-    throw new Error(`${field}.ipv6 "${ipv6}": expected an IPv6 address`);
-  }
-  if ((ipv4 ?? ipv6) !== undefined && !isWithinDomain(hostname, domain)) {
-    throw new Error(`${field}.hostname "${hostname}" has addresses but is outside zone ${domain}`);
-  }
+/** The zone's apex MX targets that `policyHosts` lacks, as read at preview. */
+function unlistedMx(
+  zoneId: pulumi.Output<string>,
+  domain: string,
+  policyHosts: string[],
+  parent: pulumi.Resource,
+): pulumi.Output<string[]> {
+  const live = cloudflare.getDnsRecordsOutput(
+    { zoneId, type: "MX", name: { exact: domain } },
+    { parent },
+  );
+  return live.results.apply((results) =>
+    results
+      .filter((r) => !policyHosts.includes(r.content.toLowerCase().replace(/\.$/, "")))
+      .map((r) => `MX ${r.priority} ${r.content}`),
+  );
 }
 
-function recordSpecs(args: DnsRecordsArgs, invalid: (message: string) => Error): RecordSpec[] {
-  const { domain } = args;
-  const specs: RecordSpec[] = [];
-  for (const { hostname, priority, ipv4, ipv6 } of args.mxHosts) {
-    specs.push({ key: `mx-${hostname}`, type: "MX", name: domain, content: hostname, priority });
-    if (ipv4 !== undefined) {
-      specs.push({ key: `a-${hostname}`, type: "A", name: hostname, content: ipv4 });
+function refuseUnlisted(
+  content: pulumi.Input<string>,
+  unlisted: pulumi.Output<string[]>,
+  invalid: (message: string) => Error,
+): pulumi.Output<string> {
+  return pulumi.all([content, unlisted]).apply(([value, hosts]) => {
+    if (hosts.length > 0) {
+      throw invalid(
+        `the zone publishes ${hosts.join(", ")}, which another stack owns and the MTA-STS policy ` +
+          `does not list: senders honouring mode enforce would refuse it; add the host to ` +
+          `mailserver:dns.otherMxHosts (or have its owner delete the record)`,
+      );
     }
-    if (ipv6 !== undefined) {
-      specs.push({ key: `aaaa-${hostname}`, type: "AAAA", name: hostname, content: ipv6 });
-    }
-  }
-  specs.push({ key: "spf", type: "TXT", name: domain, content: txtContent(spfRecord(args.spf)) });
-  args.dkimKeys.forEach(({ selector, publicKey }, i) => {
-    const field = `dkimKeys[${i}].publicKey (selector ${selector})`;
-    specs.push({
-      key: `dkim-${selector}`,
-      type: "TXT",
-      name: `${selector}._domainkey.${domain}`,
-      content: publicTxt(publicKey, dkimRecord, field, invalid),
-    });
+    return value;
   });
-  for (const { selector, target } of args.dkimCnames) {
-    const name = `${selector}._domainkey.${domain}`;
-    specs.push({ key: `dkim-${selector}`, type: "CNAME", name, content: target });
-  }
-  specs.push({
-    key: "brevo-verification",
-    type: "TXT",
-    name: domain,
-    content: publicTxt(
-      args.brevoVerificationCode,
-      brevoVerificationRecord,
-      "brevoVerificationCode",
-      invalid,
-    ),
-  });
-  const dmarc = txtContent(dmarcRecord(domain, args.dmarc));
-  specs.push({ key: "dmarc", type: "TXT", name: `_dmarc.${domain}`, content: dmarc });
-  const tlsRpt = txtContent(tlsRptRecord(args.tlsRptRua));
-  specs.push({ key: "tls-rpt", type: "TXT", name: `_smtp._tls.${domain}`, content: tlsRpt });
-  return specs;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { adoptNothing, TYPES, type Adopt } from "../lib/adopt";
+import { adoptNothing, TYPES, withSizeIgnored, type Adopt } from "../lib/adopt";
 import {
   DOVECOT_METRICS_PORT,
   DOVECOT_METRICS_PORT_NAME,
@@ -82,12 +82,6 @@ export interface MailServerArgs {
   adopt?: Adopt;
 }
 
-/**
- * The pvc-autoresizer grows `requests.storage`, and a claim cannot shrink: the program never sends
- * the size back after creation (the Terraform original ignored it the same way).
- */
-export const PVC_SIZE_IGNORE = ["spec.resources.requests.storage"];
-
 /** Labels of the mail pod; the Service, the PodMonitor and the CrowdSec acquisition rely on them. */
 export const MAIL_POD_LABELS = { app: "mailserver" } as const;
 export const MAIL_DEPLOYMENT = "mailserver";
@@ -130,7 +124,6 @@ export const DOVECOT_PROXY_LISTENER = "imaps_proxy";
 /** How long Postfix waits for the PROXY header before it drops the connection. */
 const PROXY_TIMEOUT = "5s";
 
-const SERVICE_TYPE = "kubernetes:core/v1:Service";
 const CONFIG_DIR = "/tmp/docker-mailserver";
 const TLS_DIR = "/etc/ssl/mailserver";
 
@@ -518,13 +511,6 @@ const SECRET_FILES = [
   ["postfix-sasl-password.cf", "postfix-sasl-password.cf"],
 ] as const;
 
-/** Adoption options with the claim size ignored as well. */
-export function withSizeIgnored(
-  opts: ReturnType<Adopt>,
-): ReturnType<Adopt> & { ignoreChanges: string[] } {
-  return { ...opts, ignoreChanges: [...(opts.ignoreChanges ?? []), ...PVC_SIZE_IGNORE] };
-}
-
 export class MailServer extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
   public readonly serviceName: pulumi.Output<string>;
@@ -711,7 +697,7 @@ export class MailServer extends pulumi.ComponentResource {
           })),
         },
       },
-      { parent: this },
+      { parent: this, ...adopt(TYPES.service, `${name}-service`) },
     );
 
     // pfSense HAProxy's backends: the live NodePort Service, same ports, node ports and numeric
@@ -736,8 +722,7 @@ export class MailServer extends pulumi.ComponentResource {
               })),
             },
           },
-          // Import at cutover needs lib/adopt.ts#adoptTargets to list this child.
-          { parent: this, ...adopt(SERVICE_TYPE, `${name}-proxy-service`) },
+          { parent: this, ...adopt(TYPES.service, `${name}-proxy-service`) },
         )
       : undefined;
 

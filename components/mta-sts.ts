@@ -15,11 +15,9 @@ import {
 } from "../lib/mta-sts-worker";
 
 export interface MtaStsSiteArgs {
+  /** The zone apex; the zone and its account are looked up by this name. */
   domain: string;
-  zoneId: pulumi.Input<string>;
-  /** Cloudflare account that owns the zone (Workers are account resources). */
-  accountId: pulumi.Input<string>;
-  /** The exact policy file whose hash is the `_mta-sts` id (DnsRecords.mtaStsPolicy). */
+  /** The exact policy file whose hash is the `_mta-sts` id (lib/dns-plan.ts#planMailDns). */
   policy: string;
 }
 
@@ -29,15 +27,18 @@ const COMPATIBILITY_DATE = "2025-06-01";
 export class MtaStsSite extends pulumi.ComponentResource {
   public readonly url: string;
   public readonly scriptName: pulumi.Output<string>;
+  /** The resources that serve the policy: what the `_mta-sts` record must wait for. */
+  public readonly servedBy: pulumi.Resource[];
 
   constructor(name: string, args: MtaStsSiteArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailserver:dns:MtaStsSite", name, {}, opts);
     const host = `mta-sts.${args.domain}`;
+    const zone = cloudflare.getZoneOutput({ filter: { name: args.domain } }, { parent: this });
 
     const script = new cloudflare.WorkersScript(
       `${name}-worker`,
       {
-        accountId: args.accountId,
+        accountId: zone.account.id,
         scriptName: host.replace(/\./g, "-"),
         mainModule: MTA_STS_WORKER_MODULE,
         content: MTA_STS_WORKER_SOURCE,
@@ -46,11 +47,11 @@ export class MtaStsSite extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    new cloudflare.WorkersCustomDomain(
+    const domain = new cloudflare.WorkersCustomDomain(
       `${name}-domain`,
       {
-        accountId: args.accountId,
-        zoneId: args.zoneId,
+        accountId: zone.account.id,
+        zoneId: zone.zoneId,
         hostname: host,
         service: script.scriptName,
       },
@@ -59,6 +60,7 @@ export class MtaStsSite extends pulumi.ComponentResource {
 
     this.url = `https://${host}${MTA_STS_PATH}`;
     this.scriptName = script.scriptName;
+    this.servedBy = [script, domain];
     this.registerOutputs({ url: this.url, scriptName: this.scriptName });
   }
 }

@@ -4,8 +4,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { adoptNothing, TYPES, type Adopt } from "../lib/adopt";
-import { withSizeIgnored } from "./mailserver";
+import { adoptNothing, TYPES, withSizeIgnored, type Adopt } from "../lib/adopt";
 import { literalEnv, secretEnv } from "../lib/env";
 import { sha256Hex } from "../lib/hash";
 

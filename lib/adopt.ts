@@ -3,23 +3,16 @@
  * and are imported (`import` resource option) instead of created, their URNs and the import IDs
  * they must carry. One plan serves the program (`index.ts`) and `npm run adopt` (tools/adopt.ts).
  *
- * Pulumi's `import` option fails when the program's inputs differ from the live object; during the
- * import, properties listed in `ignoreChanges` are copied from the live object into the program's
- * inputs first (pulumi/pulumi developer-docs/architecture/import.md, steps 1-4). So an adopted
- * resource is imported with the drift-prone properties ignored, and the next `pulumi up` without
- * `mailserver:adopt` converges them in place (docs/cutover.md).
+ * Since pulumi/pulumi#19339 (CLI 3.270 here) an import no longer fails when the program's inputs
+ * differ from the live object: the engine imports, then plans an update to the program's inputs
+ * (pulumi/docs#18198). Properties in `ignoreChanges` keep their live values in that update, so an
+ * adopted resource is imported with the drift-prone properties ignored, and the next `pulumi up`
+ * without `mailserver:adopt` converges them in place. Identity is never ignored: the preview must
+ * show no `~` on it and no replace (docs/cutover.md, step 9).
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./config";
-import {
-  dmarcRecord,
-  mtaStsPolicy,
-  mtaStsPolicyId,
-  mtaStsRecord,
-  spfRecord,
-  tlsRptRecord,
-  txtContent,
-} from "./dns-text";
+import { mailDnsPlanArgs, planMailDns, type PlannedRecord } from "./dns-plan";
 
 /** Logical names of the stateful components in `index.ts`; URNs are built from them. */
 export const COMPONENTS = {
@@ -31,6 +24,7 @@ export const COMPONENTS = {
 export const TYPES = {
   namespace: "kubernetes:core/v1:Namespace",
   pvc: "kubernetes:core/v1:PersistentVolumeClaim",
+  service: "kubernetes:core/v1:Service",
   dnsRecord: "cloudflare:index/dnsRecord:DnsRecord",
 } as const;
 
@@ -42,26 +36,9 @@ export const TYPES = {
 export const IMPORT_IGNORE: Record<string, string[]> = {
   [TYPES.namespace]: ["metadata.labels", "metadata.annotations"],
   [TYPES.pvc]: ["metadata.labels", "metadata.annotations"],
+  [TYPES.service]: ["metadata.labels", "metadata.annotations"],
   [TYPES.dnsRecord]: ["content", "comment", "ttl", "proxied", "tags"],
 };
-
-export type DnsRecordType = "A" | "AAAA" | "CNAME" | "MX" | "TXT";
-
-/** A DNS record the program declares, as the adopt tool matches it against the zone. */
-export interface PlannedRecord {
-  key: string;
-  type: DnsRecordType;
-  /** Fully qualified, lower case, no trailing dot. */
-  name: string;
-  /** The value (TXT unquoted); undefined when it comes from Vault at run time. */
-  value?: string;
-  /**
-   * For TXT: the tag that says what the record is (`v=spf1`, `v=DMARC1`, `brevo-code:` ...).
-   * None for DKIM: `v=DKIM1` is optional (RFC 6376 §3.6.1) and a selector's name holds one key.
-   */
-  tag?: string;
-  priority?: number;
-}
 
 export interface AdoptTarget {
   urn: string;
@@ -82,37 +59,6 @@ export function childUrn(
   return `urn:pulumi:${stack}::${project}::${parentType}$${type}::${name}`;
 }
 
-/** The mail records of `components/dns-records.ts#DnsRecords`, keyed as that component keys them. */
-export function plannedRecords(config: StackConfig): PlannedRecord[] {
-  const { domain, dns, mailserver } = config;
-  const host = mailserver.hostname;
-  const txt = (key: string, name: string, value: string | undefined, tag?: string) =>
-    ({ key, type: "TXT", name, value, tag }) as const;
-  const policy = mtaStsPolicy({ ...dns.mtaSts, mx: [host] });
-  return [
-    { key: `mx-${host}`, type: "MX", name: domain, value: host, priority: dns.mxPriority },
-    { key: `a-${host}`, type: "A", name: host, value: dns.publicIpv4 },
-    { key: `aaaa-${host}`, type: "AAAA", name: host, value: dns.publicIpv6 },
-    txt("spf", domain, spfRecord(dns.spf), "v=spf1"),
-    txt(`dkim-${mailserver.dkimSelector}`, dkimName(mailserver.dkimSelector, domain), undefined),
-    txt(`dkim-${dns.legacyDkimSelector}`, dkimName(dns.legacyDkimSelector, domain), undefined),
-    ...dns.brevoDkim.map((d): PlannedRecord => ({
-      key: `dkim-${d.selector}`,
-      type: "CNAME",
-      name: dkimName(d.selector, domain),
-      value: d.target,
-    })),
-    txt("brevo-verification", domain, undefined, "brevo-code:"),
-    txt("dmarc", `_dmarc.${domain}`, dmarcRecord(domain, dns.dmarc), "v=DMARC1"),
-    txt("tls-rpt", `_smtp._tls.${domain}`, tlsRptRecord(dns.tlsRptRua), "v=TLSRPTv1"),
-    txt("mta-sts", `_mta-sts.${domain}`, mtaStsRecord(mtaStsPolicyId(policy)), "v=STSv1"),
-  ];
-}
-
-function dkimName(selector: string, domain: string): string {
-  return `${selector}._domainkey.${domain}`;
-}
-
 /** Every resource the program adopts when an ID is given for it. */
 export function adoptTargets(config: StackConfig, stack: string, project: string): AdoptTarget[] {
   const urn = (c: { type: string }, type: string, name: string) =>
@@ -123,6 +69,11 @@ export function adoptTargets(config: StackConfig, stack: string, project: string
     type: TYPES.pvc,
     importId: `${ns}/${claim}`,
   });
+  const service = (logical: string, live: string): AdoptTarget => ({
+    urn: urn(COMPONENTS.mail, TYPES.service, logical),
+    type: TYPES.service,
+    importId: `${ns}/${live}`,
+  });
   return [
     {
       urn: urn(COMPONENTS.mail, TYPES.namespace, `${COMPONENTS.mail.name}-namespace`),
@@ -132,7 +83,12 @@ export function adoptTargets(config: StackConfig, stack: string, project: string
     pvc(COMPONENTS.mail, `${COMPONENTS.mail.name}-data`, config.mailserver.storage.name),
     pvc(COMPONENTS.webmail, `${COMPONENTS.webmail.name}-html`, config.webmail.htmlStorage.name),
     pvc(COMPONENTS.webmail, `${COMPONENTS.webmail.name}-enigma`, config.webmail.enigmaStorage.name),
-    ...plannedRecords(config).map((record) => ({
+    // The Services keep serving through the swap of the pod behind them (docs/cutover.md).
+    service(`${COMPONENTS.mail.name}-service`, "mailserver"),
+    ...(config.mailserver.proxy
+      ? [service(`${COMPONENTS.mail.name}-proxy-service`, "mailserver-proxy")]
+      : []),
+    ...planMailDns(mailDnsPlanArgs(config)).records.map((record) => ({
       urn: urn(COMPONENTS.dns, TYPES.dnsRecord, `${COMPONENTS.dns.name}-${record.key}`),
       type: TYPES.dnsRecord,
       record,
@@ -152,7 +108,7 @@ export function checkAdoptMap(
     const target = byUrn.get(urn);
     if (!target) {
       problems.push(
-        `${key(urn)} = ${JSON.stringify(id)}: not a resource this program adopts (namespace, the three PVCs, the mail DNS records); regenerate the map with npm run adopt`,
+        `${key(urn)} = ${JSON.stringify(id)}: not a resource this program adopts (namespace, the three PVCs, the two mail Services, the mail DNS records); regenerate the map with npm run adopt`,
       );
     } else if (target.importId !== undefined && id !== target.importId) {
       problems.push(
@@ -184,15 +140,12 @@ export function adopter(adopt: Record<string, string>, stack: string, project: s
 /** Nothing adopted: for components built outside the program (tests, other stacks). */
 export const adoptNothing: Adopt = () => ({});
 
-/** A TXT value as Cloudflare may hold it (`"a" "b"` or bare) made one plain string. */
-export function unquoteTxt(content: string): string {
-  const strings = content.match(/"((?:[^"\\]|\\.)*)"/g);
-  if (!strings || !content.trim().startsWith('"')) return content.trim();
-  return strings.map((s) => s.slice(1, -1).replace(/\\(.)/g, "$1")).join("");
-}
+/** The claim size: the pvc-autoresizer grows it and a claim cannot shrink (never converged). */
+export const PVC_SIZE_IGNORE = ["spec.resources.requests.storage"];
 
-/** The form the program sends to Cloudflare for a value, for exact comparison. */
-export function plannedContent(record: PlannedRecord): string | undefined {
-  if (record.value === undefined) return undefined;
-  return record.type === "TXT" ? txtContent(record.value) : record.value;
+/** Adoption options with the claim size ignored as well. */
+export function withSizeIgnored(
+  opts: ReturnType<Adopt>,
+): ReturnType<Adopt> & { ignoreChanges: string[] } {
+  return { ...opts, ignoreChanges: [...(opts.ignoreChanges ?? []), ...PVC_SIZE_IGNORE] };
 }

@@ -6,7 +6,10 @@ import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 import {
   DKIM_SELECTOR,
+  DMARC_ALIGNMENTS,
+  DMARC_FAILURE_OPTIONS,
   isHostname,
+  isWithinDomain,
   mailboxDomain,
   MTA_STS_MAX_AGE_LIMIT,
   MTA_STS_MODES,
@@ -290,6 +293,8 @@ const dnsSchema = z.strictObject({
   publicIpv4: ipv4(),
   publicIpv6: ipv6(),
   mxPriority: z.int().min(0).max(65535),
+  // MX hosts other stacks publish in the zone (the backup MX): listed in the MTA-STS policy only.
+  otherMxHosts: z.array(z.strictObject({ hostname: dnsName(), owner: z.string().min(1) })),
   spf: z.strictObject({
     // A refinement, not .max(): a failed length check would stop the cross-key rules below.
     includes: z
@@ -304,8 +309,28 @@ const dnsSchema = z.strictObject({
     policy: z.enum(["quarantine", "reject"], {
       error: "expected quarantine or reject (p=none does not enforce)",
     }),
+    subdomainPolicy: z
+      .enum(["quarantine", "reject"], {
+        error: "expected quarantine or reject (sp=none leaves subdomains unenforced)",
+      })
+      .optional(),
     pct: z.int().min(1).max(100),
-    rua: mailbox(),
+    fo: z
+      .string()
+      .regex(DMARC_FAILURE_OPTIONS, { error: "expected 0, 1, d or s, colon-separated" })
+      .optional(),
+    ri: z
+      .int()
+      .min(1)
+      .max(2 ** 32 - 1)
+      .optional(),
+    adkim: z.enum(DMARC_ALIGNMENTS, { error: "expected r (relaxed) or s (strict)" }).optional(),
+    aspf: z.enum(DMARC_ALIGNMENTS, { error: "expected r (relaxed) or s (strict)" }).optional(),
+    rua: z.array(mailbox()).min(1),
+    ruf: z.array(mailbox()).optional(),
+    externalDestinations: z
+      .array(z.strictObject({ domain: dnsName(), evidence: z.string().min(1) }))
+      .optional(),
   }),
   mtaSts: z.strictObject({
     mode: z.enum(MTA_STS_MODES),
@@ -503,13 +528,11 @@ function checkCrossFieldRules(cfg: unknown, ctx: Ctx): void {
       "expected spf.brevo.com among the includes: Brevo relays all outbound mail",
     );
   }
-  const rua = c.dns?.dmarc?.rua;
-  const ruaDomain = typeof rua === "string" ? mailboxDomain(rua) : undefined;
-  if (domain && ruaDomain && ruaDomain !== domain) {
+  for (const [path, address] of outsideReportAddresses(c, domain)) {
     issue(
-      ["dns", "dmarc", "rua"],
-      rua,
-      `expected an address @${domain} (an outside rua needs a _report._dmarc authorisation record)`,
+      path,
+      address,
+      `expected an address @${domain} or a domain listed in dns.dmarc.externalDestinations (an outside destination needs its _report._dmarc authorisation, RFC 7489 §7.1)`,
     );
   }
   for (const [path, selector] of duplicateSelectors(c)) {
@@ -519,6 +542,29 @@ function checkCrossFieldRules(cfg: unknown, ctx: Ctx): void {
       `expected a DKIM selector not used by another key: "${selector}" names one record`,
     );
   }
+}
+
+/** DMARC report addresses outside the domain whose destination is not listed as authorised. */
+function outsideReportAddresses(
+  c: DeepPartial<StackConfig>,
+  domain: string | undefined,
+): [PropertyKey[], string][] {
+  const dmarc = c.dns?.dmarc;
+  if (!domain || !dmarc) return [];
+  const listed = new Set((dmarc.externalDestinations ?? []).map((d) => d?.domain));
+  const found: [PropertyKey[], string][] = [];
+  for (const tag of ["rua", "ruf"] as const) {
+    const list = dmarc[tag];
+    if (!Array.isArray(list)) continue;
+    list.forEach((address: unknown, i) => {
+      if (typeof address !== "string") return;
+      const at = mailboxDomain(address);
+      if (at && !isWithinDomain(at, domain) && !listed.has(at)) {
+        found.push([["dns", "dmarc", tag, i], address]);
+      }
+    });
+  }
+  return found;
 }
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };

@@ -49,6 +49,13 @@ export function txtContent(value: string): string {
   return strings.map((s) => `"${s.replace(/[\\"]/g, "\\$&")}"`).join(" ");
 }
 
+/** A TXT value as Cloudflare may hold it (`"a" "b"` or bare) made one plain string. */
+export function unquoteTxt(content: string): string {
+  const strings = content.match(/"((?:[^"\\]|\\.)*)"/g);
+  if (!strings || !content.trim().startsWith('"')) return content.trim();
+  return strings.map((s) => s.slice(1, -1).replace(/\\(.)/g, "$1")).join("");
+}
+
 /** A hostname as DNS names it: LDH labels, at least two, no trailing dot, lower case. */
 export function isHostname(value: string): boolean {
   const label = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -142,38 +149,125 @@ export function dkimRecord(publicKey: string): string {
 
 export type DmarcPolicy = (typeof DMARC_POLICIES)[number];
 
+export const DMARC_ALIGNMENTS = ["r", "s"] as const;
+
+/** RFC 7489 §6.3 `fo`: `0`, `1`, `d`, `s`, colon-separated. */
+export const DMARC_FAILURE_OPTIONS = /^[01ds](:[01ds])*$/;
+
+/** A report destination outside the domain, with what shows that it accepts the domain's reports. */
+export interface DmarcExternalDestination {
+  /** The destination's domain, e.g. "inbox.ondmarc.com". */
+  domain: string;
+  /**
+   * Why receivers will send there: the `<domain>._report._dmarc.<destination>` TXT (RFC 7489 §7.1)
+   * its operator publishes, which this stack cannot create and which is not checked offline.
+   */
+  evidence: string;
+}
+
 export interface DmarcArgs {
+  /** `p`. */
   policy: DmarcPolicy;
-  /** Percentage of failing mail the policy applies to, 0-100. */
+  /** `sp`: the policy for subdomains; RFC 7489 §6.3 falls back to `p` when absent. */
+  subdomainPolicy?: DmarcPolicy;
+  /** `pct`: percentage of failing mail the policy applies to, 0-100. */
   pct: number;
-  /** Aggregate-report mailbox (plain address, no `mailto:`). */
-  rua: string;
+  /** `fo`: when failure reports are generated (RFC 7489 §6.3). */
+  fo?: string;
+  /** `ri`: the aggregate-report interval in seconds. */
+  ri?: number;
+  /** `adkim` and `aspf`: relaxed (`r`) or strict (`s`) identifier alignment. */
+  adkim?: (typeof DMARC_ALIGNMENTS)[number];
+  aspf?: (typeof DMARC_ALIGNMENTS)[number];
+  /** `rua`: aggregate-report mailboxes (plain addresses, no `mailto:`), in order. */
+  rua: string[];
+  /** `ruf`: failure-report mailboxes, in order. */
+  ruf?: string[];
+  /** Destinations outside the domain that may appear in `rua`/`ruf`. */
+  externalDestinations?: DmarcExternalDestination[];
 }
 
 /**
- * `v=DMARC1; p=..; pct=..; rua=mailto:..`. A report mailbox outside `domain` only receives reports
- * once its owner publishes `<domain>._report._dmarc.<rua domain>` (RFC 7489 §7.1), a record this
- * stack cannot create: refuse it rather than publish a `rua` that receivers silently drop.
+ * The `_dmarc` TXT value, tags in the order the live record writes them (`p`, `pct`, `fo`, `ri`,
+ * `sp`, `adkim`, `aspf`, `rua`, `ruf`) and closed by `;` as it is (RFC 7489 §6.4 allows the
+ * final separator). A report address outside `domain` receives reports only once its operator
+ * publishes `<domain>._report._dmarc.<its domain>` (RFC 7489 §7.1): such an address must be
+ * listed in `externalDestinations` with that evidence, or it is refused.
  */
-export function dmarcRecord(domain: string, { policy, pct, rua }: DmarcArgs): string {
-  if (!(DMARC_POLICIES as readonly string[]).includes(policy)) {
-    throw new Error(`dmarc.policy "${policy}": expected none, quarantine or reject`);
+export function dmarcRecord(domain: string, args: DmarcArgs): string {
+  const problems = dmarcProblems(domain, args);
+  if (problems.length > 0) throw new Error(problems.join("; "));
+  const uris = (list: string[]) => list.map((a) => `mailto:${a}`).join(",");
+  const tags: [string, string | number | undefined][] = [
+    ["p", args.policy],
+    ["pct", args.pct],
+    ["fo", args.fo],
+    ["ri", args.ri],
+    ["sp", args.subdomainPolicy],
+    ["adkim", args.adkim],
+    ["aspf", args.aspf],
+    ["rua", uris(args.rua)],
+    ["ruf", args.ruf && args.ruf.length > 0 ? uris(args.ruf) : undefined],
+  ];
+  const present = tags.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+  return `v=DMARC1; ${present.join("; ")};`;
+}
+
+function dmarcProblems(domain: string, args: DmarcArgs): string[] {
+  const problems: string[] = [];
+  for (const [tag, value] of [
+    ["policy", args.policy],
+    ["subdomainPolicy", args.subdomainPolicy],
+  ] as const) {
+    if (value !== undefined && !(DMARC_POLICIES as readonly string[]).includes(value)) {
+      problems.push(`dmarc.${tag} "${value}": expected none, quarantine or reject`);
+    }
   }
-  if (!Number.isInteger(pct) || pct < 0 || pct > 100) {
-    throw new Error(`dmarc.pct ${pct}: expected an integer from 0 to 100`);
+  if (!Number.isInteger(args.pct) || args.pct < 0 || args.pct > 100) {
+    problems.push(`dmarc.pct ${args.pct}: expected an integer from 0 to 100`);
   }
-  const ruaDomain = mailboxDomain(rua);
-  if (!ruaDomain) {
-    throw new Error(`dmarc.rua "${rua}": expected a mail address such as dmarc@${domain}`);
+  if (args.fo !== undefined && !DMARC_FAILURE_OPTIONS.test(args.fo)) {
+    problems.push(`dmarc.fo "${args.fo}": expected 0, 1, d or s, colon-separated`);
   }
-  if (!isWithinDomain(ruaDomain, domain)) {
-    throw new Error(
-      `dmarc.rua "${rua}" is outside ${domain}: receivers send reports there only if ` +
-        `${ruaDomain} publishes TXT "v=DMARC1" at ${domain}._report._dmarc.${ruaDomain} ` +
-        `(RFC 7489 §7.1); use an address in ${domain} or arrange that record first`,
-    );
+  if (
+    args.ri !== undefined &&
+    (!Number.isInteger(args.ri) || args.ri < 1 || args.ri > 2 ** 32 - 1)
+  ) {
+    problems.push(`dmarc.ri ${args.ri}: expected a whole number of seconds (32-bit unsigned)`);
   }
-  return `v=DMARC1; p=${policy}; pct=${pct}; rua=mailto:${rua}`;
+  for (const tag of ["adkim", "aspf"] as const) {
+    const value = args[tag];
+    if (value !== undefined && !(DMARC_ALIGNMENTS as readonly string[]).includes(value)) {
+      problems.push(`dmarc.${tag} "${value}": expected r (relaxed) or s (strict)`);
+    }
+  }
+  if (args.rua.length === 0) problems.push("dmarc.rua is empty: expected at least one mailbox");
+  const external = new Set((args.externalDestinations ?? []).map((d) => d.domain));
+  for (const [tag, list] of [
+    ["rua", args.rua],
+    ["ruf", args.ruf ?? []],
+  ] as const) {
+    list.forEach((address, i) => {
+      const problem = reportAddressProblem(domain, address, external);
+      if (problem) problems.push(`dmarc.${tag}[${i}] "${address}": ${problem}`);
+    });
+  }
+  return problems;
+}
+
+function reportAddressProblem(
+  domain: string,
+  address: string,
+  external: Set<string>,
+): string | undefined {
+  const at = mailboxDomain(address);
+  if (!at) return `expected a mail address such as dmarc@${domain}`;
+  if (isWithinDomain(at, domain) || external.has(at)) return undefined;
+  return (
+    `outside ${domain}: receivers send reports there only if ${at} publishes TXT "v=DMARC1" at ` +
+    `${domain}._report._dmarc.${at} (RFC 7489 §7.1); list ${at} in dmarc.externalDestinations ` +
+    `with that evidence, or use an address in ${domain}`
+  );
 }
 
 export type MtaStsMode = (typeof MTA_STS_MODES)[number];

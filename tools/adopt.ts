@@ -9,7 +9,8 @@
  */
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { adoptTargets, plannedRecords, TYPES } from "../lib/adopt";
+import { adoptTargets, TYPES } from "../lib/adopt";
+import { mailDnsPlanArgs, planMailDns } from "../lib/dns-plan";
 import { ConfigError, parseConfig, rawConfigFromPulumi, type StackConfig } from "../lib/config";
 import { matchZone, type Match } from "./adopt/match";
 import { checkZoneId, fetchZone, InputError, readRecordFile, type ZoneRecord } from "./adopt/zone";
@@ -115,7 +116,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: Io): Prom
       );
     }
     const { zoneId, records } = await zone(opts, config, env);
-    const result = matchZone(plannedRecords(config), records);
+    const plan = mailDnsPlanArgs(config);
+    const policyMx = [...plan.mxHosts.map((h) => h.hostname), ...plan.otherMxHosts];
+    const result = matchZone(planMailDns(plan).records, records, policyMx);
     problems.push(...result.problems);
     if (problems.length > 0) {
       for (const p of problems) io.stderr(p);

@@ -12,7 +12,13 @@ import type { LiveCluster } from "./live-cluster";
 import { isSecretEnvelope } from "./model";
 import { vaultPlaceholders } from "./placeholders";
 import { loadStackConfig, ROOT } from "./project";
-import { worldInventory, worldVaultData, type VaultRead } from "./world-answers";
+import {
+  worldInventory,
+  worldVaultData,
+  zoneRecords,
+  type VaultRead,
+  type ZoneRecordFact,
+} from "./world-answers";
 import { kubernetesObjects, loadWorld, type World } from "./world";
 
 export { loadStackConfig, placeholderKeys, ROOT };
@@ -244,6 +250,7 @@ function readAnswer(live: () => Map<string, Record<string, unknown>>, type: stri
 function mocks(
   vault: VaultAnswer,
   live: () => Map<string, Record<string, unknown>>,
+  zone: ZoneRecordFact[],
 ): pulumi.runtime.Mocks {
   return {
     newResource: (args) =>
@@ -271,6 +278,13 @@ function mocks(
             name: filter?.name,
             account: { id: "PLACEHOLDER-account-id", name: "PLACEHOLDER" },
           };
+        }
+        case "cloudflare:index/getDnsRecords:getDnsRecords": {
+          const name = (inputs.name as { exact?: string } | undefined)?.exact;
+          const results = zone.filter(
+            (r) => (!inputs.type || r.type === inputs.type) && (!name || r.name === name),
+          );
+          return { ...inputs, results };
         }
         default:
           throw new Error(`no mock answer for the invoke ${args.token}`);
@@ -307,6 +321,7 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
       opts.vault ??
         placeholderVault(opts.config, await placeholderKeys, world, opts.vaultFill ?? []),
       liveCluster,
+      zoneRecords(world),
     ),
     PROJECT,
     stack,

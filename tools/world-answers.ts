@@ -89,3 +89,28 @@ export function absentVaultKeys(world: World, reads: VaultRead[]): VaultRead[] {
     (r) => !held.some((f) => f.mount === r.mount && f.path === r.path && f.key === r.key),
   );
 }
+
+/** A DNS record of the zone the world records, in the fields Cloudflare's API returns. */
+export interface ZoneRecordFact {
+  type: string;
+  name: string;
+  content: string;
+  priority?: number;
+  proxied: boolean;
+}
+
+/** The zone's records (world/today/cloudflare.yaml `record ...` facts), as the API lists them. */
+export function zoneRecords(world: World): ZoneRecordFact[] {
+  return facts(world, "cloudflare")
+    .filter((f) => f.id.startsWith("record "))
+    .map((f) => {
+      const v = f.value as Record<string, unknown>;
+      return {
+        type: String(v.type),
+        name: String(v.name),
+        content: String(v.content),
+        ...(v.type === "MX" && typeof v.priority === "number" ? { priority: v.priority } : {}),
+        proxied: v.proxied === true,
+      };
+    });
+}

@@ -8,14 +8,14 @@ import { strict as assert } from "node:assert";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { createHash } from "node:crypto";
 import { TYPES } from "../../lib/adopt";
+import { facts, loadWorld } from "../../tools/world";
 import { main, type Io } from "../../tools/adopt";
 import type { CapturedResource, ProgramRun } from "../../tools/mock-program";
 import { loadStackConfig, runProgram } from "../helpers/program";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare";
 
-const ZONE_FILE = path.join(__dirname, "..", "fixtures", "adopt", "zone.json");
-const ZONE_ID = "0123456789abcdef0123456789abcdef";
 const TOKEN = "fake-token-must-never-be-printed";
 const STATEFUL = new Set<string>([TYPES.namespace, TYPES.pvc]);
 
@@ -24,8 +24,34 @@ interface ZoneBody {
   result: (Record<string, unknown> & { id: string; type: string; name: string; content: string })[];
 }
 
-const zoneBody = (): ZoneBody => JSON.parse(readFileSync(ZONE_FILE, "utf8")) as ZoneBody;
+/** The live zone as world/today/cloudflare.yaml records it, as "List DNS Records" returns it. */
+function worldZone(): { zoneId: string; body: ZoneBody } {
+  const all = facts(loadWorld("today"), "cloudflare");
+  const zone = all.find((f) => f.id === "zone viktorbarzin.me")?.value as { zone_id: string };
+  const result = all
+    .filter((f) => f.id.startsWith("record "))
+    .map((f) => {
+      const v = f.value as Record<string, unknown>;
+      return {
+        // Record ids are not in the owner's repository: a stable made-up id per fact.
+        id: createHash("sha256").update(f.id).digest("hex").slice(0, 32),
+        zone_id: zone.zone_id,
+        type: String(v.type),
+        name: String(v.name),
+        content: String(v.content),
+        proxied: v.proxied === true,
+        ttl: v.ttl,
+        ...(v.type === "MX" ? { priority: v.priority } : {}),
+      };
+    });
+  return { zoneId: zone.zone_id, body: { success: true, result } };
+}
+
+const ZONE_ID = worldZone().zoneId;
+const zoneBody = (): ZoneBody => worldZone().body;
 const tmp = mkdtempSync(path.join(tmpdir(), "adopt-test-"));
+const ZONE_FILE = path.join(tmp, "world-zone.json");
+writeFileSync(ZONE_FILE, JSON.stringify(zoneBody()));
 let n = 0;
 const tmpFile = (name: string) => path.join(tmp, `${n++}-${name}`);
 
@@ -98,7 +124,8 @@ describe("cutover: npm run adopt", () => {
     it("maps every DNS record the program declares to <zoneId>/<recordId>", () => {
       const body = zoneBody();
       const dns = Object.entries(map).filter(([urn]) => urn.includes(TYPES.dnsRecord));
-      assert.equal(dns.length, 12);
+      // The 12 planned records less s1._domainkey, which the live zone lacks.
+      assert.equal(dns.length, 11);
       const spfUrn = Object.keys(map).find((u) => u.endsWith("::dns-spf"));
       assert.ok(spfUrn);
       assert.equal(map[spfUrn], `${ZONE_ID}/${recordId(body, "TXT", "viktorbarzin.me", "v=spf1")}`);
@@ -107,11 +134,13 @@ describe("cutover: npm run adopt", () => {
       assert.equal(map[dmarcUrn], `${ZONE_ID}/${recordId(body, "TXT", "_dmarc.viktorbarzin.me")}`);
     });
 
-    it("maps the namespace and the three claims to namespace/name", () => {
+    it("maps the namespace, the three claims and the two mail Services to namespace/name", () => {
       const k8s = Object.entries(map).filter(([urn]) => !urn.includes(TYPES.dnsRecord));
       assert.deepEqual(k8s.map(([, id]) => id).sort(), [
         "mailserver",
+        "mailserver/mailserver",
         "mailserver/mailserver-data-encrypted",
+        "mailserver/mailserver-proxy",
         "mailserver/roundcubemail-enigma-encrypted",
         "mailserver/roundcubemail-html-encrypted",
       ]);
@@ -119,7 +148,8 @@ describe("cutover: npm run adopt", () => {
 
     it("says which records change value after adoption, and never prints the token", () => {
       const lines = result.out.join("\n");
-      assert.match(lines, /adopt\+update +TXT +_dmarc\.viktorbarzin\.me/);
+      // DMARC as live: adopted unchanged.
+      assert.match(lines, /^adopt +TXT +_dmarc\.viktorbarzin\.me/m);
       assert.match(lines, /adopt\+update +TXT +_mta-sts\.viktorbarzin\.me/);
       assert.match(lines, /adopt +TXT +viktorbarzin\.me \(id [0-9a-f]{32}\)$/m);
       assert.ok(!`${lines}${result.err.join("")}`.includes(TOKEN));
@@ -153,14 +183,26 @@ describe("cutover: npm run adopt", () => {
     });
 
     it("leaves out records the zone does not hold: the program creates them", async () => {
-      const body = zoneBody();
-      body.result = body.result.filter((r) => r.name !== "s1._domainkey.viktorbarzin.me");
       const out = tmpFile("adopt.json");
-      const r = await adopt(["--records", writeZone(body), "--out", out]);
-      assert.equal(r.code, 0);
+      const r = await adopt(["--records", ZONE_FILE, "--out", out]);
+      assert.equal(r.code, 0, r.err.join("\n"));
       assert.match(r.out.join("\n"), /^create +TXT +s1\._domainkey\.viktorbarzin\.me$/m);
       const map = JSON.parse(readFileSync(out, "utf8")) as Record<string, string>;
       assert.ok(!Object.keys(map).some((u) => u.endsWith("::dns-dkim-s1")));
+    });
+
+    it("leaves the other stacks' records alone: the backup MX and its A record are not adopted", async () => {
+      const out = tmpFile("adopt.json");
+      assert.equal((await adopt(["--records", ZONE_FILE, "--out", out])).code, 0);
+      const ids = Object.values(JSON.parse(readFileSync(out, "utf8")) as Record<string, string>);
+      const body = zoneBody();
+      for (const [type, name, content] of [
+        ["MX", "viktorbarzin.me", "mx2.viktorbarzin.me"],
+        ["A", "mx2.viktorbarzin.me", ""],
+      ]) {
+        const id = recordId(body, type, name, content);
+        assert.ok(!ids.includes(`${ZONE_ID}/${id}`), `${type} ${name} adopted`);
+      }
     });
   });
 
@@ -230,16 +272,16 @@ describe("cutover: npm run adopt", () => {
       );
     });
 
-    it("an MX host the published MTA-STS policy would not list (the live backup MX)", async () => {
+    it("an MX host the published MTA-STS policy would not list", async () => {
       await refused(
         zoneWith({
           id: "d".repeat(32),
           type: "MX",
           name: "viktorbarzin.me",
-          content: "mx2.viktorbarzin.me",
-          priority: 20,
+          content: "mx3.example.net",
+          priority: 30,
         }),
-        /^MX viktorbarzin\.me "mx2\.viktorbarzin\.me" .* not among the program's MX hosts/,
+        /^MX viktorbarzin\.me "mx3\.example\.net" .* not in the MTA-STS policy .* mailserver:dns\.otherMxHosts/,
       );
     });
 
@@ -348,13 +390,18 @@ describe("cutover: the program under mocks with the map adopt wrote (done-when)"
     for (const [urn, id] of Object.entries(map)) assert.equal(byUrn(urn).importId, id, urn);
   });
 
-  it("imports every stateful resource and every DNS record: none is created", () => {
+  it("imports every stateful resource, both Services and every record the zone holds", () => {
     const stateful = run.resources.filter((r) => STATEFUL.has(r.type));
+    const services = run.resources.filter(
+      (r) => r.type === TYPES.service && r.urn.includes("mailserver:mail:MailServer$"),
+    );
     const records = run.resources.filter((r) => r.type === TYPES.dnsRecord);
     assert.equal(stateful.length, 4);
-    assert.equal(records.length, 12);
-    for (const r of [...stateful, ...records])
+    assert.equal(services.length, 2);
+    for (const r of [...stateful, ...services])
       assert.notEqual(r.importId, "", `${r.urn} would be created`);
+    const created = records.filter((r) => r.importId === "").map((r) => r.urn.split("::").pop());
+    assert.deepEqual(created, ["dns-dkim-s1"]);
   });
 
   it("keeps the identity of each adopted object out of ignoreChanges, so a wrong ID fails instead of replacing", () => {

@@ -2,7 +2,6 @@ import * as assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { DnsRecords, type DnsRecordsArgs } from "../../components/dns-records";
-import { mtaStsPolicyId } from "../../lib/dns-text";
 
 const ZONE_ID = "0123456789abcdef0123456789abcdef";
 const RECORD_TYPE = "cloudflare:index/dnsRecord:DnsRecord";
@@ -15,6 +14,13 @@ interface Registered {
 
 const registered: Registered[] = [];
 const zoneLookups: unknown[] = [];
+const mxLookups: unknown[] = [];
+
+/** The zone's MX records as the test's Cloudflare answers them: the primary and another stack's backup. */
+let zoneMx = [
+  { type: "MX", name: "viktorbarzin.me", content: "mail.viktorbarzin.me", priority: 1 },
+  { type: "MX", name: "viktorbarzin.me", content: "mx2.viktorbarzin.me", priority: 20 },
+];
 
 function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply(resolve));
@@ -42,6 +48,7 @@ function stackArgs(): DnsRecordsArgs {
         ipv6: "2001:470:6e:43d::2",
       },
     ],
+    otherMxHosts: ["mx2.viktorbarzin.me"],
     spf: { includes: ["spf.brevo.com"], all: "~all" },
     // Secret inputs, as the stack passes values read from Vault.
     dkimKeys: [
@@ -52,8 +59,19 @@ function stackArgs(): DnsRecordsArgs {
       { selector: "brevo1", target: "b1.viktorbarzin-me.dkim.brevo.com" },
       { selector: "brevo2", target: "b2.viktorbarzin-me.dkim.brevo.com" },
     ],
-    brevoVerificationCode: pulumi.secret(brevoCode),
-    dmarc: { policy: "quarantine", pct: 100, rua: "dmarc@viktorbarzin.me" },
+    brevoVerificationCode: brevoCode,
+    dmarc: {
+      policy: "quarantine",
+      subdomainPolicy: "quarantine",
+      pct: 100,
+      fo: "1",
+      ri: 3600,
+      adkim: "r",
+      aspf: "r",
+      rua: ["dmarc@viktorbarzin.me", "adb84997@inbox.ondmarc.com"],
+      ruf: ["dmarc@viktorbarzin.me", "adb84997@inbox.ondmarc.com", "postmaster@viktorbarzin.me"],
+      externalDestinations: [{ domain: "inbox.ondmarc.com", evidence: "test" }],
+    },
     mtaSts: { mode: "enforce", maxAgeSeconds: 604800 },
     tlsRptRua: "postmaster@viktorbarzin.me",
   };
@@ -79,6 +97,10 @@ describe("DnsRecords component", function () {
           return { id: `${args.name}-id`, state: inputs };
         },
         call: (args) => {
+          if (args.token === "cloudflare:index/getDnsRecords:getDnsRecords") {
+            mxLookups.push(args.inputs);
+            return { ...(args.inputs as Record<string, unknown>), results: zoneMx };
+          }
           if (args.token !== "cloudflare:index/getZone:getZone") {
             throw new Error(`unexpected invoke ${args.token}`);
           }
@@ -181,27 +203,63 @@ describe("DnsRecords component", function () {
     }
   });
 
-  it("DMARC: quarantine, 100%, in-domain rua", () => {
+  it("DMARC: the owner's live record, OnDMARC destinations included", () => {
     assert.equal(
       only("TXT", "_dmarc.viktorbarzin.me").content,
-      '"v=DMARC1; p=quarantine; pct=100; rua=mailto:dmarc@viktorbarzin.me"',
+      '"v=DMARC1; p=quarantine; pct=100; fo=1; ri=3600; sp=quarantine; adkim=r; aspf=r; ' +
+        "rua=mailto:dmarc@viktorbarzin.me,mailto:adb84997@inbox.ondmarc.com; " +
+        'ruf=mailto:dmarc@viktorbarzin.me,mailto:adb84997@inbox.ondmarc.com,mailto:postmaster@viktorbarzin.me;"',
     );
   });
 
-  it("MTA-STS: the policy text, and a TXT whose id is derived from it", () => {
+  it("MTA-STS: the policy lists the backup MX, and the TXT carries its hash", () => {
     assert.equal(
       component.mtaStsPolicy,
-      "version: STSv1\r\nmode: enforce\r\nmx: mail.viktorbarzin.me\r\nmax_age: 604800\r\n",
+      "version: STSv1\r\nmode: enforce\r\nmx: mail.viktorbarzin.me\r\nmx: mx2.viktorbarzin.me\r\nmax_age: 604800\r\n",
     );
-    assert.equal(component.mtaStsPolicyId, mtaStsPolicyId(component.mtaStsPolicy));
+    // sha256sum of those bytes, first 20 hex digits (computed with coreutils, written out).
+    assert.equal(component.mtaStsPolicyId, "90d64a1e4cf4e46ff28b");
     assert.equal(
       only("TXT", "_mta-sts.viktorbarzin.me").content,
-      `"v=STSv1; id=${component.mtaStsPolicyId}"`,
+      '"v=STSv1; id=90d64a1e4cf4e46ff28b"',
     );
-    assert.equal(
-      component.mtaStsPolicyUrl,
-      "https://mta-sts.viktorbarzin.me/.well-known/mta-sts.txt",
+  });
+
+  it("reads the zone's apex MX records at preview", () => {
+    assert.deepEqual(mxLookups[0], {
+      zoneId: ZONE_ID,
+      type: "MX",
+      name: { exact: "viktorbarzin.me" },
+    });
+  });
+
+  it("no MX is created for another stack's host", () => {
+    assert.deepEqual(
+      records.filter((r) => r.inputs.type === "MX").map((r) => r.inputs.content),
+      ["mail.viktorbarzin.me"],
     );
+  });
+
+  it("an MX in the zone that the policy does not list refuses the _mta-sts record", async () => {
+    const saved = zoneMx;
+    zoneMx = [
+      ...saved,
+      { type: "MX", name: "viktorbarzin.me", content: "mx3.example.net", priority: 30 },
+    ];
+    try {
+      const dns = new DnsRecords("unlisted", stackArgs());
+      const failure = await new Promise<unknown>((resolve) => {
+        process.once("unhandledRejection", resolve);
+        dns.records["mta-sts"].urn.apply(() => resolve(undefined));
+      });
+      assert.ok(failure instanceof Error, "expected the _mta-sts record to fail");
+      assert.match(
+        failure.message,
+        /"unlisted": the zone publishes MX 30 mx3\.example\.net, .* add the host to mailserver:dns\.otherMxHosts/,
+      );
+    } finally {
+      zoneMx = saved;
+    }
   });
 
   it("TLS-RPT to postmaster", () => {
@@ -232,15 +290,9 @@ describe("DnsRecords component", function () {
     const args = stackArgs();
     args.dkimKeys[0].publicKey = pulumi.secret(pem);
     // The check runs inside an apply; Pulumi's program runner turns the rejection into a failure.
-    const errors: unknown[] = [];
-    const collect = (e: unknown) => errors.push(e);
-    process.on("unhandledRejection", collect);
-    try {
-      new DnsRecords("bad-key", args);
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-    } finally {
-      process.off("unhandledRejection", collect);
-    }
+    const failure = new Promise<unknown>((resolve) => process.once("unhandledRejection", resolve));
+    new DnsRecords("bad-key", args);
+    const errors = [await failure];
     const messages = errors.map((e) => (e instanceof Error ? e.message : String(e)));
     assert.ok(messages.length > 0, "expected the run to fail");
     for (const message of messages) {
@@ -257,9 +309,14 @@ describe("DnsRecords component", function () {
       ["+all", (a) => (a.spf.all = "+all" as "-all"), /"bad": spf.all "\+all"/],
       ["?all", (a) => (a.spf.all = "?all" as "-all"), /spf.all "\?all"/],
       [
-        "a rua outside the domain",
-        (a) => (a.dmarc.rua = "e21c0ff8@dmarc.mailgun.org"),
-        /dmarc\.rua "e21c0ff8@dmarc\.mailgun\.org" is outside viktorbarzin\.me: .* at viktorbarzin\.me\._report\._dmarc\.dmarc\.mailgun\.org/,
+        "a rua outside the domain and not listed as authorised",
+        (a) => (a.dmarc.rua = ["e21c0ff8@dmarc.mailgun.org"]),
+        /dmarc\.rua\[0\] "e21c0ff8@dmarc\.mailgun\.org": outside viktorbarzin\.me: .* at viktorbarzin\.me\._report\._dmarc\.dmarc\.mailgun\.org/,
+      ],
+      [
+        "the backup MX listed twice",
+        (a) => (a.otherMxHosts = ["mail.viktorbarzin.me"]),
+        /MX host "mail\.viktorbarzin\.me" is listed twice/,
       ],
       [
         "a non-FQDN mail host",

@@ -153,10 +153,28 @@ describe("stack configuration", () => {
       'mailserver:dns.spf.includes = ["mailgun.org"]: expected spf.brevo.com among the includes',
     ],
     [
-      "a DMARC rua outside the domain",
+      "a DMARC rua outside the domain and not listed as authorised",
       "dns.dmarc.rua",
-      "e21c0ff8@dmarc.mailgun.org",
-      'mailserver:dns.dmarc.rua = "e21c0ff8@dmarc.mailgun.org": expected an address @viktorbarzin.me',
+      ["dmarc@viktorbarzin.me", "e21c0ff8@dmarc.mailgun.org"],
+      'mailserver:dns.dmarc.rua.1 = "e21c0ff8@dmarc.mailgun.org": expected an address @viktorbarzin.me or a domain listed in dns.dmarc.externalDestinations',
+    ],
+    [
+      "an outside DMARC destination whose authorisation is removed",
+      "dns.dmarc.externalDestinations",
+      [],
+      'mailserver:dns.dmarc.rua.1 = "adb84997@inbox.ondmarc.com": expected an address @viktorbarzin.me or a domain listed',
+    ],
+    [
+      "a DMARC fo outside RFC 7489",
+      "dns.dmarc.fo",
+      "2",
+      'mailserver:dns.dmarc.fo = "2": expected 0, 1, d or s, colon-separated',
+    ],
+    [
+      "a backup MX that is not a host name",
+      "dns.otherMxHosts",
+      [{ hostname: "mx2", owner: "stacks/cloudflared" }],
+      'mailserver:dns.otherMxHosts.0.hostname = "mx2": expected a fully qualified hostname',
     ],
     [
       "a missing key",

@@ -5,7 +5,9 @@
  */
 import { strict as assert } from "node:assert";
 import { ConfigError, parseConfig, rawConfigFromPulumi } from "../../lib/config";
+import { unquoteTxt } from "../../lib/dns-text";
 import type { CapturedResource, ProgramRun } from "../../tools/mock-program";
+import { facts, loadWorld } from "../../tools/world";
 import { at, find, loadStackConfig, prodRun } from "../helpers/program";
 
 describe("parity with the Terraform-era stack", () => {
@@ -66,6 +68,13 @@ describe("parity with the Terraform-era stack", () => {
     assert.ok(ns.protect && ns.retainOnDelete);
   });
 
+  it("keeps the CrowdSec agents' mounted acquisition ConfigMap through a destroy or rename (review R1)", () => {
+    // The agent DaemonSet mounts it by subPath (world/ready/edits.yaml, step 2): a deleted
+    // ConfigMap would keep every restarting agent pod in ContainerCreating.
+    const cm = find(run, "kubernetes:core/v1:ConfigMap", "crowdsec-mail-acquisition");
+    assert.ok(cm.protect && cm.retainOnDelete);
+  });
+
   it("refuses a malformed mailserver:adopt key with key, value and expectation", () => {
     const raw = rawConfigFromPulumi({
       ...loadStackConfig("prod"),
@@ -81,5 +90,41 @@ describe("parity with the Terraform-era stack", () => {
           ),
         ),
     );
+  });
+});
+
+describe("parity: the zone as the owner runs it (world/today/cloudflare.yaml)", () => {
+  let run: ProgramRun;
+  before(async () => {
+    run = await prodRun();
+  });
+
+  it("the MTA-STS policy lists every MX host the live zone publishes, the backup mx2 included", () => {
+    const liveMx = facts(loadWorld("today"), "cloudflare")
+      .filter((f) => f.id.startsWith("record MX viktorbarzin.me "))
+      .map((f) => (f.value as { content: string }).content);
+    assert.deepEqual(liveMx.sort(), ["mail.viktorbarzin.me", "mx2.viktorbarzin.me"]);
+    const policy = String(run.outputs.mtaStsPolicy);
+    for (const host of liveMx) assert.ok(policy.includes(`\r\nmx: ${host}\r\n`), host);
+  });
+
+  it("the _mta-sts record waits for the Worker and its custom domain", () => {
+    const txt = find(run, "cloudflare:index/dnsRecord:DnsRecord", "dns-mta-sts");
+    const script = find(run, "cloudflare:index/workersScript:WorkersScript", "mta-sts-worker");
+    const domain = find(
+      run,
+      "cloudflare:index/workersCustomDomain:WorkersCustomDomain",
+      "mta-sts-domain",
+    );
+    assert.ok(txt.dependencies.includes(script.urn), "depends on the WorkersScript");
+    assert.ok(txt.dependencies.includes(domain.urn), "depends on the WorkersCustomDomain");
+  });
+
+  it("publishes the live DMARC record unchanged", () => {
+    const live = facts(loadWorld("today"), "cloudflare").find(
+      (f) => f.id === "record TXT _dmarc.viktorbarzin.me",
+    )?.value as { content: string };
+    const planned = find(run, "cloudflare:index/dnsRecord:DnsRecord", "dns-dmarc");
+    assert.equal(unquoteTxt(String(planned.inputs.content)), unquoteTxt(live.content));
   });
 });

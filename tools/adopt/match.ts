@@ -7,7 +7,8 @@
  * value already equals the program's (adopted unchanged) or not (adopted, then updated in place).
  * An MX record is the same record only with the same target host.
  */
-import { plannedContent, unquoteTxt, type PlannedRecord } from "../../lib/adopt";
+import { plannedContent, type PlannedRecord } from "../../lib/dns-plan";
+import { unquoteTxt } from "../../lib/dns-text";
 import type { ZoneRecord } from "./zone";
 
 export interface Match {
@@ -67,10 +68,15 @@ function matchOne(planned: PlannedRecord, zone: ZoneRecord[], problems: string[]
   return { planned, existing, changes };
 }
 
-/** A CNAME cannot share its name with any other record (RFC 1034 §3.6.2). */
-function cnameConflicts(planned: PlannedRecord[], zone: ZoneRecord[]): string[] {
+/**
+ * A CNAME cannot share its name with any other record (RFC 1034 §3.6.2). The zone apex is the
+ * exception Cloudflare makes: it always flattens an apex CNAME into the target's addresses, which is
+ * how the live zone holds one beside its MX and TXT records (world/today/cloudflare.yaml).
+ */
+function cnameConflicts(planned: PlannedRecord[], zone: ZoneRecord[], apex: Set<string>): string[] {
   return planned.flatMap((p) =>
     zone
+      .filter((r) => !apex.has(fqdn(r.name)))
       .filter((r) => fqdn(r.name) === p.name && (r.type === "CNAME") !== (p.type === "CNAME"))
       .filter((r) => r.type === "CNAME" || p.type === "CNAME")
       .map(
@@ -89,20 +95,30 @@ function proxiedMailHosts(mxHosts: Set<string>, zone: ZoneRecord[]): string[] {
     );
 }
 
-/** An MX the program does not declare is missing from the MTA-STS policy it publishes. */
-function foreignMx(planned: PlannedRecord[], zone: ZoneRecord[]): string[] {
-  const declared = planned.filter((p) => p.type === "MX");
+/**
+ * An MX at the program's MX name that the MTA-STS policy does not list: senders honouring the
+ * policy would refuse that host. Another stack's MX listed in the policy is left to its owner.
+ */
+function unlistedMx(planned: PlannedRecord[], zone: ZoneRecord[], policyMx: string[]): string[] {
+  const names = new Set(planned.filter((p) => p.type === "MX").map((p) => p.name));
   return zone
-    .filter((r) => r.type === "MX")
-    .filter((r) => !declared.some((p) => sameKind(p, r)))
-    .filter((r) => declared.some((p) => p.name === fqdn(r.name)))
+    .filter((r) => r.type === "MX" && names.has(fqdn(r.name)))
+    .filter((r) => !policyMx.includes(valueOf("MX", r.content)))
     .map(
       (r) =>
-        `${describe(r)} is not among the program's MX hosts: the MTA-STS policy the program publishes would make senders refuse it; add the host to the program or delete the record`,
+        `${describe(r)} is not in the MTA-STS policy the program publishes: senders would refuse it; list the host in mailserver:dns.otherMxHosts or delete the record`,
     );
 }
 
-export function matchZone(planned: PlannedRecord[], zone: ZoneRecord[]): MatchResult {
+/**
+ * Matches the plan against the zone. `policyMx` is every host of the MTA-STS policy: the program's
+ * MX hosts and the other stacks' (mailserver:dns.otherMxHosts).
+ */
+export function matchZone(
+  planned: PlannedRecord[],
+  zone: ZoneRecord[],
+  policyMx: string[],
+): MatchResult {
   const problems: string[] = [];
   const matches = planned.map((p) => matchOne(p, zone, problems));
   const mxHosts = new Set([
@@ -110,9 +126,13 @@ export function matchZone(planned: PlannedRecord[], zone: ZoneRecord[]): MatchRe
     ...zone.filter((r) => r.type === "MX").map((r) => valueOf("MX", r.content)),
   ]);
   problems.push(
-    ...cnameConflicts(planned, zone),
+    ...cnameConflicts(
+      planned,
+      zone,
+      new Set(planned.filter((p) => p.type === "MX").map((p) => p.name)),
+    ),
     ...proxiedMailHosts(mxHosts, zone),
-    ...foreignMx(planned, zone),
+    ...unlistedMx(planned, zone, policyMx),
   );
   return { matches, problems };
 }
