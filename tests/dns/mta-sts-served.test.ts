@@ -179,8 +179,10 @@ describe("MTA-STS policy served over HTTPS, fetched as a sender does", function 
       find(run, "cloudflare:index/dnsRecord:DnsRecord", "dns-mx-mail.viktorbarzin.me"),
       "content",
     );
-    assert.deepEqual(policy.mx, [mxHost]);
+    // Every MX a sender may use must pass: the program's and the backup mx2 (another stack's).
+    assert.deepEqual(policy.mx, [mxHost, "mx2.viktorbarzin.me"]);
     assert.equal(mtaSts.validateMx(mxHost, policy).valid, true);
+    assert.equal(mtaSts.validateMx("mx2.viktorbarzin.me", policy).valid, true);
     assert.equal(mtaSts.validateMx("mx.attacker.example", policy).valid, false);
   });
 
