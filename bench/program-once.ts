@@ -4,22 +4,30 @@
  */
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { loadStackConfig, runProgram } from "../tools/mock-program";
+import { placeholderKeys } from "../tools/placeholder-keys";
 import { loadWorld } from "../tools/world";
+
+// Started before the SDK loads (with tools/mock-program.ts), as `npm run plan` does, so the keys
+// are generated in libuv's thread pool meanwhile.
+void placeholderKeys();
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const mock = require("../tools/mock-program") as typeof import("../tools/mock-program");
 
 const { entry } = parseArgs({ options: { entry: { type: "string" } } }).values;
 const load = entry
   ? () => import(pathToFileURL(entry).href) as Promise<Record<string, unknown>>
   : undefined;
 
-runProgram({
-  config: loadStackConfig("prod"),
-  world: loadWorld("ready"),
-  ...(load ? { load } : {}),
-}).then(
-  (run) => console.log(`${run.resources.length} resources`),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+mock
+  .runProgram({
+    config: mock.loadStackConfig("prod"),
+    world: loadWorld("ready"),
+    ...(load ? { load } : {}),
+  })
+  .then(
+    (run) => console.log(`${run.resources.length} resources`),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );

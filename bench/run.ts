@@ -22,12 +22,13 @@ import { loadavg } from "node:os";
 import * as path from "node:path";
 import { analyze, startPack } from "../tools/analysis";
 import { PolicyPackClient } from "../tools/analyzer";
-import { buildExport, itemsFromRun, parseExport } from "../tools/export";
+import { buildExport, parseExport } from "../tools/export";
 import { loadStackConfig, runProgram } from "../tools/mock-program";
 import { loadWorld } from "../tools/world";
 import { assertToolsFresh, PACK_DIR, ROOT } from "../tools/project";
 import type { Item } from "../tools/model";
 import { readPackConfig } from "../tools/pack-config";
+import { itemsFromRun } from "../tools/run-items";
 import { processCpuMs, timeNode, type Cost } from "./cost";
 import { median } from "./stats";
 

@@ -1,4 +1,7 @@
-import { PolicyPack } from "@pulumi/policy";
+import { PolicyPack, type Policies } from "@pulumi/policy";
+import { judgingPatches } from "./lib/patches";
+import { closedWorld } from "./policies/closed-world";
+import { crowdsecAcquisitionLoads } from "./policies/crowdsec-acquisition-loads";
 import { crowdsecAcquisitionPolls } from "./policies/crowdsec-acquisition-polls";
 import { crowdsecAgentMountsAcquisition } from "./policies/crowdsec-agent-mounts-acquisition";
 import { crowdsecCoversMail } from "./policies/crowdsec-covers-mail";
@@ -20,6 +23,7 @@ import { mailServiceEtpLocal } from "./policies/mail-service-etp-local";
 import { mtaStsServed } from "./policies/mta-sts-served";
 import { mtaStsValid } from "./policies/mta-sts-valid";
 import { noLiteralSecrets } from "./policies/no-literal-secrets";
+import { plainTextPublic } from "./policies/plain-text-public";
 import { probeWithinMailgunQuota } from "./policies/probe-within-mailgun-quota";
 import { prometheusReadsMonitoring } from "./policies/prometheus-reads-monitoring";
 import { spfIncludesBrevo } from "./policies/spf-includes-brevo";
@@ -28,37 +32,43 @@ import { spfValid } from "./policies/spf-valid";
 import { tlsRptValid } from "./policies/tls-rpt-valid";
 import { tlsSecretOwned } from "./policies/tls-secret-owned";
 
+const policies: Policies = [
+  fail2banDisabled,
+  mailServiceEtpLocal,
+  spfIncludesBrevo,
+  spfValid,
+  spfUnresolved,
+  dmarcEnforcing,
+  dmarcReportDestination,
+  mtaStsValid,
+  tlsRptValid,
+  dkimKeyStrength,
+  dkimLegacyKey,
+  mailDnsOnly,
+  imagePinned,
+  mailNoNetCaps,
+  mailDataProtected,
+  noLiteralSecrets,
+  plainTextPublic,
+  dmsEnvKnown,
+  crowdsecCoversMail,
+  crowdsecAgentMountsAcquisition,
+  crowdsecSingleAcquisition,
+  crowdsecAcquisitionPolls,
+  crowdsecAcquisitionLoads,
+  probeWithinMailgunQuota,
+  tlsSecretOwned,
+  mtaStsServed,
+  prometheusReadsMonitoring,
+  mailAddressFree,
+  mailNodePortsFree,
+  mountedSecretsPresent,
+  closedWorld,
+];
+
 // The only statement with effects: constructing the pack starts the Analyzer server.
 new PolicyPack("mailserver-invariants", {
   description: "Invariants of the viktorbarzin.me mail stack",
-  policies: [
-    fail2banDisabled,
-    mailServiceEtpLocal,
-    spfIncludesBrevo,
-    spfValid,
-    spfUnresolved,
-    dmarcEnforcing,
-    dmarcReportDestination,
-    mtaStsValid,
-    tlsRptValid,
-    dkimKeyStrength,
-    dkimLegacyKey,
-    mailDnsOnly,
-    imagePinned,
-    mailNoNetCaps,
-    mailDataProtected,
-    noLiteralSecrets,
-    dmsEnvKnown,
-    crowdsecCoversMail,
-    crowdsecAgentMountsAcquisition,
-    crowdsecSingleAcquisition,
-    crowdsecAcquisitionPolls,
-    probeWithinMailgunQuota,
-    tlsSecretOwned,
-    mtaStsServed,
-    prometheusReadsMonitoring,
-    mailAddressFree,
-    mailNodePortsFree,
-    mountedSecretsPresent,
-  ],
+  // Each per-resource check also judges the objects the stack's Patches produce.
+  policies: policies.map((p) => ("validateResource" in p ? judgingPatches(p) : p)),
 });

@@ -17,8 +17,12 @@ need=()
 for tool in "${!provides[@]}"; do
   command -v "$tool" >/dev/null || need+=("${provides[$tool]}")
 done
-# dovecot-imapd has no command of its own: the IMAP tests need its binary.
+# dovecot-imapd and dovecot-lmtpd have no command of their own: the IMAP tests and the rehearsal's
+# delivery need their binaries; postfix-pcre gives Postfix the pcre maps DMS builds (both in the
+# v15.0.0 image: target/scripts/build/packages.sh:103,136).
 [ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
+[ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
+postconf -m 2>/dev/null | grep -qx pcre || need+=(postfix-pcre)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -36,6 +40,8 @@ fi
 missing=()
 for tool in "${!provides[@]}"; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 [ -x /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
+[ -x /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
+postconf -m 2>/dev/null | grep -qx pcre || missing+=(postfix-pcre)
 bash scripts/install-crowdsec.sh
 [ -x .tmp/crowdsec/usr/bin/crowdsec ] || missing+=(crowdsec)
 bash scripts/install-roundcube.sh

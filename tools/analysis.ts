@@ -3,10 +3,11 @@
  * once, Analyze for every resource (its inputs), then AnalyzeStack for all of them (outputs).
  */
 import { PolicyPackClient } from "./analyzer";
-import { EncodedProperties, type AnalyzerResource, type Diagnostic } from "./analyzer-wire";
+import type { AnalyzerResource, Diagnostic } from "./analyzer-wire";
 import { scrubber, secretStrings, type Item, type Violation } from "./model";
 import type { PackConfig } from "./pack-config";
 import { PACK_DIR } from "./project";
+import { EncodedProperties } from "./struct-encoding";
 
 /** Analyze calls in flight at once: enough to keep the pack busy while the client encodes. */
 const IN_FLIGHT = 16;

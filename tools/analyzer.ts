@@ -16,7 +16,6 @@ import {
   kindFromPb,
   LEVEL_TO_PB,
   levelFromPb,
-  toStruct,
   type AnalyzeResult,
   type AnalyzerResource,
   type PackInfo,
@@ -24,6 +23,7 @@ import {
 } from "./analyzer-wire";
 import { spawnPack, type SpawnOptions } from "./pack-process";
 import { resolvePackConfig, type EffectiveConfig, type PackConfig } from "./pack-config";
+import { toStruct } from "./struct-encoding";
 
 /**
  * The CLI dials plugins with a 400 MB receive limit instead of gRPC's 4 MB default (pulumi/pulumi

@@ -4,9 +4,7 @@
  * everything is sorted, so the output is stable from run to run; docs/architecture/diagram.md is
  * this output for prod and tests/plan/diagram.test.ts fails when it is stale.
  */
-import type { Item } from "./model";
-
-const ROOT_STACK = "pulumi:pulumi:Stack";
+import { ROOT_STACK, type Item } from "./model";
 
 function escape(text: string): string {
   return text.replace(/"/g, "#quot;").replace(/</g, "#lt;").replace(/>/g, "#gt;");

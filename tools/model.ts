@@ -3,12 +3,15 @@
  * stay wrapped from the program run (or the stack export) to the pack; what is shown or written
  * goes through `redact` first, and any message quoting a secret through `scrub`.
  */
-import type { EnforcementLevel } from "./analyzer";
+import type { EnforcementLevel } from "./analyzer-wire";
 
 /** Pulumi's wire markers: a secret is `{[SIG_KEY]: SECRET_SIG, value}` (or ciphertext/plaintext). */
 export const SIG_KEY = "4dabf18193072939515e22adb298388d";
 export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 export const SECRET_TEXT = "[secret]";
+
+/** The type of the stack's root resource, the parent of the top-level components. */
+export const ROOT_STACK = "pulumi:pulumi:Stack";
 
 /** One resource as the analyzer sees it; properties keep secrets wrapped in the wire envelope. */
 export interface Item {
@@ -57,7 +60,7 @@ export function wrapSecret(value: unknown): Record<string, unknown> {
 }
 
 /**
- * Re-wraps the values at `secretPaths` (paths as tools/mock-program.ts builds them: `a.b[0].c`).
+ * Re-wraps the values at `secretPaths` (paths as `unwrapSecrets` builds them: `a.b[0].c`).
  * The walk rebuilds the same path strings, so keys containing dots cannot be confused.
  */
 export function wrapAtPaths(value: unknown, secretPaths: string[]): unknown {
@@ -74,6 +77,24 @@ export function wrapAtPaths(value: unknown, secretPaths: string[]): unknown {
     return node;
   };
   return walk(value, "");
+}
+
+/** Splits a wire value into the plain value and the paths of the secrets inside it. */
+export function unwrapSecrets(value: unknown, at: string, secrets: string[]): unknown {
+  if (Array.isArray(value)) {
+    return value.map((v, i) => unwrapSecrets(v, `${at}[${i}]`, secrets));
+  }
+  if (value && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    if (isSecretEnvelope(obj)) {
+      secrets.push(at);
+      return unwrapSecrets(obj.value, at, []);
+    }
+    return Object.fromEntries(
+      Object.entries(obj).map(([k, v]) => [k, unwrapSecrets(v, at ? `${at}.${k}` : k, secrets)]),
+    );
+  }
+  return value;
 }
 
 /** A copy with every secret envelope replaced by "[secret]": what may be shown or written. */

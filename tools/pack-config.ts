@@ -6,7 +6,7 @@
  * given values over them, checked against its configSchema. Every problem is reported at once.
  */
 import { readFileSync } from "node:fs";
-import type { EnforcementLevel, PackInfo } from "./analyzer";
+import type { EnforcementLevel, PackInfo } from "./analyzer-wire";
 import { isObject } from "./model";
 
 /** `--policy-pack-config` file shape: a level, or properties plus an optional level. */

@@ -1,8 +1,8 @@
 /**
  * The placeholder RSA keys of the mocked Vault, generated once per process and never written to
- * disk. Generation runs in libuv's thread pool and starts when this module loads, so importing it
- * before the Pulumi SDK (tools/mock-program.ts does) overlaps the ~0.2 s a 2048-bit key takes with
- * loading the SDK instead of adding it to the program's start.
+ * disk. Generation runs in libuv's thread pool and starts on the first call, not when this module
+ * loads: importing the tools starts no work. tools/mock-program.ts calls it first thing in a run,
+ * so the ~0.2 s a 2048-bit key takes overlaps loading the world instead of adding to it.
  */
 import { generateKeyPair } from "node:crypto";
 import { promisify } from "node:util";
@@ -28,4 +28,9 @@ async function generate(): Promise<PlaceholderKeys> {
   };
 }
 
-export const placeholderKeys: Promise<PlaceholderKeys> = generate();
+let generated: Promise<PlaceholderKeys> | undefined;
+
+/** The keys: generated on the first call; every later call gets the same ones. */
+export function placeholderKeys(): Promise<PlaceholderKeys> {
+  return (generated ??= generate());
+}

@@ -14,14 +14,16 @@ import { VAULT_KEYS } from "../lib/secrets";
 import { analyze, startPack } from "./analysis";
 import { InputError, parseOptions, runCli } from "./cli";
 import { renderDiagramDoc } from "./diagram";
-import { buildExport, itemsFromRun, readItems } from "./export";
+import { buildExport } from "./export";
 import { renderManifests } from "./manifests";
 import type { ProgramRun, RunOptions } from "./mock-program";
 import type { Violation } from "./model";
 import { checkOutputPath, writeOutputs, type Output } from "./outputs";
 import { readPackConfig } from "./pack-config";
+import { placeholderKeys } from "./placeholder-keys";
 import { loadStackConfig, PACK_DIR, ROOT } from "./project";
 import { jsonReport, printReport } from "./render";
+import { itemsFromRun, readItems } from "./run-items";
 import { absentVaultKeys, type VaultRead } from "./world-answers";
 import { loadWorld, WORLDS, type World, type WorldName } from "./world";
 
@@ -95,6 +97,8 @@ const OPTIONS = {
 
 /** The program under mocks, its module (and with it the SDK) loaded only now. */
 function runMocked(opts: RunOptions): Promise<ProgramRun> {
+  // Started first, so the keys are generated in libuv's thread pool while the SDK loads.
+  if (!opts.vault) void placeholderKeys();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { runProgram } = require("./mock-program") as typeof import("./mock-program");
   return runProgram(opts);

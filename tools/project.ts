@@ -17,6 +17,9 @@ function projectRoot(dir: string): string {
   return dir;
 }
 
+/** The Pulumi project's name (Pulumi.yaml), the prefix of its config keys and URNs. */
+export const PROJECT = "mailserver";
+
 /** The project directory (with Pulumi.yaml). */
 export const ROOT = projectRoot(path.resolve(__dirname, ".."));
 /** The policy pack the tools start, as the CLI would with `--policy-pack policy`. */

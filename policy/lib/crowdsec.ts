@@ -12,6 +12,10 @@ export interface Datasource {
   readonly program?: string;
   /** `poll_without_inotify: true`: the file is polled instead of followed by inotify. */
   readonly polls: boolean;
+  /** Top-level keys of the document, as the agent's strict decoder sees them. */
+  readonly keys: readonly string[];
+  readonly mode?: unknown;
+  readonly excludeRegexps: readonly unknown[];
 }
 
 export interface Acquisition {
@@ -47,6 +51,9 @@ function parseAcquisitionText(text: string): Acquisition {
         source: typeof d.source === "string" ? d.source : "file",
         filenames: Object.freeze(names.filter((n): n is string => typeof n === "string")),
         polls: d.poll_without_inotify === true,
+        keys: Object.freeze(Object.keys(d)),
+        ...(d.mode !== undefined ? { mode: d.mode } : {}),
+        excludeRegexps: Object.freeze(Array.isArray(d.exclude_regexps) ? d.exclude_regexps : []),
         ...(typeof labels.type === "string" ? { type: labels.type } : {}),
         ...(typeof labels.program === "string" ? { program: labels.program } : {}),
       }),
@@ -55,7 +62,11 @@ function parseAcquisitionText(text: string): Acquisition {
   return Object.freeze({ sources: Object.freeze(sources), errors: Object.freeze(errors) });
 }
 
-/** Shell-style glob as used in acquisition filenames: * and ? stay within one path segment. */
+/**
+ * An acquisition filename glob as the file datasource expands it: Go's filepath.Glob (crowdsec
+ * v1.7.8 pkg/acquisition/modules/file/config.go:111), where `*` matches any run of non-separator
+ * characters and `?` one, so `**` is no more than `*` (Go path/filepath Match).
+ */
 export function globMatches(glob: string, path: string): boolean {
   return globRegExp(glob).test(path);
 }
@@ -63,12 +74,8 @@ export function globMatches(glob: string, path: string): boolean {
 /** Compiled once per glob: the same few globs are matched against every mail container. */
 const globRegExp = memoize((glob: string): RegExp => {
   let re = "";
-  for (let i = 0; i < glob.length; i++) {
-    const ch = glob[i] ?? "";
-    if (ch === "*" && glob[i + 1] === "*") {
-      re += ".*";
-      i++;
-    } else if (ch === "*") re += "[^/]*";
+  for (const ch of glob) {
+    if (ch === "*") re += "[^/]*";
     else if (ch === "?") re += "[^/]";
     else re += ch.replace(/[.+^${}()|\\]/g, "\\$&");
   }

@@ -36,6 +36,30 @@ export const parseDkim: (text: string) => Readonly<DkimKey> = memoize((text) =>
   Object.freeze(parseDkimText(text)),
 );
 
+// Tag values are case-sensitive unless a tag says otherwise (RFC 6376 3.2).
+const listOf = (value: string) => value.split(":").map((v) => v.trim());
+
+/**
+ * Tags that make verifiers set the key aside for mail (RFC 6376 3.6.1): `s=` without `email` or
+ * `*` (verifiers MUST ignore the record), `t=y` (testing: mail is treated as unsigned), `h=`
+ * without sha256 (the only hash left, RFC 8301 3.1; rspamd signs rsa-sha256).
+ */
+function unusableTag(map: Map<string, string>): string | undefined {
+  const s = map.get("s");
+  if (s !== undefined && !listOf(s).some((t) => t === "email" || t === "*")) {
+    return `s=${s} does not list email or *, so verifiers ignore this key for mail`;
+  }
+  const t = map.get("t");
+  if (t !== undefined && listOf(t).includes("y")) {
+    return "t=y marks the domain as testing DKIM, so verifiers treat its mail as unsigned";
+  }
+  const h = map.get("h");
+  if (h !== undefined && !listOf(h).includes("sha256")) {
+    return `h=${h} excludes sha256, the hash every signature uses (RFC 8301)`;
+  }
+  return undefined;
+}
+
 function parseDkimText(text: string): DkimKey {
   const { tags, errors } = parseTags(text);
   if (errors.length > 0) return { ok: false, error: errors.join("; ") };
@@ -43,6 +67,8 @@ function parseDkimText(text: string): DkimKey {
   if (map.has("v") && (tags[0]?.[0] !== "v" || map.get("v") !== "DKIM1")) {
     return { ok: false, error: "v=DKIM1 must be the first tag when present" };
   }
+  const unusable = unusableTag(map);
+  if (unusable) return { ok: false, error: unusable };
   const p = map.get("p");
   if (p === undefined) return { ok: false, error: "no p= tag (public key)" };
   const b64 = p.replace(/\s+/g, "");

@@ -23,6 +23,8 @@ function isUnknownValueError(err: unknown): err is Error {
 /** Deep-copies (possibly proxied) properties, replacing unknown values with `Unknown`. */
 export function toPlain(value: unknown): Plain {
   if (value === null || value === undefined) return null;
+  // Already plain (a merged Patch judged again): an unknown stays unknown.
+  if (value instanceof Unknown) return value;
   if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
     return value;
   }

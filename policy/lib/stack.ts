@@ -1,5 +1,6 @@
 /** Stack-wide views shared by the stack policies. */
 import type { PolicyResource } from "@pulumi/policy";
+import { mergePatches, patchedType } from "./patches";
 import {
   containersOf,
   isDmsContainer,
@@ -43,8 +44,12 @@ export function plainResources(
   reads: ReadsType,
 ): readonly StackResource[] {
   const out: StackResource[] = [];
-  for (const r of resources) if (reads(r.type)) out.push(plainResource(r, toPlain(r.props)));
-  return Object.freeze(out);
+  for (const r of resources) {
+    const patched = patchedType(r.type);
+    if (reads(r.type) || (patched && reads(patched))) out.push(plainResource(r, toPlain(r.props)));
+  }
+  // A policy judges each object as the stack's Patches leave it (lib/patches.ts).
+  return Object.freeze(mergePatches(out).merged);
 }
 
 /** Every resource of the stack with only its top-level property `key` copied (see pickPlain). */

@@ -29,6 +29,7 @@
  * metallb.io/loadBalancerIPs: <loadBalancerIP>, and no spec.loadBalancerIP; or, for the HAProxy
  * path, a NodePort Service whose mail ports all target PROXY listeners.
  */
+import { isIPv4, isIPv6 } from "node:net";
 import type {
   PolicyConfigSchema,
   ReportViolation,
@@ -151,6 +152,9 @@ function checkAnnotations(
   }
   const set = values.map((v) => str(v)).filter((v): v is string => v !== undefined);
   const fix = `set metallb.io/loadBalancerIPs: "${cfg.loadBalancerIP}"`;
+  // MetalLB reads the current annotation first, the deprecated one as a fallback.
+  const requested = set[0]?.split(",").map((a) => a.trim());
+  if (requested) checkFamilies(requested, props, report, gaps);
   if (set.length === 0) {
     report(
       `the SMTP Service has no MetalLB IP annotation, so its IP may change under pfSense's NAT rule; ${fix}.`,
@@ -173,6 +177,81 @@ function checkAnnotations(
   report(
     `spec.loadBalancerIP is set (${JSON.stringify(legacy)}): deprecated in Kubernetes and an error for MetalLB next to the annotation; remove it and ${fix}.`,
   );
+}
+
+/**
+ * What kube-proxy and MetalLB do with the rest of the Service. `loadBalancerSourceRanges` is
+ * enforced by kube-proxy on LoadBalancer traffic (MetalLB leaves filtering to it, metallb#431;
+ * iptables mode filters, kubernetes#88698), so every sender outside the ranges is dropped.
+ * `externalIPs` makes every node accept the Service on addresses MetalLB neither assigns nor
+ * announces (core/v1 ServiceSpec.externalIPs): a path pfSense's NAT and this policy do not see.
+ * MetalLB refuses a requested address whose family is not the Service's ("does not match the
+ * ipFamily of the service", controller/service.go allocateIPs) and two addresses of one family
+ * (internal/allocator/allocator.go Assign).
+ */
+function checkReach(props: Plain, report: ReportViolation, gaps: PreviewGaps): void {
+  const ranges = at(props, "spec", "loadBalancerSourceRanges");
+  if (!gaps.check(ranges) && list(ranges).length > 0) {
+    report(
+      `the SMTP Service sets loadBalancerSourceRanges (${list(ranges)
+        .map((r) => JSON.stringify(r))
+        .join(
+          ", ",
+        )}): kube-proxy drops mail from every sender outside them; remove the field (CrowdSec is the filter).`,
+    );
+  }
+  const external = at(props, "spec", "externalIPs");
+  if (!gaps.check(external) && list(external).length > 0) {
+    report(
+      `the SMTP Service sets externalIPs (${list(external)
+        .map((r) => JSON.stringify(r))
+        .join(
+          ", ",
+        )}): every node accepts mail on addresses MetalLB does not announce, a path outside pfSense's NAT; remove them.`,
+    );
+  }
+}
+
+const familyOf = (ip: string): "IPv4" | "IPv6" | undefined =>
+  isIPv4(ip) ? "IPv4" : isIPv6(ip) ? "IPv6" : undefined;
+
+/** The Service's IP families when the spec decides them (the cluster's default otherwise). */
+function serviceFamilies(props: Plain, gaps: PreviewGaps): string[] | undefined {
+  const families = at(props, "spec", "ipFamilies");
+  const policy = at(props, "spec", "ipFamilyPolicy");
+  if (gaps.check(families) || gaps.check(policy)) return undefined;
+  const given = list(families).filter((f): f is string => typeof f === "string");
+  if (policy === "RequireDualStack") return ["IPv4", "IPv6"];
+  if (policy === "PreferDualStack" || given.length === 0) return undefined;
+  return policy === "SingleStack" || given.length === 1 ? given.slice(0, 1) : given;
+}
+
+function checkFamilies(
+  requested: string[],
+  props: Plain,
+  report: ReportViolation,
+  gaps: PreviewGaps,
+): void {
+  const families = requested.map(familyOf);
+  const bad = requested.filter((_, i) => families[i] === undefined);
+  if (bad.length > 0) {
+    report(
+      `MetalLB refuses the Service: ${bad.map((b) => JSON.stringify(b)).join(", ")} is not an IP address.`,
+    );
+    return;
+  }
+  if (new Set(families).size < families.length) {
+    report(
+      `MetalLB refuses the Service: ${requested.join(", ")} asks for two addresses of one family.`,
+    );
+    return;
+  }
+  const want = serviceFamilies(props, gaps);
+  if (want && [...new Set(families)].sort().join() !== [...want].sort().join()) {
+    report(
+      `MetalLB refuses the Service: it asks for ${requested.join(", ")} (${families.join(", ")}) but the Service's IP families are ${want.join(", ")}; drop ipFamilies/ipFamilyPolicy or match them to the address.`,
+    );
+  }
 }
 
 function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {
@@ -201,6 +280,7 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
       );
     }
     checkAnnotations(props, cfg, report, gaps);
+    checkReach(props, report, gaps);
   }
   gaps.settle();
 }

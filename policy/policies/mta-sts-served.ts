@@ -23,6 +23,7 @@ import { isDnsRecord, parseTags, stackRecords, txtAt, type DnsRecordView } from 
 import { once } from "../lib/memo";
 import { at, list, str, Unknown, PreviewGaps } from "../lib/plain";
 import { plainResources, type StackResource } from "../lib/stack";
+import { WORKER_DOMAIN_TYPE, WORKER_SCRIPT_TYPES } from "../lib/workers";
 
 const configSchema: PolicyConfigSchema = {
   properties: {
@@ -40,11 +41,6 @@ interface Config {
   bindingName: string;
 }
 
-const SCRIPT_TYPES = [
-  "cloudflare:index/workersScript:WorkersScript",
-  "cloudflare:index/workerScript:WorkerScript",
-];
-const CUSTOM_DOMAIN_TYPE = "cloudflare:index/workersCustomDomain:WorkersCustomDomain";
 const MAX_AGE_LIMIT = 31557600;
 
 /** The id the stack derives from the served bytes (lib/dns-text.ts mtaStsPolicyId). */
@@ -98,13 +94,13 @@ function servedPolicy(
   gaps: PreviewGaps,
 ): string | undefined {
   const services = new Set<string>();
-  for (const r of resources.filter((x) => x.type === CUSTOM_DOMAIN_TYPE)) {
+  for (const r of resources.filter((x) => x.type === WORKER_DOMAIN_TYPE)) {
     const hostname = at(r.props, "hostname");
     const service = at(r.props, "service");
     if (gaps.check(hostname, r.name) || gaps.check(service, r.name)) continue;
     if (str(hostname)?.toLowerCase() === host && str(service)) services.add(str(service) ?? "");
   }
-  for (const r of resources.filter((x) => SCRIPT_TYPES.includes(x.type))) {
+  for (const r of resources.filter((x) => WORKER_SCRIPT_TYPES.includes(x.type))) {
     const scriptName = at(r.props, "scriptName");
     if (gaps.check(scriptName, r.name) || !services.has(str(scriptName) ?? "")) continue;
     for (const b of list(at(r.props, "bindings"))) {
@@ -134,7 +130,7 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
   const gaps = new PreviewGaps();
   const resources = plainResources(
     args.resources,
-    (t) => isDnsRecord(t) || t === CUSTOM_DOMAIN_TYPE || SCRIPT_TYPES.includes(t),
+    (t) => isDnsRecord(t) || t === WORKER_DOMAIN_TYPE || WORKER_SCRIPT_TYPES.includes(t),
   );
   const records = stackRecords(resources, cfg.domain);
   const host = `mta-sts.${cfg.domain}`;

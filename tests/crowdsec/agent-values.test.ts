@@ -19,7 +19,7 @@ import {
   renderAgentDaemonSet,
   type Values,
 } from "../../tools/crowdsec-agent";
-import { itemsFromRun } from "../../tools/export";
+import { itemsFromRun } from "../../tools/run-items";
 import { analyze } from "../../tools/analysis";
 import type { Violation } from "../../tools/model";
 import { find, loadStackConfig, runProgram } from "../helpers/program";

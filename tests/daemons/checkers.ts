@@ -21,7 +21,7 @@ import {
   startupFacts,
   DOVECOT_STATS_CONF,
   USER_PATCHES,
-} from "../helpers/dms-startup";
+} from "../../tools/rehearse/dms-startup";
 import { toolMissing, type Tool } from "../helpers/tools";
 
 /** docker-mailserver's config directory (dms-15.0.0-config-files.tsv). */

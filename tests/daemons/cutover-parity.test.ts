@@ -21,7 +21,7 @@ import {
   dovecotStatsConf,
   postfixAsDmsLeavesIt,
   runUserPatches,
-} from "../helpers/dms-startup";
+} from "../../tools/rehearse/dms-startup";
 import { at, find, prodRun } from "../helpers/program";
 import { requireTool, toolMissing } from "../helpers/tools";
 import { postconfWarnings, postfixAsPodStarts, run, userPatchesPath, type Pod } from "./checkers";

@@ -18,7 +18,7 @@ import {
   dovecotConfPath,
   dovecotStatsConf,
   runUserPatches,
-} from "../helpers/dms-startup";
+} from "../../tools/rehearse/dms-startup";
 import { prodRun } from "../helpers/program";
 import { requireTool } from "../helpers/tools";
 import { run, userPatchesPath } from "./checkers";

@@ -27,6 +27,10 @@ export const TOOL_INSTALL = {
   ss: "apt-get install iproute2",
   unshare: "apt-get install util-linux",
   sievec: "apt-get install dovecot-sieve",
+  // The rehearsal's pod: Postfix's pcre tables and Dovecot's LMTP, both in DMS 15.0.0's image.
+  "postfix-pcre": "apt-get install postfix-pcre",
+  "dovecot-lmtpd": "apt-get install dovecot-lmtpd",
+  ip: "apt-get install iproute2",
 } as const;
 
 export type Tool = keyof typeof TOOL_INSTALL;

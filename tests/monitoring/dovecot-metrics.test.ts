@@ -25,7 +25,7 @@ import {
   runUserPatches,
   startupFact,
   DOVECOT_STATS_CONF,
-} from "../helpers/dms-startup";
+} from "../../tools/rehearse/dms-startup";
 import { find, prodRun, at } from "../helpers/program";
 import { requireTool, toolMissing } from "../helpers/tools";
 

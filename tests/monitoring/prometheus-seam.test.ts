@@ -24,7 +24,7 @@ import {
   type LiveCluster,
 } from "../../tools/live-cluster";
 import { analyze } from "../../tools/analysis";
-import { itemsFromRun } from "../../tools/export";
+import { itemsFromRun } from "../../tools/run-items";
 import { kubernetesObjects, loadWorld } from "../../tools/world";
 import { loadStackConfig, prodRun, readyWorld, runProgram } from "../helpers/program";
 import { usePack } from "../policy/harness";

@@ -1,7 +1,8 @@
 /**
- * The Analyzer requests tools/analyzer-wire.ts encodes itself (protobufjs Struct, spliced after the
- * generated encoder's fields) are the messages the generated google-protobuf code writes, with
- * undefined dropped exactly as the JSON round trip the engine's wire format implies.
+ * The Analyzer requests tools/analyzer-wire.ts encodes itself (protobufjs Struct from
+ * tools/struct-encoding.ts, spliced after the generated encoder's fields) are the messages the
+ * generated google-protobuf code writes, with undefined dropped exactly as the JSON round trip the
+ * engine's wire format implies.
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
@@ -14,10 +15,9 @@ import {
   analyzeRequest,
   analyzeStackRequest,
   decodeAnalyzeResponse,
-  encodeStruct,
-  EncodedProperties,
   type AnalyzerResource,
 } from "../../tools/analyzer-wire";
+import { encodeStruct, EncodedProperties } from "../../tools/struct-encoding";
 import { analyze } from "../../tools/analysis";
 import type { Item } from "../../tools/model";
 import { PACK_DIR } from "../policy/harness";

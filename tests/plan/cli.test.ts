@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { itemsFromRun, REDACTED_NOTE, type StackExport } from "../../tools/export";
+import { REDACTED_NOTE, type StackExport } from "../../tools/export";
+import { itemsFromRun } from "../../tools/run-items";
 import { SECRET_SIG, SIG_KEY } from "../../tools/model";
 import { placeholderKeys } from "../../tools/placeholder-keys";
 import { vaultPlaceholders } from "../../tools/placeholders";
@@ -183,7 +184,7 @@ async function secretPlaceholders(): Promise<string[]> {
     relay: { host: "relay.invalid", port: 587 },
     probeMailbox: "probe@example.org",
   };
-  const data = vaultPlaceholders(opts, await placeholderKeys);
+  const data = vaultPlaceholders(opts, await placeholderKeys());
   const values = [...Object.values(data.platform), ...Object.values(data.personal)];
   return [...new Set(values.flatMap((v) => v.match(placeholderToken) ?? []))];
 }

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { renderDiagramDoc } from "../../tools/diagram";
-import { itemsFromRun } from "../../tools/export";
+import { itemsFromRun } from "../../tools/run-items";
 import { prodRun } from "../helpers/program";
 import { ROOT } from "./support";
 

@@ -37,6 +37,8 @@ import {
 export interface Misconfiguration {
   title: string;
   policy: string;
+  /** Other policies that refuse the same stack by their own invariant. */
+  also?: string[];
   message: RegExp;
   stack: () => AnalyzerResource[];
 }
@@ -101,6 +103,7 @@ export const CORPUS: Misconfiguration[] = [
   {
     title: "a PrometheusRule on a cluster that runs the prometheus chart",
     policy: PROM,
+    also: ["closed-world"],
     message: /PrometheusRule .* reads no PrometheusRule; .*prometheusChartValues/,
     stack: () =>
       withResource(operatorObject("PrometheusRule", { groups: [{ name: "mail", rules: [] }] })),
@@ -108,6 +111,7 @@ export const CORPUS: Misconfiguration[] = [
   {
     title: "a PodMonitor for the old exporter on a cluster that runs the prometheus chart",
     policy: PROM,
+    also: ["closed-world"],
     message: /PodMonitor .* installs no monitoring\.coreos\.com CRDs .* prometheus\.io\/scrape/,
     stack: () =>
       withResource(
@@ -149,6 +153,7 @@ export const CORPUS: Misconfiguration[] = [
   {
     title: "a second rule file beside the checked one, under a name the server never mounts",
     policy: PROM,
+    also: ["plain-text-public"],
     message:
       /was checked for ConfigMap mailserver-prometheus-rules, not monitoring\/mailserver-extra-rules/,
     stack: () => [...goodStack(), rulesConfigMap(observedServer(), "mailserver-extra-rules")],
@@ -408,6 +413,7 @@ export const CORPUS: Misconfiguration[] = [
   {
     title: "Brevo SMTP key pasted into the env ConfigMap",
     policy: "no-literal-secrets",
+    also: ["plain-text-public"],
     message: /ConfigMap key RELAY_PASSWORD: the value looks like a Brevo SMTP key/,
     stack: () => env({ RELAY_USER: "a7e778001@smtp-brevo.com", RELAY_PASSWORD: FAKE_BREVO_KEY }),
   },
@@ -524,6 +530,42 @@ export const CORPUS: Misconfiguration[] = [
           ...GOOD_ACQUISITION.slice(0, 2),
           acquisitionDoc("dovecot", "containerd", undefined, false),
         ]),
+      ),
+  },
+  {
+    title: "CrowdSec datasource with a misspelt key (poll_without_inotfy)",
+    policy: "crowdsec-acquisition-loads",
+    message: /datasource 3: key poll_without_inotfy is not a v1\.7\.8 file datasource field/,
+    stack: () =>
+      withResource(
+        crowdsecAcquisition([
+          ...GOOD_ACQUISITION.slice(0, 2),
+          `${GOOD_ACQUISITION[2] ?? ""}\npoll_without_inotfy: true`,
+        ]),
+      ),
+  },
+  {
+    title: "the mail env ConfigMap in a Helm release the pack never sees",
+    policy: "closed-world",
+    message:
+      /cannot verify: kubernetes:helm\.sh\/v3:Release mail-env: it renders objects the pack never sees/,
+    stack: () => [
+      ...goodStack(),
+      {
+        type: "kubernetes:helm.sh/v3:Release",
+        name: "mail-env",
+        properties: { chart: "./mail-env", namespace: "mailserver" },
+      },
+    ],
+  },
+  {
+    title: "the LDAP bind password as a plain env literal of the mail container",
+    policy: "plain-text-public",
+    also: ["no-literal-secrets"],
+    message: /env literal LDAP_BIND_PW is a docker-mailserver credential/,
+    stack: () =>
+      withResource(
+        mailDeployment([dmsContainer({ env: [{ name: "LDAP_BIND_PW", value: "horse-staple" }] })]),
       ),
   },
   {

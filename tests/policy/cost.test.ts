@@ -67,7 +67,9 @@ describe("pack cost: shared parses", () => {
     }
     assert.ok(globMatches("/var/log/*/x.log", "/var/log/a/x.log"));
     assert.ok(!globMatches("/var/log/*/x.log", "/var/log/a/b/x.log"));
-    assert.ok(globMatches("/var/log/**/x.log", "/var/log/a/b/x.log"));
+    // Go's filepath.Match: `**` is two `*`, each within one path segment.
+    assert.ok(!globMatches("/var/log/**/x.log", "/var/log/a/b/x.log"));
+    assert.ok(globMatches("/var/log/**/x.log", "/var/log/a/x.log"));
   });
 
   it("parses two acquisition texts apart and shares one frozen result per text", () => {

@@ -1,7 +1,7 @@
 /** A realistic "good" mail stack as the program will declare it, plus builders for variants. */
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { OBSERVED_SERVER_ANNOTATION } from "../../lib/prometheus-chart";
-import type { AnalyzerResource } from "../../tools/analyzer";
+import type { AnalyzerResource, PackConfig } from "../../tools/analyzer";
 import { liveAgentFor, mergeValues, OWNER_VALUES, type Values } from "../../tools/crowdsec-agent";
 
 export const T = {
@@ -22,6 +22,29 @@ export const T = {
   crowdsecComponent: "mailserver:crowdsec:CrowdSecAcquisition",
   preflight: "mailserver:preflight:ClusterPreflight",
 } as const;
+
+/**
+ * The pack config the good stack passes under: its public text listed in plain-text-public as an
+ * operator would list it (plus one listed ConfigMap the plain-text family adds).
+ */
+export const GOOD_STACK_PACK_CONFIG: PackConfig = {
+  "plain-text-public": {
+    publicFiles: {
+      "monitoring/mailserver-prometheus-rules": ["mailserver.rules.yml"],
+      "crowdsec/crowdsec-mail-acquisition": ["acquis-mail.yaml"],
+      "mailserver/webmail-motd": ["motd.txt"],
+    },
+    publicEnv: {
+      "mailserver/roundcubemail/roundcubemail": [
+        "ROUNDCUBEMAIL_DEFAULT_HOST",
+        "ROUNDCUBEMAIL_DEFAULT_PORT",
+        "ROUNDCUBEMAIL_SMTP_SERVER",
+        "ROUNDCUBEMAIL_DB_HOST",
+      ],
+      "mailserver/email-roundtrip-monitor/probe": ["IMAP_HOST"],
+    },
+  },
+};
 
 export interface InventoryFixture {
   services: Record<string, unknown>[];

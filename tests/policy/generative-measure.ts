@@ -3,26 +3,27 @@
  * ones it blocks. `npx ts-node --transpile-only tests/policy/generative-measure.ts [runs] [packDir]`
  */
 import { PolicyPackClient } from "../../tools/analyzer";
-import { FAMILIES, SEED } from "./generative";
-import { PREFLIGHT_FAMILIES } from "./generative-preflight";
-import { SEAM_FAMILIES } from "./generative-seams";
+import { RUNS_WITH } from "./families";
+import { SEED } from "./generative";
 import { tally } from "./generative-run";
 import { PACK_DIR } from "./harness";
 
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 40);
-  const pack = await PolicyPackClient.start(process.argv[3] ?? PACK_DIR);
   const started = Date.now();
   console.log("policy\tviolating\tcaught\tlegit\tfalse positives");
-  try {
-    for (const family of [...FAMILIES, ...SEAM_FAMILIES, ...PREFLIGHT_FAMILIES]) {
-      const t = await tally(pack, family, SEED, runs);
-      console.log(`${t.policy}\t${t.violating}\t${t.caught}\t${t.legit}\t${t.falsePositives}`);
-      if (process.env.VERBOSE)
-        for (const f of t.failures) console.log(`  ${f.replace(/\n/g, "\n    ")}`);
+  for (const { config, families } of RUNS_WITH) {
+    const pack = await PolicyPackClient.start(process.argv[3] ?? PACK_DIR, config);
+    try {
+      for (const family of families) {
+        const t = await tally(pack, family, SEED, runs);
+        console.log(`${t.policy}\t${t.violating}\t${t.caught}\t${t.legit}\t${t.falsePositives}`);
+        if (process.env.VERBOSE)
+          for (const f of t.failures) console.log(`  ${f.replace(/\n/g, "\n    ")}`);
+      }
+    } finally {
+      await pack.close();
     }
-  } finally {
-    await pack.close();
   }
   console.log(`elapsed ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

@@ -1,34 +1,34 @@
 /**
- * The generative corpus through the Analyzer protocol: one pack process for every family,
- * seeded sampling (SEED) so a failure reproduces; RUNS variants of each kind per policy keep the
- * suite short (about 11 s for 25 families on two cores). `tests/policy/generative-measure.ts`
- * prints the tally.
+ * The generative corpus through the Analyzer protocol: one pack process per config of
+ * tests/policy/families.ts, seeded sampling (SEED) so a failure reproduces; RUNS variants of each
+ * kind per policy keep the suite short. `tests/policy/generative-measure.ts` prints the tally.
  */
 import * as assert from "node:assert/strict";
-import { FAMILIES, SEED } from "./generative";
-import { PREFLIGHT_FAMILIES } from "./generative-preflight";
-import { SEAM_FAMILIES } from "./generative-seams";
+import { RUNS_WITH } from "./families";
+import { SEED } from "./generative";
 import { tally } from "./generative-run";
 import { usePack } from "./harness";
 
 const RUNS = 8;
-const ALL = [...FAMILIES, ...SEAM_FAMILIES, ...PREFLIGHT_FAMILIES];
 
 describe("generative corpus (fast-check, seeded)", () => {
-  const pack = usePack();
+  const runs = RUNS_WITH.map((r) => ({ ...r, pack: usePack(r.config) }));
 
   it("has a family for every policy of the pack", async () => {
-    const info = await pack().getAnalyzerInfo();
+    const info = await runs[0].pack().getAnalyzerInfo();
     const names = info.policies.map((p) => p.name).sort();
-    assert.deepEqual([...new Set(ALL.map((f) => f.policy))].sort(), names);
+    const covered = RUNS_WITH.flatMap((r) => r.families.map((f) => f.policy));
+    assert.deepEqual([...new Set(covered)].sort(), names);
   });
 
-  for (const family of ALL) {
-    it(`${family.policy}: catches every violating variant, blocks no legitimate one`, async () => {
-      const t = await tally(pack(), family, SEED, RUNS);
-      assert.ok(t.violating >= RUNS);
-      assert.ok(t.legit >= RUNS);
-      assert.deepEqual(t.failures, []);
-    });
+  for (const { families, pack } of runs) {
+    for (const family of families) {
+      it(`${family.policy}: catches every violating variant, blocks no legitimate one`, async () => {
+        const t = await tally(pack(), family, SEED, RUNS);
+        assert.ok(t.violating >= RUNS);
+        assert.ok(t.legit >= RUNS);
+        assert.deepEqual(t.failures, []);
+      });
+    }
   }
 });

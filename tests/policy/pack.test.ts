@@ -34,6 +34,9 @@ const EXPECTED_LEVELS: Record<string, string> = {
   "mail-address-free": "mandatory",
   "mail-nodeports-free": "mandatory",
   "mounted-secrets-present": "mandatory",
+  "plain-text-public": "mandatory",
+  "crowdsec-acquisition-loads": "mandatory",
+  "closed-world": "mandatory",
 };
 
 const prodConfig = JSON.parse(

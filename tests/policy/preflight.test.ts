@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { analyze } from "../../tools/analysis";
 import type { PackConfig } from "../../tools/analyzer";
-import { itemsFromRun } from "../../tools/export";
+import { itemsFromRun } from "../../tools/run-items";
 import type { Violation } from "../../tools/model";
 import type { Fact, World } from "../../tools/world";
 import { loadStackConfig, readyWorld, runProgram } from "../helpers/program";

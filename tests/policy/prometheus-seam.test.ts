@@ -6,7 +6,7 @@
 import * as assert from "node:assert/strict";
 import type { AnalyzerResource } from "../../tools/analyzer";
 import { UNKNOWN } from "../../tools/analyzer";
-import { itemsFromRun } from "../../tools/export";
+import { itemsFromRun } from "../../tools/run-items";
 import { liveCluster, liveKey } from "../../tools/live-cluster";
 import { prodRun } from "../helpers/program";
 import { analyzeAll, mandatory, summary, usePack } from "./harness";

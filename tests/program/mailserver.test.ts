@@ -198,7 +198,7 @@ describe("mail server component", () => {
           relay: { host: "smtp-relay.brevo.com", port: 587 },
           probeMailbox: "spam@viktorbarzin.me",
         },
-        await placeholderKeys,
+        await placeholderKeys(),
       );
       const secretValues = [
         ...Object.values(placeholders.platform),

@@ -5,9 +5,10 @@
  * compares the template annotation; a change to neither pod leaves both annotations alone.
  */
 import { strict as assert } from "node:assert";
-import type { ProgramRun, VaultAnswer } from "../../tools/mock-program";
+import type { ProgramRun } from "../../tools/mock-program";
+import { placeholderVault, type VaultAnswer } from "../../tools/mock-vault";
+import { placeholderKeys } from "../../tools/placeholder-keys";
 import { at, find, loadStackConfig, prodRun, readyWorld, runProgram } from "../helpers/program";
-import { placeholderKeys, placeholderVault } from "../../tools/mock-program";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const CM = "kubernetes:core/v1:ConfigMap";
@@ -69,7 +70,7 @@ describe("pod-template checksums", () => {
 
   it("change Roundcube's when its database password changes (read through secretKeyRef)", async () => {
     const config = loadStackConfig("prod");
-    const placeholders = placeholderVault(config, await placeholderKeys, readyWorld());
+    const placeholders = placeholderVault(config, await placeholderKeys(), readyWorld());
     const vault: VaultAnswer = (mount, name) => {
       const d = placeholders(mount, name);
       return "mailserver_roundcubemail_db_password" in d

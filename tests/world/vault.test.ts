@@ -6,13 +6,9 @@
  */
 import * as assert from "node:assert/strict";
 import { VAULT_ENCODING, VAULT_KEYS } from "../../lib/secrets";
-import {
-  loadStackConfig,
-  placeholderKeys,
-  placeholderVault,
-  runProgram,
-  type VaultAnswer,
-} from "../../tools/mock-program";
+import { loadStackConfig, runProgram } from "../../tools/mock-program";
+import { placeholderVault, type VaultAnswer } from "../../tools/mock-vault";
+import { placeholderKeys } from "../../tools/placeholder-keys";
 import { vaultFacts } from "../../tools/world-answers";
 import { loadWorld } from "../../tools/world";
 
@@ -50,7 +46,7 @@ describe("Vault: the owner's encoding", () => {
 
   it("the mocked Vault stores the DKIM key, the relay line and the aliases as JSON string literals", async () => {
     const config = loadStackConfig("prod");
-    const data = placeholderVault(config, await placeholderKeys, world)("secret", "platform");
+    const data = placeholderVault(config, await placeholderKeys(), world)("secret", "platform");
     for (const key of ["mailserver_opendkim_key", "mailserver_sasl_passwd", "mailserver_aliases"]) {
       const stored = data[key] ?? "";
       assert.equal(stored[0], '"', `${key} is stored quoted`);
@@ -77,7 +73,7 @@ describe("Vault: the owner's encoding", () => {
   for (const key of ["mailserver_opendkim_key", "mailserver_sasl_passwd", "mailserver_aliases"]) {
     it(`a raw (unencoded) ${key} fails naming the path and key, never the value`, async () => {
       const config = loadStackConfig("prod");
-      const placeholders = placeholderVault(config, await placeholderKeys, ready);
+      const placeholders = placeholderVault(config, await placeholderKeys(), ready);
       const raw = (v: string) => JSON.parse(v) as string;
       const vault: VaultAnswer = (mount, name) => {
         const d = { ...placeholders(mount, name) };

@@ -1,0 +1,31 @@
+/**
+ * Every generative family, and how the pack runs them: plain-text-public refuses any plain text
+ * not listed, so the families that vary ConfigMaps and env freely run with it off, and its own
+ * family runs with the good stack's public text listed.
+ */
+import type { PackConfig } from "../../tools/analyzer";
+import { FAMILIES, type Family } from "./generative";
+import { closedWorldFamily } from "./generative-closed-world";
+import { crowdsecLoadsFamily } from "./generative-crowdsec-loads";
+import { dkimTagsFamily } from "./generative-dkim-tags";
+import { kubeProxyFamily } from "./generative-kube-proxy";
+import { GOOD_STACK_PACK_CONFIG } from "./fixtures";
+import { plainTextFamily } from "./generative-plain-text";
+import { PREFLIGHT_FAMILIES } from "./generative-preflight";
+import { SEAM_FAMILIES } from "./generative-seams";
+
+export const RUNS_WITH: { config: PackConfig; families: Family[] }[] = [
+  {
+    config: { "plain-text-public": "disabled" },
+    families: [
+      ...FAMILIES,
+      ...SEAM_FAMILIES,
+      ...PREFLIGHT_FAMILIES,
+      closedWorldFamily,
+      crowdsecLoadsFamily,
+      kubeProxyFamily,
+      dkimTagsFamily,
+    ],
+  },
+  { config: GOOD_STACK_PACK_CONFIG, families: [plainTextFamily] },
+];
