@@ -69,12 +69,36 @@ function checkClaimTemplates(
   }
 }
 
+/**
+ * Deleting a Namespace deletes every object in it, claims included, whatever Pulumi's `protect`
+ * says about them (Kubernetes "Namespaces": deleting a namespace deletes all its resources); so
+ * the namespace that holds mail data must itself be protected.
+ */
+function checkNamespace(
+  props: Plain,
+  name: string,
+  protect: boolean,
+  cfg: Config,
+  report: ReportViolation,
+  gaps: PreviewGaps,
+): void {
+  const ns = nameOf(props, name);
+  if (gaps.check(ns) || ns !== cfg.namespace || protect) return;
+  report(
+    `Namespace ${ns} holds the mail data claims, and deleting it deletes them however they are protected; create it with { protect: true, retainOnDelete: true }.`,
+  );
+}
+
 function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const kind = kindOf(args.type);
-  if (kind !== "StatefulSet" && kind !== "PersistentVolumeClaim") return;
+  if (kind !== "StatefulSet" && kind !== "PersistentVolumeClaim" && kind !== "Namespace") return;
   const props = toPlain(args.props);
   const gaps = new PreviewGaps();
+  if (kind === "Namespace") {
+    checkNamespace(props, args.name, args.opts.protect, cfg, report, gaps);
+    return gaps.settle();
+  }
   if (kind === "StatefulSet") {
     checkClaimTemplates(props, cfg, report, gaps);
     return gaps.settle();
@@ -92,7 +116,8 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
 
 export const mailDataProtected: ResourceValidationPolicy = {
   name: "mail-data-protected",
-  description: "PVCs in the mail namespace or named mailserver-data* have protect: true.",
+  description:
+    "PVCs in the mail namespace or named mailserver-data*, and the mail Namespace, have protect: true.",
   enforcementLevel: "mandatory",
   configSchema,
   validateResource,

@@ -15,6 +15,7 @@ import {
   goodStack,
   GOOD_ACQUISITION,
   mailDeployment,
+  mailNamespace,
   mailEnv,
   mailService,
   mtaStsDomain,
@@ -567,6 +568,12 @@ export const CORPUS: Misconfiguration[] = [
       withResource(
         mailDeployment([dmsContainer({ env: [{ name: "LDAP_BIND_PW", value: "horse-staple" }] })]),
       ),
+  },
+  {
+    title: "the mail Namespace unprotected (its deletion takes the claims with it)",
+    policy: "mail-data-protected",
+    message: /Namespace mailserver holds the mail data claims/,
+    stack: () => withResource(mailNamespace(false)),
   },
   {
     title: "roundtrip probe every minute",

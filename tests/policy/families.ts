@@ -9,6 +9,7 @@ import { closedWorldFamily } from "./generative-closed-world";
 import { crowdsecLoadsFamily } from "./generative-crowdsec-loads";
 import { dkimTagsFamily } from "./generative-dkim-tags";
 import { kubeProxyFamily } from "./generative-kube-proxy";
+import { namespaceFamily } from "./generative-namespace";
 import { GOOD_STACK_PACK_CONFIG } from "./fixtures";
 import { plainTextFamily } from "./generative-plain-text";
 import { PREFLIGHT_FAMILIES } from "./generative-preflight";
@@ -25,6 +26,7 @@ export const RUNS_WITH: { config: PackConfig; families: Family[] }[] = [
       crowdsecLoadsFamily,
       kubeProxyFamily,
       dkimTagsFamily,
+      namespaceFamily,
     ],
   },
   { config: GOOD_STACK_PACK_CONFIG, families: [plainTextFamily] },

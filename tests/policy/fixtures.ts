@@ -249,6 +249,10 @@ export function mailService(
   };
 }
 
+export function mailNamespace(protect: boolean, name = "mailserver"): AnalyzerResource {
+  return { type: T.namespace, name, properties: { metadata: { name } }, options: { protect } };
+}
+
 export function pvc(name: string, protect: boolean, namespace = "mailserver"): AnalyzerResource {
   return {
     type: T.pvc,
@@ -559,7 +563,7 @@ export function rulesConfigMap(
 
 export function goodStack(): AnalyzerResource[] {
   return [
-    { type: T.namespace, name: "mailserver", properties: { metadata: { name: "mailserver" } } },
+    mailNamespace(true),
     configMap("mailserver-env", "mailserver", mailEnv()),
     mailDeployment(),
     mailService(),
