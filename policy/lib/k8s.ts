@@ -2,7 +2,7 @@
 import { memoize } from "./memo";
 import { at, isObject, list, str, Unknown, type Plain, type PlainObject } from "./plain";
 
-const TYPE_RE = /^kubernetes:([a-z.]+)\/(v[0-9a-z]+):([A-Za-z]+)$/;
+const TYPE_RE = /^kubernetes:([a-z0-9.-]+)\/(v[0-9a-z]+):([A-Za-z]+)$/;
 
 /**
  * Kind of a Kubernetes resource type token ("kubernetes:apps/v1:Deployment" -> "Deployment").

@@ -159,14 +159,16 @@ export type EnvSource =
   | { kind: "env"; container: string }
   | { kind: "valueFrom"; container: string }
   | { kind: "configMap"; name: string; key: string; prefix: string; resource: StackResource }
-  | { kind: "secret"; name: string; resource?: StackResource };
+  | { kind: "secret"; name: string; resource?: StackResource }
+  /** An envFrom ConfigMap the stack does not hold: it may set any key. */
+  | { kind: "unresolved"; name: string };
 
 /** Where a container's effective value of an env var comes from. */
 export type EnvValue =
   | { kind: "literal"; value: string; source: EnvSource }
   | { kind: "opaque"; source: EnvSource }
   | { kind: "unknown"; value: Unknown; source?: EnvSource }
-  | { kind: "missing"; unresolved: string[]; consulted: StackResource[] };
+  | { kind: "missing"; consulted: StackResource[] };
 
 /** What one envFrom entry contributes to `key`, or undefined when it does not set it. */
 function envFromValue(
@@ -174,7 +176,6 @@ function envFromValue(
   namespace: string,
   source: Plain,
   key: string,
-  unresolved: string[],
   consulted: StackResource[],
 ): EnvValue | undefined {
   const prefix = str(at(source, "prefix")) ?? "";
@@ -197,8 +198,7 @@ function envFromValue(
   if (typeof cmName !== "string") return undefined;
   const cm = findObject(resources, "ConfigMap", namespace, cmName);
   if (!cm) {
-    unresolved.push(cmName);
-    return undefined;
+    return { kind: "opaque", source: { kind: "unresolved", name: cmName } };
   }
   consulted.push(cm);
   const value = at(cm.props, "data", bare);
@@ -218,10 +218,9 @@ export function effectiveEnv(
   key: string,
 ): EnvValue {
   let found: EnvValue | undefined;
-  const unresolved: string[] = [];
   const consulted: StackResource[] = [];
   for (const source of list(c.container.container.envFrom)) {
-    found = envFromValue(resources, c.namespace, source, key, unresolved, consulted) ?? found;
+    found = envFromValue(resources, c.namespace, source, key, consulted) ?? found;
   }
   for (const entry of list(c.container.container.env)) {
     if (at(entry, "name") !== key) continue;
@@ -232,5 +231,5 @@ export function effectiveEnv(
       found = { kind: "literal", value, source: { kind: "env", container } };
     else found = { kind: "opaque", source: { kind: "valueFrom", container } };
   }
-  return found ?? { kind: "missing", unresolved, consulted };
+  return found ?? { kind: "missing", consulted };
 }

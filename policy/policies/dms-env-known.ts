@@ -37,7 +37,13 @@ import {
   podSpecOf,
 } from "../lib/k8s";
 import { at, keysOf, list, PreviewGaps, str, toPlain } from "../lib/plain";
-import { dmsContainers, envFromConfigMaps, findObject, plainResources } from "../lib/stack";
+import {
+  dmsContainers,
+  envFromConfigMaps,
+  findObject,
+  plainResources,
+  type DmsContainer,
+} from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
   properties: {
@@ -119,6 +125,10 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
   gaps.settle();
 }
 
+/** An envFrom source outside the stack: which variables it gives docker-mailserver is unseen. */
+const unheld = (kind: string, id: string, c: DmsContainer) =>
+  `cannot verify: container ${c.container.name} of ${c.workloadName} takes its env from ${kind} ${id}, which this stack does not hold, so the pack cannot see which variables it sets; create it in the stack or inline its variables in the env ConfigMap.`;
+
 /**
  * envFrom sources the per-resource check cannot judge: ConfigMaps not listed in envConfigMaps,
  * any ConfigMap used with a prefix (the container sees prefix + key), and Secrets in the stack.
@@ -134,7 +144,11 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
       const id = `${c.namespace}/${cm.name}`;
       const listed = c.namespace === cfg.namespace && cfg.envConfigMaps.includes(cm.name);
       const judged = listed && cm.prefix === "";
-      if (!cm.resource || judged || seen.has(`${id}:${cm.prefix}`)) continue;
+      if (!cm.resource) {
+        report(unheld("ConfigMap", id, c), c.workload.urn);
+        continue;
+      }
+      if (judged || seen.has(`${id}:${cm.prefix}`)) continue;
       seen.add(`${id}:${cm.prefix}`);
       const keys = keysOf(cm.resource.props, ["data"], gaps).map((k) => cm.prefix + k);
       const how = cm.prefix ? ` (envFrom prefix ${cm.prefix})` : "";
@@ -144,7 +158,10 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
       const name = at(source, "secretRef", "name");
       if (gaps.check(name, c.workload.name) || typeof name !== "string") continue;
       const secret = findObject(resources, "Secret", c.namespace, name);
-      if (!secret) continue;
+      if (!secret) {
+        report(unheld("Secret", `${c.namespace}/${name}`, c), c.workload.urn);
+        continue;
+      }
       const prefix = str(at(source, "prefix")) ?? "";
       const keys = keysOf(secret.props, ["data", "stringData"], gaps).map((k) => prefix + k);
       checkKeys(keys, `Secret ${c.namespace}/${name}`, cfg, report, secret.urn);

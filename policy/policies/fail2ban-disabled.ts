@@ -99,6 +99,8 @@ function describe(source: EnvSource): string {
       return `Secret ${source.name}${source.resource ? "" : " (not in this stack)"}`;
     case "valueFrom":
       return "a valueFrom reference";
+    case "unresolved":
+      return `envFrom ConfigMap ${source.name}, which this stack does not hold (cannot verify what it sets)`;
     case "env":
       return "its env";
   }
@@ -110,12 +112,9 @@ function verdict(v: EnvValue, container: string, who: string): string | undefine
     case "unknown":
       return undefined;
     case "missing": {
-      const unresolved = v.unresolved.length
-        ? ` (envFrom ConfigMaps not in this stack: ${v.unresolved.join(", ")})`
-        : "";
       const consulted = v.consulted.map((r) => `ConfigMap ${r.name}`).join(", ");
       const none = consulted ? `: ${consulted} does not set ${KEY}` : "";
-      return `${who} gets no ${KEY}${unresolved}${none}; add ${KEY}: "0" to its env ConfigMap so the decision is explicit.`;
+      return `${who} gets no ${KEY}${none}; add ${KEY}: "0" to its env ConfigMap so the decision is explicit.`;
     }
     case "opaque":
       return `${who} takes ${KEY} from ${describe(v.source)}, which cannot be audited; set the literal "0" instead.`;

@@ -165,6 +165,13 @@ function dmsPrivateReason(key: string): string | undefined {
   return undefined;
 }
 
+/** Worker binding types whose value is readable in the dashboard and the script's settings. */
+const PLAIN_BINDINGS = ["plain_text", "json"];
+
+/** A namespace the stack is not known to deploy into (often `default`, by omission). */
+const outside = (what: string, id: string, ns: string) =>
+  `cannot verify: ${what} ${id} is in namespace ${ns}, which is not one the stack deploys into (plain-text-public.namespaces); set metadata.namespace or add the namespace to the list.`;
+
 const TO_SECRET = "move it to a Secret (from Vault) or list it in plain-text-public";
 
 function checkConfigMap(
@@ -176,7 +183,8 @@ function checkConfigMap(
 ) {
   const ns = namespaceOf(props);
   const cmName = nameOf(props, name);
-  if (gaps.check(ns, name) || gaps.check(cmName, name) || !cfg.namespaces.includes(ns)) return;
+  if (gaps.check(ns, name) || gaps.check(cmName, name)) return;
+  if (!cfg.namespaces.includes(ns)) return report(outside("ConfigMap", `${ns}/${cmName}`, ns));
   const id = `${ns}/${cmName}`;
   const keys = keysOf(props, ["data", "binaryData"], gaps);
   if (ns === cfg.namespace && cfg.envConfigMaps.includes(cmName)) {
@@ -221,7 +229,7 @@ function checkContainer(
     if (gaps.check(v, `${id} ${field}`)) return;
     for (const w of list(v)) {
       if (gaps.check(w, `${id} ${field}`)) return;
-      words.push(JSON.stringify(w));
+      words.push(typeof w === "string" ? w : JSON.stringify(w));
     }
   }
   const known = cfg.publicCommands[id];
@@ -242,7 +250,8 @@ function checkWorkload(
 ) {
   const ns = namespaceOf(props);
   const workload = nameOf(props, name);
-  if (gaps.check(ns, name) || gaps.check(workload, name) || !cfg.namespaces.includes(ns)) return;
+  if (gaps.check(ns, name) || gaps.check(workload, name)) return;
+  if (!cfg.namespaces.includes(ns)) return report(outside("workload", `${ns}/${workload}`, ns));
   for (const c of containersOf(podSpecOf(type, props))) {
     checkContainer(`${ns}/${workload}/${c.name}`, c, cfg, report, gaps);
   }
@@ -258,12 +267,13 @@ function checkWorker(
   const bindings = at(props, "bindings");
   if (gaps.check(bindings, name)) return;
   for (const b of list(bindings)) {
-    if (!isObject(b) || b.type !== "plain_text") continue;
-    if (gaps.check(b.name, name)) continue;
+    if (!isObject(b) || gaps.check(b.type, name) || gaps.check(b.name, name)) continue;
+    const type = str(b.type) ?? "";
+    if (!PLAIN_BINDINGS.includes(type)) continue;
     const binding = JSON.stringify(b.name);
     if (typeof b.name === "string" && cfg.publicBindings.includes(b.name)) continue;
     report(
-      `Worker ${name} plain_text binding ${binding} is readable in the Cloudflare dashboard and state; use a secret_text binding or list it in plain-text-public.publicBindings.`,
+      `Worker ${name} ${type} binding ${binding} is readable in the Cloudflare dashboard and state; use a secret_text binding or list it in plain-text-public.publicBindings.`,
     );
   }
 }
