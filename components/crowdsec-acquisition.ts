@@ -22,6 +22,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { agentValues, agentValuesYaml, agentView, type LiveAgent } from "../lib/crowdsec-agent";
+import { COMPONENT_TYPE } from "../lib/component-types";
 
 export type ContainerRuntime = "containerd" | "docker";
 
@@ -120,6 +121,7 @@ function readAgent(
 }
 
 export class CrowdSecAcquisition extends pulumi.ComponentResource {
+  public static readonly TYPE = COMPONENT_TYPE.crowdsec;
   public readonly configMapName: pulumi.Output<string>;
   public readonly collections: string[];
   /** The live agent as read at preview: what the policy pack checks the seam against. */
@@ -128,7 +130,7 @@ export class CrowdSecAcquisition extends pulumi.ComponentResource {
   public readonly agentValues: pulumi.Output<string>;
 
   constructor(name: string, args: CrowdSecAcquisitionArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mailserver:crowdsec:CrowdSecAcquisition", name, {}, opts);
+    super(CrowdSecAcquisition.TYPE, name, {}, opts);
     const acquisition = renderAcquisition(args);
     const configMap = new k8s.core.v1.ConfigMap(
       `${name}-acquisition`,

@@ -8,6 +8,7 @@ import {
   type PlannedRecord,
 } from "../lib/dns-plan";
 import { dkimRecord, txtContent } from "../lib/dns-text";
+import { COMPONENT_TYPE } from "../lib/component-types";
 
 export type { DkimCname, MxHost } from "../lib/dns-plan";
 
@@ -48,6 +49,7 @@ const TTL_AUTO = 1;
  * `_mta-sts` record is refused instead, naming the host and the config key that lists it.
  */
 export class DnsRecords extends pulumi.ComponentResource {
+  public static readonly TYPE = COMPONENT_TYPE.dns;
   public readonly zoneId: pulumi.Output<string>;
   /** Cloudflare account of the zone, for account-level resources such as Workers. */
   public readonly accountId: pulumi.Output<string>;
@@ -61,7 +63,7 @@ export class DnsRecords extends pulumi.ComponentResource {
   public readonly mtaStsPolicyId: string;
 
   constructor(name: string, args: DnsRecordsArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mailserver:dns:DnsRecords", name, {}, opts);
+    super(DnsRecords.TYPE, name, {}, opts);
     const invalid = (message: string) => new Error(`DnsRecords "${name}": ${message}`);
     const plan = guard(invalid, () =>
       planMailDns({ ...args, dkimSelectors: args.dkimKeys.map((k) => k.selector) }),
@@ -99,7 +101,7 @@ export class DnsRecords extends pulumi.ComponentResource {
             ? { dependsOn: args.mtaStsServedBy }
             : {}),
           ...(args.adopt ?? adoptNothing)(
-            "mailserver:dns:DnsRecords",
+            DnsRecords.TYPE,
             TYPES.dnsRecord,
             `${name}-${record.key}`,
           ),

@@ -16,6 +16,7 @@ import { mailboxesOf, withExtraAliases, type ExtraAlias } from "../lib/accounts"
 import { sha256Hex } from "../lib/hash";
 import type { SecretRef } from "../lib/cluster-inventory";
 import type { MailSecrets } from "../lib/secrets";
+import { COMPONENT_TYPE } from "../lib/component-types";
 
 /** What the mail server runs as: image, names, relay, limits and storage. */
 export interface MailServerSettings {
@@ -512,6 +513,7 @@ const SECRET_FILES = [
 ] as const;
 
 export class MailServer extends pulumi.ComponentResource {
+  public static readonly TYPE = COMPONENT_TYPE.mail;
   public readonly namespace: pulumi.Output<string>;
   public readonly serviceName: pulumi.Output<string>;
   /** The NodePort Service of the PROXY-v2 path (absent without `proxy` settings). */
@@ -539,11 +541,11 @@ export class MailServer extends pulumi.ComponentResource {
   public readonly mountedSecrets: SecretRef[];
 
   constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mailserver:mail:MailServer", name, {}, opts);
+    super(MailServer.TYPE, name, {}, opts);
     const { settings: config, domain } = args;
     const labels = { ...MAIL_POD_LABELS };
     const adopt = (type: string, child: string) =>
-      (args.adopt ?? adoptNothing)("mailserver:mail:MailServer", type, child);
+      (args.adopt ?? adoptNothing)(MailServer.TYPE, type, child);
 
     // Deleting a namespace deletes every claim in it, protected or not: the namespace itself is
     // protected and left in the cluster when removed from the program.

@@ -30,6 +30,7 @@ import {
   RULES_FILE,
   SERVER_CONFIG_KEY,
 } from "../lib/prometheus-chart";
+import { COMPONENT_TYPE } from "../lib/component-types";
 
 /**
  * Probe metrics, pushed by the script to the Pushgateway; the alerts read them. The names and the
@@ -321,6 +322,7 @@ export function probeSecretData(secrets: ProbeSecrets): Record<string, pulumi.Ou
 }
 
 export class Monitoring extends pulumi.ComponentResource {
+  public static readonly TYPE = COMPONENT_TYPE.monitoring;
   /** The ConfigMap (chart) or PrometheusRule (operator) that carries the alerts. */
   public readonly rulesName: pulumi.Output<string>;
   public readonly cronJobName: pulumi.Output<string>;
@@ -328,7 +330,7 @@ export class Monitoring extends pulumi.ComponentResource {
   public readonly chartValues?: pulumi.Output<string>;
 
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mailserver:monitoring:Monitoring", name, {}, opts);
+    super(Monitoring.TYPE, name, {}, opts);
     const groups = pulumi
       .all([args.namespace, args.deploymentName])
       .apply(([namespace, deploymentName]) => alertRuleGroups({ namespace, deploymentName }));

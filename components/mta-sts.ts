@@ -13,6 +13,7 @@ import {
   MTA_STS_WORKER_MODULE,
   MTA_STS_WORKER_SOURCE,
 } from "../lib/mta-sts-worker";
+import { COMPONENT_TYPE } from "../lib/component-types";
 
 export interface MtaStsSiteArgs {
   /** The zone apex; the zone and its account are looked up by this name. */
@@ -25,13 +26,14 @@ export interface MtaStsSiteArgs {
 const COMPATIBILITY_DATE = "2025-06-01";
 
 export class MtaStsSite extends pulumi.ComponentResource {
+  public static readonly TYPE = COMPONENT_TYPE.mtaSts;
   public readonly url: string;
   public readonly scriptName: pulumi.Output<string>;
   /** The resources that serve the policy: what the `_mta-sts` record must wait for. */
   public readonly servedBy: pulumi.Resource[];
 
   constructor(name: string, args: MtaStsSiteArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mailserver:dns:MtaStsSite", name, {}, opts);
+    super(MtaStsSite.TYPE, name, {}, opts);
     const host = `mta-sts.${args.domain}`;
     const zone = cloudflare.getZoneOutput({ filter: { name: args.domain } }, { parent: this });
 

@@ -12,6 +12,7 @@ import {
   type InventoryReader,
   type SecretRef,
 } from "../lib/cluster-inventory";
+import { COMPONENT_TYPE } from "../lib/component-types";
 
 export interface ClusterPreflightArgs {
   /** Reads the inventory (lib/cluster-inventory.ts#kubeApiInventory, or a recorded world). */
@@ -21,7 +22,7 @@ export interface ClusterPreflightArgs {
 }
 
 export class ClusterPreflight extends pulumi.ComponentResource {
-  public static readonly TYPE = "mailserver:preflight:ClusterPreflight";
+  public static readonly TYPE = COMPONENT_TYPE.preflight;
   /** What was read; public data only (never a Secret's content). */
   public readonly inventory: pulumi.Output<ClusterInventory>;
 

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { adoptNothing, TYPES, withSizeIgnored, type Adopt } from "../lib/adopt";
 import { literalEnv, secretEnv } from "../lib/env";
 import { sha256Hex } from "../lib/hash";
+import { COMPONENT_TYPE } from "../lib/component-types";
 
 /** A PersistentVolumeClaim the webmail owns. */
 export interface WebmailVolume {
@@ -136,12 +137,13 @@ export function tlsPeerConfig(mailTlsName: string): string {
 }
 
 export class Webmail extends pulumi.ComponentResource {
+  public static readonly TYPE = COMPONENT_TYPE.webmail;
   public readonly url: pulumi.Output<string>;
   public readonly serviceName: pulumi.Output<string>;
   public readonly claimNames: pulumi.Output<string>[];
 
   constructor(name: string, args: WebmailArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mailserver:webmail:Webmail", name, {}, opts);
+    super(Webmail.TYPE, name, {}, opts);
     const config = args.settings;
     const labels = { ...WEBMAIL_LABELS };
     const meta = (name: string) => ({ name, namespace: args.namespace, labels });
@@ -189,11 +191,7 @@ export class Webmail extends pulumi.ComponentResource {
             protect: true,
             retainOnDelete: true,
             ...withSizeIgnored(
-              (args.adopt ?? adoptNothing)(
-                "mailserver:webmail:Webmail",
-                TYPES.pvc,
-                `${name}-${role}`,
-              ),
+              (args.adopt ?? adoptNothing)(Webmail.TYPE, TYPES.pvc, `${name}-${role}`),
             ),
           },
         ),

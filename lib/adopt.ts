@@ -11,14 +11,15 @@
  * show no `~` on it and no replace (docs/cutover.md, step 9).
  */
 import type * as pulumi from "@pulumi/pulumi";
+import { COMPONENT_TYPE } from "./component-types";
 import type { StackConfig } from "./config";
 import { mailDnsPlanArgs, planMailDns, type PlannedRecord } from "./dns-plan";
 
 /** Logical names of the stateful components in `index.ts`; URNs are built from them. */
 export const COMPONENTS = {
-  mail: { name: "mailserver", type: "mailserver:mail:MailServer" },
-  webmail: { name: "webmail", type: "mailserver:webmail:Webmail" },
-  dns: { name: "dns", type: "mailserver:dns:DnsRecords" },
+  mail: { name: "mailserver", type: COMPONENT_TYPE.mail },
+  webmail: { name: "webmail", type: COMPONENT_TYPE.webmail },
+  dns: { name: "dns", type: COMPONENT_TYPE.dns },
 } as const;
 
 export const TYPES = {
