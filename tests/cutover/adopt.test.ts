@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { TYPES } from "../../lib/adopt";
 import { facts, loadWorld } from "../../tools/world";
 import { main, type Io } from "../../tools/adopt";
+import { InputError } from "../../tools/cli";
 import type { CapturedResource, ProgramRun } from "../../tools/mock-program";
 import { loadStackConfig, runProgram } from "../helpers/program";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare";
@@ -59,7 +60,12 @@ async function adopt(args: string[], env: NodeJS.ProcessEnv = {}) {
   const out: string[] = [];
   const err: string[] = [];
   const io: Io = { stdout: (l) => out.push(l), stderr: (l) => err.push(l) };
-  const code = await main(args, env, io);
+  // Bad input is thrown; the compiled CLI's runCli prints it as one `error:` line and exits 2.
+  const code = await main(args, env, io).catch((e: unknown) => {
+    if (!(e instanceof InputError)) throw e;
+    err.push(`error: ${e.message}`);
+    return 2;
+  });
   return { code, out, err };
 }
 
@@ -305,7 +311,12 @@ describe("cutover: npm run adopt", () => {
   describe("bad input exits 2", () => {
     const cases: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
       ["no --out", ["--records", ZONE_FILE], {}, /--out FILE is required/],
-      ["an unknown option", ["--record", ZONE_FILE, "--out", "x"], {}, /Unknown option '--record'/],
+      [
+        "an unknown option",
+        ["--record", ZONE_FILE, "--out", "x"],
+        {},
+        /unknown option --record \(see --help\)/,
+      ],
       [
         "a malformed zone id",
         ["--records", ZONE_FILE, "--zone-id", "zone", "--out", "x"],
@@ -316,7 +327,7 @@ describe("cutover: npm run adopt", () => {
         "a missing file",
         ["--records", "/nonexistent/zone.json", "--out", "x"],
         {},
-        /cannot read \(ENOENT\)/,
+        /cannot read --records file \/nonexistent\/zone\.json: no such file/,
       ],
       ["neither a file nor a token", ["--out", "x"], {}, /set CLOUDFLARE_API_TOKEN/],
       [
@@ -330,9 +341,20 @@ describe("cutover: npm run adopt", () => {
       it(what, async () => {
         const r = await adopt(args, env);
         assert.equal(r.code, 2, r.err.join("\n"));
-        assert.match(r.err.join("\n"), pattern);
+        assert.equal(r.err.length, 1, r.err.join("\n"));
+        assert.doesNotMatch(r.err[0], /\n/);
+        assert.match(r.err[0], /^error: /);
+        assert.match(r.err[0], pattern);
+        assert.deepEqual(r.out, []);
       });
     }
+
+    it("--help prints the usage and exits 0", async () => {
+      const r = await adopt(["--help"]);
+      assert.equal(r.code, 0);
+      assert.match(r.out.join("\n"), /^usage: npm run adopt -- .*--out FILE$/);
+      assert.deepEqual(r.err, []);
+    });
 
     it("a file that is not a list response, with every problem named", async () => {
       const r = await adopt([
@@ -342,7 +364,9 @@ describe("cutover: npm run adopt", () => {
         "x",
       ]);
       assert.equal(r.code, 2);
-      const text = r.err.join("\n");
+      assert.equal(r.err.length, 1, "every problem on one line");
+      const text = r.err[0];
+      assert.doesNotMatch(text, /\n/);
       assert.match(text, /expected success: true/);
       assert.match(text, /result\.0\.id: expected a 32-hex-digit record id/);
       assert.match(text, /List DNS Records/);

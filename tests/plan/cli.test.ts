@@ -261,6 +261,7 @@ describe("plan and audit CLIs", function () {
     assert.match(plan.stdout, /^Policies:$/m);
     assert.match(plan.stdout, /mailserver-invariants@v[\d.]+ \(local: policy\)/);
     assert.equal(plan.stderr, "");
+    assert.deepEqual(plan.leftover, [], "processes left behind by the plan");
   });
 
   it("plan prints the resource tree with the properties that matter", () => {
@@ -341,6 +342,7 @@ describe("plan and audit CLIs", function () {
     assert.equal(audit.code, plan.code, audit.stderr);
     assert.deepEqual(key(report("audit.json")), key(report("plan.json")));
     assert.match(audit.stdout, /^Policies:$/m);
+    assert.deepEqual(audit.leftover, [], "processes left behind by the audit");
   });
 
   it("audit of a mutated export exits 1 naming the broken policies", () => {
@@ -354,6 +356,7 @@ describe("plan and audit CLIs", function () {
       /- \[mandatory\]\s+fail2ban-disabled\s+\(kubernetes:core\/v1:ConfigMap: mailserver-env\)/,
     );
     assert.match(mutated.stdout, /- \[mandatory\]\s+mail-service-etp-local/);
+    assert.deepEqual(mutated.leftover, [], "processes left behind by the audit");
   });
 
   it("writes one Kubernetes manifest per object, Secrets redacted", () => {
@@ -418,6 +421,7 @@ describe("plan and audit CLIs", function () {
       assert.equal(result.stdout, "");
       const i = BAD.indexOf(c);
       assert.ok(!existsSync(out(`bad-${i}.json`)), "wrote a report");
+      assert.deepEqual(result.leftover, [], "processes left behind");
     });
   }
 });

@@ -3,9 +3,9 @@
  * Cloudflare's "List DNS Records" call (one page, or an array of pages), or fetched through the
  * official `cloudflare` client with a token from the environment.
  */
-import { readFileSync } from "node:fs";
 import Cloudflare from "cloudflare";
 import { z } from "zod";
+import { InputError, readInput } from "../cli";
 
 /** A record as the tool needs it; the API sends more fields, which are ignored. */
 export interface ZoneRecord {
@@ -36,9 +36,6 @@ const pageSchema = z.looseObject({
   result: z.array(recordSchema),
 });
 
-/** Bad input: the CLI exits 2 with this message. */
-export class InputError extends Error {}
-
 function toZoneRecord(r: z.infer<typeof recordSchema>): ZoneRecord {
   return {
     id: r.id,
@@ -51,36 +48,30 @@ function toZoneRecord(r: z.infer<typeof recordSchema>): ZoneRecord {
   };
 }
 
-/** Records of a saved list response; every problem of the file in one error. */
+const EXPECTED = `expected the JSON body of Cloudflare's "List DNS Records" API`;
+
+/** Records of a saved list response; every problem of the file in one error (one line). */
 export function parseRecordList(text: string, source: string): ZoneRecord[] {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (err) {
-    throw new InputError(`${source}: not JSON (${(err as Error).message})`);
+    throw new InputError(`${source}: not JSON (${(err as Error).message}); ${EXPECTED}`);
   }
   const schema = Array.isArray(body) ? z.array(pageSchema).min(1) : pageSchema;
   const pages = schema.safeParse(body);
   if (!pages.success) {
-    const lines = pages.error.issues.map(
-      (i) => `${source}: ${i.path.map(String).join(".") || "(top level)"}: ${i.message}`,
+    const problems = pages.error.issues.map(
+      (i) => `${i.path.map(String).join(".") || "(top level)"}: ${i.message}`,
     );
-    throw new InputError(
-      `${lines.join("\n")}\nexpected the JSON body of Cloudflare's "List DNS Records" API`,
-    );
+    throw new InputError(`${source}: ${problems.join("; ")}; ${EXPECTED}`);
   }
   const list = Array.isArray(pages.data) ? pages.data : [pages.data];
   return list.flatMap((p) => p.result.map(toZoneRecord));
 }
 
 export function readRecordFile(file: string): ZoneRecord[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new InputError(`--records ${file}: cannot read (${(err as NodeJS.ErrnoException).code})`);
-  }
-  return parseRecordList(text, file);
+  return parseRecordList(readInput(file, "--records file"), `--records ${file}`);
 }
 
 export interface FetchArgs {
@@ -106,7 +97,8 @@ export async function fetchZone(
   } catch (err) {
     if (err instanceof InputError) throw err;
     const status = err instanceof Cloudflare.APIError ? ` (HTTP ${String(err.status)})` : "";
-    throw new InputError(`Cloudflare API${status}: ${(err as Error).message}`);
+    const message = (err as Error).message.replace(/\s*\n\s*/g, " ");
+    throw new InputError(`Cloudflare API${status}: ${message}`);
   }
 }
 
