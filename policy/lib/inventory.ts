@@ -139,6 +139,8 @@ export function judgeServiceRequests<R extends ServiceRequest>(
     none: string;
     unverified: (r: R) => string;
     judge: (r: R, inv: Inventory, report: ReportViolation) => void;
+    /** A request another Service of the same stack also makes (both fail, whatever the cluster). */
+    clash: (r: R, other: R) => string | undefined;
   },
 ): void {
   const gaps = new PreviewGaps();
@@ -149,6 +151,12 @@ export function judgeServiceRequests<R extends ServiceRequest>(
     args.notApplicable(spec.none);
     return;
   }
+  wants.forEach((w, i) => {
+    for (const other of wants.slice(i + 1)) {
+      const why = spec.clash(w, other);
+      if (why) report(`${why}; give one of them another.`, other.resource.urn);
+    }
+  });
   const inv = stackInventory(
     plainResources(args.resources, (t) => t === PREFLIGHT_TYPE),
     gaps,

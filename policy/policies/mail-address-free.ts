@@ -84,6 +84,13 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
     none: "no Service of the stack asks MetalLB for an address",
     unverified: (a) => `Service ${a.id} asks MetalLB for ${a.addresses.join(", ")}`,
     judge,
+    clash: (a, b) => {
+      const both = a.addresses.filter((x) => b.addresses.includes(x));
+      const shared = a.sharingKey !== undefined && a.sharingKey === b.sharingKey;
+      return both.length > 0 && !shared
+        ? `Services ${a.id} and ${b.id} of this stack both ask MetalLB for ${both.join(", ")} without one allow-shared-ip key, so MetalLB assigns it to one only`
+        : undefined;
+    },
   });
 }
 

@@ -59,6 +59,12 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
     none: "no Service of the stack asks for a NodePort",
     unverified: (w) => `Service ${w.id} asks for NodePorts ${w.nodePorts.join(", ")}`,
     judge,
+    clash: (a, b) => {
+      const both = a.nodePorts.filter((p) => b.nodePorts.includes(p));
+      return both.length > 0
+        ? `Services ${a.id} and ${b.id} of this stack both ask for NodePort ${both.join(", ")}, and the API server allocates each once`
+        : undefined;
+    },
   });
 }
 

@@ -10,6 +10,7 @@ import { crowdsecLoadsFamily } from "./generative-crowdsec-loads";
 import { dkimTagsFamily } from "./generative-dkim-tags";
 import { kubeProxyFamily } from "./generative-kube-proxy";
 import { namespaceFamily } from "./generative-namespace";
+import { addressClashFamily, nodePortClashFamily } from "./generative-stack-clash";
 import { GOOD_STACK_PACK_CONFIG } from "./fixtures";
 import { plainTextFamily } from "./generative-plain-text";
 import { PREFLIGHT_FAMILIES } from "./generative-preflight";
@@ -27,6 +28,8 @@ export const RUNS_WITH: { config: PackConfig; families: Family[] }[] = [
       kubeProxyFamily,
       dkimTagsFamily,
       namespaceFamily,
+      addressClashFamily,
+      nodePortClashFamily,
     ],
   },
   { config: GOOD_STACK_PACK_CONFIG, families: [plainTextFamily] },
