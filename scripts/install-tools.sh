@@ -12,6 +12,8 @@ declare -A provides=(
   [promtool]=prometheus [shellcheck]=shellcheck [yamllint]=yamllint [postconf]=postfix
   [doveconf]=dovecot-core [dovecot]=dovecot-core [rspamadm]=rspamd [php]=php-cli
   [python3]=python3 [openssl]=openssl [ss]=iproute2 [unshare]=util-linux [sievec]=dovecot-sieve
+  [chromium]=chromium
+  [prometheus-pushgateway]=prometheus-pushgateway
 )
 need=()
 for tool in "${!provides[@]}"; do
@@ -23,6 +25,9 @@ done
 [ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
 [ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
 postconf -m 2>/dev/null | grep -qx pcre || need+=(postfix-pcre)
+# The rehearsal's webmail runs Debian's Roundcube 1.6.5 itself (its PHP modules come as
+# dependencies), on SQLite; no dbconfig-common database is set up for it.
+[ -f /var/lib/roundcube/public_html/index.php ] || need+=(roundcube-core roundcube-plugins roundcube-sqlite3)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -30,6 +35,7 @@ if [ ${#need[@]} -gt 0 ]; then
     if [ ! -e /usr/sbin/policy-rc.d ]; then
       printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
     fi
+    echo "roundcube-core roundcube/dbconfig-install boolean false" | debconf-set-selections
     apt-get update -qq >/dev/null &&
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
       echo "install-tools: could not install ${need[*]}" >&2
@@ -42,6 +48,7 @@ for tool in "${!provides[@]}"; do command -v "$tool" >/dev/null || missing+=("$t
 [ -x /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
 [ -x /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
 postconf -m 2>/dev/null | grep -qx pcre || missing+=(postfix-pcre)
+[ -f /var/lib/roundcube/public_html/index.php ] || missing+=(roundcube-core)
 bash scripts/install-crowdsec.sh
 [ -x .tmp/crowdsec/usr/bin/crowdsec ] || missing+=(crowdsec)
 bash scripts/install-roundcube.sh

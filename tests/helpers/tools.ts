@@ -12,6 +12,7 @@ import { spawnSync } from "node:child_process";
  */
 export const TOOL_INSTALL = {
   promtool: "apt-get install prometheus",
+  "prometheus-pushgateway": "apt-get install prometheus-pushgateway",
   shellcheck: "apt-get install shellcheck",
   yamllint: "apt-get install yamllint",
   postconf: "apt-get install postfix",
@@ -31,6 +32,9 @@ export const TOOL_INSTALL = {
   "postfix-pcre": "apt-get install postfix-pcre",
   "dovecot-lmtpd": "apt-get install dovecot-lmtpd",
   ip: "apt-get install iproute2",
+  // The rehearsal's webmail: Debian's Roundcube itself (SQLite) and headless Chromium.
+  "roundcube-core": "apt-get install roundcube-core roundcube-plugins roundcube-sqlite3",
+  chromium: "apt-get install chromium",
 } as const;
 
 export type Tool = keyof typeof TOOL_INSTALL;

@@ -8,17 +8,17 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { InputError, parseOptions, runCli } from "../cli";
+import { bruteForce } from "./brute-force";
 import { mailIn } from "./mail-in";
 import { mailOut } from "./mail-out";
 import { mtaSts } from "./mta-sts";
 import { startPod, type MailPod } from "./pod";
+import { probe } from "./probe";
 import { rehearsalProgram } from "./program";
 import type { RehearsalContext, Scenario, ScenarioResult } from "./scenario";
+import { webmail } from "./webmail";
 
 const USAGE = "usage: npm run rehearse -- --out <dir>";
-
-/** Scenarios others build later: listed so the table says what was not rehearsed. */
-const NOT_YET = ["3 Probe and Prometheus", "4 CrowdSec brute force", "5 Roundcube in Chromium"];
 
 interface Timed extends ScenarioResult {
   ms: number;
@@ -122,15 +122,9 @@ async function main(argv: string[]): Promise<number> {
     progress(`  pod up in ${(pod.startMs / 1000).toFixed(1)} s`);
     results.push(await runOne("1 Mail in", mailIn(pod, passwords), ctx));
     results.push(await runOne("2 Mail out", mailOut(pod, passwords), ctx));
-    for (const name of NOT_YET) {
-      results.push({
-        name,
-        verdict: "not rehearsed",
-        evidence: ["not rehearsed: not yet built"],
-        files: [],
-        ms: 0,
-      });
-    }
+    results.push(await runOne("3 Probe and Prometheus", probe(pod, passwords), ctx));
+    results.push(await runOne("4 CrowdSec brute force", bruteForce(pod, passwords), ctx));
+    results.push(await runOne("5 Roundcube in Chromium", webmail(pod, passwords), ctx));
     results.push(await runOne("6 MTA-STS", mtaSts, ctx));
     results[0].files.push(...savePodFiles(pod, out));
   } finally {
