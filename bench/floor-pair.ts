@@ -4,7 +4,7 @@
  * beside it through the CLI's runner, spawned first as plan spawns the real pack. Argument: the
  * do-nothing pack's directory.
  */
-import { PolicyPackClient } from "../tools/analyzer";
+import { PolicyPackClient } from "../tools/analyzer/client";
 
 async function main(dir: string): Promise<void> {
   const pack = PolicyPackClient.start(dir);

@@ -4,14 +4,15 @@
  */
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { placeholderKeys } from "../tools/placeholder-keys";
-import { loadWorld } from "../tools/world";
+import { placeholderKeys } from "../tools/offline/placeholder-keys";
+import { loadWorld } from "../tools/world/load";
 
-// Started before the SDK loads (with tools/mock-program.ts), as `npm run plan` does, so the keys
-// are generated in libuv's thread pool meanwhile.
+// Started before the SDK loads (with tools/offline/mock-program.ts), as `npm run plan` does, so
+// the keys are generated in libuv's thread pool meanwhile.
 void placeholderKeys();
+type MockProgram = typeof import("../tools/offline/mock-program");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const mock = require("../tools/mock-program") as typeof import("../tools/mock-program");
+const mock = require("../tools/offline/mock-program") as MockProgram;
 
 const { entry } = parseArgs({ options: { entry: { type: "string" } } }).values;
 const load = entry

@@ -20,15 +20,15 @@
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import * as path from "node:path";
-import { analyze, startPack } from "../tools/analysis";
-import { PolicyPackClient } from "../tools/analyzer";
-import { buildExport, parseExport } from "../tools/export";
-import { loadStackConfig, runProgram } from "../tools/mock-program";
-import { loadWorld } from "../tools/world";
-import { assertToolsFresh, PACK_DIR, ROOT } from "../tools/project";
-import type { Item } from "../tools/model";
-import { readPackConfig } from "../tools/pack-config";
-import { itemsFromRun } from "../tools/run-items";
+import { analyze, startPack } from "../tools/analyzer/analysis";
+import { PolicyPackClient } from "../tools/analyzer/client";
+import { buildExport, parseExport } from "../tools/report/export";
+import { loadStackConfig, runProgram } from "../tools/offline/mock-program";
+import { loadWorld } from "../tools/world/load";
+import { assertToolsFresh, PACK_DIR, ROOT } from "../tools/cli/project";
+import type { Item } from "../tools/report/model";
+import { readPackConfig } from "../tools/analyzer/config";
+import { itemsFromRun } from "../tools/offline/run-items";
 import { processCpuMs, timeNode, type Cost } from "./cost";
 import { median } from "./stats";
 
@@ -134,7 +134,7 @@ function benchProcesses(floorPack: string): void {
   for (let i = 0; i < RUNS; i++) {
     floor.push(timeProcess("bench/floor.js", [], [0]));
     pair.push(timeProcess("bench/floor-pair.js", [floorPack], [0]));
-    plan.push(timeProcess("tools/plan.js", ["--stack", "prod"], [0, 1]));
+    plan.push(timeProcess("tools/cli/plan.js", ["--stack", "prod"], [0, 1]));
     program.push(timeProcess("bench/program-once.js", [], [0]));
   }
   const f = medianCost(floor);

@@ -12,7 +12,7 @@
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { ROOT } from "../tools/project";
+import { ROOT } from "../tools/cli/project";
 import { timeNode, type Cost } from "./cost";
 import { median } from "./stats";
 

@@ -1,7 +1,7 @@
 /**
  * Adoption of the objects the Terraform stacks made: which resources of this program hold state
  * and are imported (`import` resource option) instead of created, their URNs and the import IDs
- * they must carry. One plan serves the program (`index.ts`) and `npm run adopt` (tools/adopt.ts).
+ * they must carry. One plan serves the program (`index.ts`) and `npm run adopt` (tools/cli/adopt.ts).
  *
  * Since pulumi/pulumi#19339 (CLI 3.270 here) an import no longer fails when the program's inputs
  * differ from the live object: the engine imports, then plans an update to the program's inputs

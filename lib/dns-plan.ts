@@ -1,7 +1,7 @@
 /**
  * The one list of mail DNS records this stack publishes in its zone, with the MTA-STS policy whose
  * hash is the `_mta-sts` id. `components/dns-records.ts#DnsRecords` creates exactly these records;
- * `npm run adopt` (tools/adopt.ts) matches exactly these against the live zone.
+ * `npm run adopt` (tools/cli/adopt.ts) matches exactly these against the live zone.
  */
 import { isIPv4, isIPv6 } from "node:net";
 import type { StackConfig } from "./config";

@@ -25,7 +25,7 @@ import {
   STAMP_FILE,
   writeBuildStamp,
 } from "../../policy/build/fresh-build";
-import { PolicyPackClient } from "../../tools/analyzer";
+import { PolicyPackClient } from "../../tools/analyzer/client";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 

@@ -14,7 +14,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ROOT } from "../../tools/project";
+import { ROOT } from "../../tools/cli/project";
 import {
   buildImportGraph,
   describeCycles,
@@ -48,7 +48,7 @@ describe("the import graph", () => {
       "index.ts",
       "components/mailserver.ts",
       "lib/config.ts",
-      "tools/mock-program.ts",
+      "tools/offline/mock-program.ts",
       "policy/index.ts",
       "bench/run.ts",
       "deploy/index.ts",
@@ -59,7 +59,10 @@ describe("the import graph", () => {
     assert.ok(!files.some((f) => f.includes("node_modules/")));
     // A graph without edges would have no cycles: the resolution must find the real imports.
     const has = (from: string, to: string) => edges.some((e) => e.from === from && e.to === to);
-    assert.ok(has("tools/analyzer.ts", "tools/pack-config.ts"), "tools/analyzer.ts imports");
+    assert.ok(
+      has("tools/analyzer/client.ts", "tools/analyzer/config.ts"),
+      "tools/analyzer/client.ts imports",
+    );
     assert.ok(has("index.ts", "components/mailserver.ts"), "index.ts imports");
   });
 
@@ -115,7 +118,7 @@ describe("the import graph", () => {
 describe("tools/ files", () => {
   it(`are at most ${MAX_TOOL_LINES} lines`, () => {
     const files = listFiles(ROOT, "tools", ["tools/rehearse"]);
-    assert.ok(files.includes("tools/mock-program.ts"));
+    assert.ok(files.includes("tools/offline/mock-program.ts"));
     const long = longFiles(ROOT, files, MAX_TOOL_LINES);
     assert.deepEqual(long, [], `over ${MAX_TOOL_LINES} lines: ${long.join(", ")}`);
   });
@@ -134,7 +137,7 @@ describe("tools/ files", () => {
   });
 });
 
-describe("importing tools/mock-program.ts", () => {
+describe("importing tools/offline/mock-program.ts", () => {
   it("starts no placeholder key generation; the first use starts it, once", () => {
     // Every RSA key pair Node generates asynchronously (callback, promisified or WebCrypto) is an
     // async resource of this type, so the hook sees a generation however the module starts it;
@@ -146,10 +149,10 @@ describe("importing tools/mock-program.ts", () => {
       const crypto = require("node:crypto");
       const sync = crypto.generateKeyPairSync;
       crypto.generateKeyPairSync = (...args) => { generations++; return sync(...args); };
-      require("./tools/mock-program");
+      require("./tools/offline/mock-program");
       setTimeout(async () => {
         const atImport = generations;
-        const { placeholderKeys } = require("./tools/placeholder-keys");
+        const { placeholderKeys } = require("./tools/offline/placeholder-keys");
         const [first, second] = await Promise.all([placeholderKeys(), placeholderKeys()]);
         console.log(JSON.stringify({ atImport, afterUse: generations, same: first === second }));
       }, 50);

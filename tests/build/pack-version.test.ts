@@ -1,13 +1,19 @@
 /**
- * The pack's version moves with its content (tools/pack-version.ts): published versions are
+ * The pack's version moves with its content (tools/cli/pack-version.ts): published versions are
  * immutable, so a pull request that changes policy/ without bumping `version` fails here.
  */
 import { strict as assert } from "node:assert";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { PACK_DIR } from "../../tools/project";
-import { checkRecord, packDigest, readRecord, RECORD_FILE, run } from "../../tools/pack-version";
+import { PACK_DIR } from "../../tools/cli/project";
+import {
+  checkRecord,
+  packDigest,
+  readRecord,
+  RECORD_FILE,
+  run,
+} from "../../tools/cli/pack-version";
 
 /** The pack's own files in a temporary directory (no bin/, no node_modules/). */
 function copyPack(): string {

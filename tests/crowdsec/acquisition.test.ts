@@ -10,7 +10,7 @@ import {
   renderAcquisition,
   type CrowdSecAcquisitionArgs,
 } from "../../components/crowdsec-acquisition";
-import { OWNER_VALUES, renderAcquisYaml } from "../../tools/crowdsec-agent";
+import { OWNER_VALUES, renderAcquisYaml } from "../../tools/world/crowdsec-agent";
 import { toolMissing } from "../helpers/tools";
 import {
   CrowdSecSandbox,

@@ -2,7 +2,7 @@
  * The cutover from Terraform: `npm run adopt` against a fake Cloudflare API (through the real
  * `cloudflare` client) and against record-list files, then the program under mocks with the map
  * it wrote. The mock monitor records each registration's `import` ID and `ignoreChanges` from the
- * gRPC request the engine would receive (tools/mock-program.ts).
+ * gRPC request the engine would receive (tools/offline/mock-program.ts).
  */
 import { strict as assert } from "node:assert";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -10,10 +10,10 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { TYPES } from "../../lib/adopt";
-import { facts, loadWorld } from "../../tools/world";
-import { main, type Io } from "../../tools/adopt";
-import { InputError } from "../../tools/cli";
-import type { CapturedResource, ProgramRun } from "../../tools/mock-program";
+import { facts, loadWorld } from "../../tools/world/load";
+import { main, type Io } from "../../tools/cli/adopt";
+import { InputError } from "../../tools/cli/common";
+import type { CapturedResource, ProgramRun } from "../../tools/offline/mock-program";
 import { loadStackConfig, runProgram } from "../helpers/program";
 import { startFakeCloudflare, type FakeCloudflare } from "./fake-cloudflare";
 

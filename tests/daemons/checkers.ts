@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ROOT } from "../../tools/mock-program";
+import { ROOT } from "../../tools/offline/mock-program";
 import {
   applyDovecotAppend,
   applyRspamdLocalD,

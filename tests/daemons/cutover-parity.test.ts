@@ -11,7 +11,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { ProgramRun } from "../../tools/mock-program";
+import type { ProgramRun } from "../../tools/offline/mock-program";
 import {
   applyDovecotAppend,
   applyRspamdLocalD,
@@ -359,7 +359,7 @@ describe("cutover parity with the live mail stack, under the real tools", functi
         "docs@viktorbarzin.me docs@viktorbarzin.me",
       ];
       const lines = virtual.trim().split("\n");
-      // The placeholder Vault aliases (tools/placeholders.ts) come first, then the file's.
+      // The placeholder Vault aliases (tools/offline/placeholders.ts) come first, then the file's.
       assert.deepEqual(lines, [
         "postmaster@viktorbarzin.me me@viktorbarzin.me",
         "@viktorbarzin.me spam@viktorbarzin.me",

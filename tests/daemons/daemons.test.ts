@@ -6,7 +6,7 @@
  * startup edits (world/dms-15.0.0/startup.yaml) and user-patches.sh apply as in the pod.
  */
 import * as assert from "node:assert/strict";
-import type { ProgramRun } from "../../tools/mock-program";
+import type { ProgramRun } from "../../tools/offline/mock-program";
 import { at, find, prodRun } from "../helpers/program";
 import { requireTool } from "../helpers/tools";
 import { CHECKERS, run, type Checker, type Pod } from "./checkers";

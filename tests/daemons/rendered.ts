@@ -5,7 +5,7 @@
  * check what the program renders today, not a copy of it.
  */
 import * as path from "node:path";
-import type { CapturedResource, ProgramRun } from "../../tools/mock-program";
+import type { CapturedResource, ProgramRun } from "../../tools/offline/mock-program";
 
 export interface RenderedFile {
   /** Where the container sees the file. */

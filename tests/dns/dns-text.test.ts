@@ -14,7 +14,7 @@ import {
   type DmarcArgs,
   type MtaStsPolicyArgs,
 } from "../../lib/dns-text";
-import { loadWorld } from "../../tools/world";
+import { loadWorld } from "../../tools/world/load";
 
 // The DMARC record parser a receiver runs (mailauth ships no types for this module).
 // eslint-disable-next-line @typescript-eslint/no-require-imports

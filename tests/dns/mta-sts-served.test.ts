@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import * as mtaSts from "mailauth/lib/mta-sts";
-import type { ProgramRun } from "../../tools/mock-program";
+import type { ProgramRun } from "../../tools/offline/mock-program";
 import { at, find, ofType, prodRun } from "../helpers/program";
 import { requireTool } from "../helpers/tools";
 

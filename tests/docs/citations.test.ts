@@ -2,8 +2,8 @@ import { strict as assert } from "node:assert";
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { checkDoc, findCitations } from "../../tools/citations";
-import { ROOT } from "../../tools/mock-program";
+import { checkDoc, findCitations } from "../helpers/citations";
+import { ROOT } from "../../tools/offline/mock-program";
 
 function docsUnder(dir: string): string[] {
   return readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>

@@ -1,7 +1,7 @@
 /** The prod config as raw values, mutated one key at a time, and what parseConfig says of it. */
 import { strict as assert } from "node:assert";
 import { ConfigError, CONFIG_NAMESPACE, parseConfig, rawConfigFromPulumi } from "../../lib/config";
-import { loadStackConfig } from "../../tools/mock-program";
+import { loadStackConfig } from "../../tools/offline/mock-program";
 
 /** The prod config as the raw object parseConfig sees. */
 export function prodRaw(): Record<string, unknown> {

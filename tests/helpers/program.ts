@@ -13,8 +13,8 @@ import {
   type CapturedResource,
   type ProgramRun,
   type RunOptions,
-} from "../../tools/mock-program";
-import { loadWorld, type World } from "../../tools/world";
+} from "../../tools/offline/mock-program";
+import { loadWorld, type World } from "../../tools/world/load";
 
 let ready: World | undefined;
 /** The ready world, loaded once. */

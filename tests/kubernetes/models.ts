@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import ts from "typescript";
-import { ROOT } from "../../tools/mock-program";
+import { ROOT } from "../../tools/offline/mock-program";
 
 /** The packages holding a model for an apiVersion, `<package>/<apiVersion>/<Kind>`. */
 export const MODEL_PACKAGES = ["kubernetes-models", "@kubernetes-models/prometheus-operator"];

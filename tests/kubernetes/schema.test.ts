@@ -7,7 +7,7 @@
  */
 import * as assert from "node:assert/strict";
 import { parseConfig, rawConfigFromPulumi } from "../../lib/config";
-import type { CapturedResource, ProgramRun } from "../../tools/mock-program";
+import type { CapturedResource, ProgramRun } from "../../tools/offline/mock-program";
 import { loadStackConfig, prodRun } from "../helpers/program";
 import {
   findModel,

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { Monitoring, probeSecretData, type MonitoringArgs } from "../../components/monitoring";
 import { OBSERVED_SERVER_ANNOTATION } from "../../lib/prometheus-chart";
-import { liveCluster, liveKey, type LiveCluster } from "../../tools/live-cluster";
+import { liveCluster, liveKey, type LiveCluster } from "../../tools/world/live-cluster";
 import { observedServer } from "../policy/fixtures";
 
 const SECRETS = {

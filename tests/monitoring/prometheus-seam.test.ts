@@ -2,7 +2,7 @@
  * The alerts reach the Prometheus the cluster runs, checked from the consumer's side: the program
  * reads the live `prometheus-server` Deployment and its prometheus.yml (today's as
  * world/today/kubernetes.yaml records them; variants as chart 25.8.2 renders the program's values,
- * tools/live-cluster.ts) and the pack refuses the plan when that server would not load the rule
+ * tools/world/live-cluster.ts) and the pack refuses the plan when that server would not load the rule
  * file, naming the chart values to add.
  */
 import { strict as assert } from "node:assert";
@@ -22,10 +22,10 @@ import {
   prometheusServerConfigMap,
   prometheusServerDeployment,
   type LiveCluster,
-} from "../../tools/live-cluster";
-import { analyze } from "../../tools/analysis";
-import { itemsFromRun } from "../../tools/run-items";
-import { kubernetesObjects, loadWorld } from "../../tools/world";
+} from "../../tools/world/live-cluster";
+import { analyze } from "../../tools/analyzer/analysis";
+import { itemsFromRun } from "../../tools/offline/run-items";
+import { kubernetesObjects, loadWorld } from "../../tools/world/load";
 import { loadStackConfig, prodRun, readyWorld, runProgram } from "../helpers/program";
 import { usePack } from "../policy/harness";
 

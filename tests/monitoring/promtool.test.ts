@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { METRICS, type AlertRule, type RuleGroup } from "../../components/monitoring";
 import { RULES_FILE } from "../../lib/prometheus-chart";
-import { operatorCrds } from "../../tools/live-cluster";
+import { operatorCrds } from "../../tools/world/live-cluster";
 import { at, find, loadStackConfig, prodRun, runProgram } from "../helpers/program";
 import { requireTool } from "../helpers/tools";
 

@@ -1,6 +1,6 @@
 /**
- * The Analyzer requests tools/analyzer-wire.ts encodes itself (protobufjs Struct from
- * tools/struct-encoding.ts, spliced after the generated encoder's fields) are the messages the
+ * The Analyzer requests tools/analyzer/wire.ts encodes itself (protobufjs Struct from
+ * tools/analyzer/struct-encoding.ts, spliced after the generated encoder's fields) are the messages the
  * generated google-protobuf code writes, with undefined dropped exactly as the JSON round trip the
  * engine's wire format implies.
  */
@@ -10,16 +10,16 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Struct, type JavaScriptValue } from "google-protobuf/google/protobuf/struct_pb";
 import * as pb from "@pulumi/pulumi/proto/analyzer_pb";
-import { PolicyPackClient } from "../../tools/analyzer";
+import { PolicyPackClient } from "../../tools/analyzer/client";
 import {
   analyzeRequest,
   analyzeStackRequest,
   decodeAnalyzeResponse,
   type AnalyzerResource,
-} from "../../tools/analyzer-wire";
-import { encodeStruct, EncodedProperties } from "../../tools/struct-encoding";
-import { analyze } from "../../tools/analysis";
-import type { Item } from "../../tools/model";
+} from "../../tools/analyzer/wire";
+import { encodeStruct, EncodedProperties } from "../../tools/analyzer/struct-encoding";
+import { analyze } from "../../tools/analyzer/analysis";
+import type { Item } from "../../tools/report/model";
 import { PACK_DIR } from "../policy/harness";
 
 /** What the engine's JSON-shaped wire value would be: JSON.stringify's rules. */

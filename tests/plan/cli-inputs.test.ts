@@ -1,5 +1,5 @@
 /**
- * Every CLI on the shared plumbing (tools/cli.ts), as compiled child processes: a bad input is
+ * Every CLI on the shared plumbing (tools/cli/common.ts), as compiled child processes: a bad input is
  * exit 2, exactly one `error:` line naming the key, the value and what was expected (every
  * problem at once), nothing on stdout, nothing written, and no process left in the run's process
  * group. An interrupted plan ends its policy pack too.
@@ -40,7 +40,7 @@ interface BadInput {
 const CASES: BadInput[] = [
   {
     name: "plan: two bad values in Pulumi.<stack>.yaml, both named",
-    tool: "tools/plan.js",
+    tool: "tools/cli/plan.js",
     args: () => ["--stack", STACK, "--world", "ready", "--json", "plan.json"],
     message: [
       new RegExp(`^error: Pulumi\\.${STACK}\\.yaml: `),
@@ -50,7 +50,7 @@ const CASES: BadInput[] = [
   },
   {
     name: "audit: a pack config with two bad enforcement levels, both named",
-    tool: "tools/audit.js",
+    tool: "tools/cli/audit.js",
     args: (f) => [
       "--file",
       path.join(f, "tiny.json"),
@@ -67,7 +67,7 @@ const CASES: BadInput[] = [
   },
   {
     name: "audit: a pack config value the pack's schema refuses (the pack had started)",
-    tool: "tools/audit.js",
+    tool: "tools/cli/audit.js",
     args: (f) => [
       "--file",
       path.join(f, "tiny.json"),
@@ -80,28 +80,28 @@ const CASES: BadInput[] = [
   },
   {
     name: "adopt: no --out",
-    tool: "tools/adopt.js",
+    tool: "tools/cli/adopt.js",
     args: (f) => ["--records", path.join(f, "zone.json")],
     env: { CLOUDFLARE_API_TOKEN: undefined },
     message: [/^error: --out FILE is required \(see --help\)$/],
   },
   {
     name: "adopt: an unknown option",
-    tool: "tools/adopt.js",
+    tool: "tools/cli/adopt.js",
     args: (f) => ["--record", path.join(f, "zone.json"), "--out", "adopt.json"],
     env: { CLOUDFLARE_API_TOKEN: undefined },
     message: [/^error: unknown option --record \(see --help\)$/],
   },
   {
     name: "adopt: a --records file that does not exist",
-    tool: "tools/adopt.js",
+    tool: "tools/cli/adopt.js",
     args: (f) => ["--records", path.join(f, "absent.json"), "--out", "adopt.json"],
     env: { CLOUDFLARE_API_TOKEN: undefined },
     message: [/^error: cannot read --records file .*absent\.json: no such file$/],
   },
   {
     name: "pack:version: --pack naming a directory without the pack",
-    tool: "tools/pack-version.js",
+    tool: "tools/cli/pack-version.js",
     args: () => ["--pack", "/nonexistent"],
     message: [/^error: cannot read \/nonexistent\/[\w-]+\.json: /, /no such file/],
   },
@@ -165,7 +165,12 @@ describe("every CLI: bad input is one error line and exit 2, nothing written or 
   });
 
   it("plan: SIGINT once the policy pack runs ends it and exits 130", async () => {
-    const { child, result } = startTool("tools/plan.js", ["--world", "ready", "--stack", "prod"]);
+    const { child, result } = startTool("tools/cli/plan.js", [
+      "--world",
+      "ready",
+      "--stack",
+      "prod",
+    ]);
     let exited: CliResult | undefined;
     void result.then((r) => (exited = r));
     const deadline = Date.now() + 20_000;

@@ -9,12 +9,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { REDACTED_NOTE, type StackExport } from "../../tools/export";
-import { itemsFromRun } from "../../tools/run-items";
-import { SECRET_SIG, SIG_KEY } from "../../tools/model";
-import { placeholderKeys } from "../../tools/placeholder-keys";
-import { vaultPlaceholders } from "../../tools/placeholders";
-import type { JsonReport } from "../../tools/render";
+import { REDACTED_NOTE, type StackExport } from "../../tools/report/export";
+import { itemsFromRun } from "../../tools/offline/run-items";
+import { SECRET_SIG, SIG_KEY } from "../../tools/report/model";
+import { placeholderKeys } from "../../tools/offline/placeholder-keys";
+import { vaultPlaceholders } from "../../tools/offline/placeholders";
+import type { JsonReport } from "../../tools/report/render";
 import { prodRun } from "../helpers/program";
 import { limited, runCli, type CliResult } from "./support";
 

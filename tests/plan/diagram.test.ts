@@ -1,8 +1,8 @@
 import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { renderDiagramDoc } from "../../tools/diagram";
-import { itemsFromRun } from "../../tools/run-items";
+import { renderDiagramDoc } from "../../tools/report/diagram";
+import { itemsFromRun } from "../../tools/offline/run-items";
 import { prodRun } from "../helpers/program";
 import { ROOT } from "./support";
 

@@ -1,8 +1,8 @@
-/** The one rule set for policy pack config (tools/pack-config.ts), and what the pack's schemas use. */
+/** The one rule set for policy pack config (tools/analyzer/config.ts), and what the pack's schemas use. */
 import { strict as assert } from "node:assert";
-import type { PackInfo, PolicyInfo } from "../../tools/analyzer";
-import { PackConfigError, resolvePackConfig, schemaProblems } from "../../tools/pack-config";
-import { isObject } from "../../tools/model";
+import type { PackInfo, PolicyInfo } from "../../tools/analyzer/client";
+import { PackConfigError, resolvePackConfig, schemaProblems } from "../../tools/analyzer/config";
+import { isObject } from "../../tools/report/model";
 import { PACK_DIR, usePack } from "../policy/harness";
 
 const INFO: PackInfo = {
@@ -111,7 +111,7 @@ describe("pack config: the pack's own schemas", () => {
   ]);
   const NOTES = new Set(["default", "description", "title"]);
 
-  it(`use only keywords tools/pack-config.ts checks (pack in ${PACK_DIR})`, async () => {
+  it(`use only keywords tools/analyzer/config.ts checks (pack in ${PACK_DIR})`, async () => {
     const info = await pack().getAnalyzerInfo();
     const unchecked: string[] = [];
     const walk = (schema: unknown, at: string): void => {

@@ -10,10 +10,10 @@ export const ROOT = path.resolve(__dirname, "..", "..");
 
 /** A compiled CLI, relative to bin/. */
 export type Tool =
-  | "tools/plan.js"
-  | "tools/audit.js"
-  | "tools/adopt.js"
-  | "tools/pack-version.js"
+  | "tools/cli/plan.js"
+  | "tools/cli/audit.js"
+  | "tools/cli/adopt.js"
+  | "tools/cli/pack-version.js"
   | "tools/rehearse/run.js";
 
 export interface CliResult {
@@ -109,7 +109,7 @@ export function runTool(tool: Tool, args: string[], options: ToolOptions = {}): 
 
 /** The plan or audit CLI (tests/plan/cli.test.ts). */
 export function runCli(tool: "plan" | "audit", args: string[]): Promise<CliResult> {
-  return runTool(`tools/${tool}.js`, args);
+  return runTool(`tools/cli/${tool}.js`, args);
 }
 
 /** Runs `jobs` with at most `limit` at a time (the machine may have few cores). */

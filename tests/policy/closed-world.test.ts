@@ -8,8 +8,8 @@
 import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import type { AnalyzerResource, Diagnostic, PackConfig } from "../../tools/analyzer";
-import { itemsFromRun } from "../../tools/run-items";
+import type { AnalyzerResource, Diagnostic, PackConfig } from "../../tools/analyzer/client";
+import { itemsFromRun } from "../../tools/offline/run-items";
 import { prodRun } from "../helpers/program";
 import { analyzeAll, mandatory, PACK_DIR, summary, usePack } from "./harness";
 

@@ -2,8 +2,8 @@
  * Realistic misconfigurations of the mail stack, each applied to the good stack and expected to
  * be caught by the named policy (and by no other mandatory policy).
  */
-import type { AnalyzerResource } from "../../tools/analyzer";
-import { mergeValues, OWNER_VALUES, type Values } from "../../tools/crowdsec-agent";
+import type { AnalyzerResource } from "../../tools/analyzer/client";
+import { mergeValues, OWNER_VALUES, type Values } from "../../tools/world/crowdsec-agent";
 import {
   acquisitionDoc,
   agentValuesWithMail,

@@ -4,12 +4,12 @@
  * and each stack policy copies only the types it reads (lib/stack.ts#plainResources).
  */
 import * as assert from "node:assert/strict";
-import { UNKNOWN, type AnalyzerResource, type Diagnostic } from "../../tools/analyzer";
+import { UNKNOWN, type AnalyzerResource, type Diagnostic } from "../../tools/analyzer/client";
 import { globMatches, parseAcquisition } from "../../policy/lib/crowdsec";
 import { parseDkim } from "../../policy/lib/dkim";
 import { kindOf } from "../../policy/lib/k8s";
 import { memoize, once } from "../../policy/lib/memo";
-import { OWNER_VALUES } from "../../tools/crowdsec-agent";
+import { OWNER_VALUES } from "../../tools/world/crowdsec-agent";
 import {
   acquisitionDoc,
   agentValuesWithMail,

@@ -3,7 +3,7 @@
  * not listed, so the families that vary ConfigMaps and env freely run with it off, and its own
  * family runs with the good stack's public text listed.
  */
-import type { PackConfig } from "../../tools/analyzer";
+import type { PackConfig } from "../../tools/analyzer/client";
 import { FAMILIES, type Family } from "./generative";
 import { closedWorldFamily } from "./generative-closed-world";
 import { crowdsecLoadsFamily } from "./generative-crowdsec-loads";

@@ -1,8 +1,13 @@
 /** A realistic "good" mail stack as the program will declare it, plus builders for variants. */
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { OBSERVED_SERVER_ANNOTATION } from "../../lib/prometheus-chart";
-import type { AnalyzerResource, PackConfig } from "../../tools/analyzer";
-import { liveAgentFor, mergeValues, OWNER_VALUES, type Values } from "../../tools/crowdsec-agent";
+import type { AnalyzerResource, PackConfig } from "../../tools/analyzer/client";
+import {
+  liveAgentFor,
+  mergeValues,
+  OWNER_VALUES,
+  type Values,
+} from "../../tools/world/crowdsec-agent";
 
 export const T = {
   namespace: "kubernetes:core/v1:Namespace",

@@ -7,7 +7,7 @@
  * that change nothing any policy reads, and the judged kinds under every built-in group version.
  */
 import fc from "fast-check";
-import type { AnalyzerResource } from "../../tools/analyzer";
+import type { AnalyzerResource } from "../../tools/analyzer/client";
 import { T } from "./fixtures";
 import { replace, variant, type Family } from "./generative";
 

@@ -2,7 +2,7 @@
  * Prints, per policy, how many generated variants the pack catches and how many legitimate
  * ones it blocks. `npx ts-node --transpile-only tests/policy/generative-measure.ts [runs] [packDir]`
  */
-import { PolicyPackClient } from "../../tools/analyzer";
+import { PolicyPackClient } from "../../tools/analyzer/client";
 import { RUNS_WITH } from "./families";
 import { SEED } from "./generative";
 import { tally } from "./generative-run";

@@ -6,7 +6,7 @@
  * matches exactly or by a wildcard standing for one label (RFC 6125 6.4.3).
  */
 import fc from "fast-check";
-import type { AnalyzerResource } from "../../tools/analyzer";
+import type { AnalyzerResource } from "../../tools/analyzer/client";
 import { clusterInventory, T, type InventoryFixture } from "./fixtures";
 import { replace, variant, type Family } from "./generative";
 

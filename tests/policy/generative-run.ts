@@ -1,6 +1,6 @@
 /** Runs generated variants through one shared pack process and judges them. */
 import fc from "fast-check";
-import type { AnalyzerResource, Diagnostic, PolicyPackClient } from "../../tools/analyzer";
+import type { AnalyzerResource, Diagnostic, PolicyPackClient } from "../../tools/analyzer/client";
 import { goodStack } from "./fixtures";
 import type { Family, Variant } from "./generative";
 import { summary } from "./harness";

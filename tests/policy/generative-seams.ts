@@ -7,8 +7,8 @@
  * preview must turn into the policy's advisory: never a pass, never a mandatory finding.
  */
 import fc from "fast-check";
-import { UNKNOWN, type AnalyzerResource } from "../../tools/analyzer";
-import { mergeValues, OWNER_VALUES, type Values } from "../../tools/crowdsec-agent";
+import { UNKNOWN, type AnalyzerResource } from "../../tools/analyzer/client";
+import { mergeValues, OWNER_VALUES, type Values } from "../../tools/world/crowdsec-agent";
 import {
   configMap,
   crowdsecAgent,

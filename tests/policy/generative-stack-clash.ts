@@ -5,7 +5,7 @@
  * the same stack asking for the same thing therefore fail as surely as one the cluster holds.
  */
 import fc from "fast-check";
-import type { AnalyzerResource } from "../../tools/analyzer";
+import type { AnalyzerResource } from "../../tools/analyzer/client";
 import { mailService, T } from "./fixtures";
 import { replace, variant, type Family } from "./generative";
 

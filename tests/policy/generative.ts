@@ -5,7 +5,7 @@
  * whole pack without a mandatory finding. Every variant starts from the good stack.
  */
 import fc from "fast-check";
-import type { AnalyzerResource } from "../../tools/analyzer";
+import type { AnalyzerResource } from "../../tools/analyzer/client";
 import {
   configMap,
   dkimContent,

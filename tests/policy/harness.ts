@@ -5,7 +5,7 @@ import {
   type AnalyzerResource,
   type Diagnostic,
   type PackConfig,
-} from "../../tools/analyzer";
+} from "../../tools/analyzer/client";
 
 export const PACK_DIR = path.join(__dirname, "..", "..", "policy");
 

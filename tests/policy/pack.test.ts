@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import type { PackConfig } from "../../tools/analyzer";
+import type { PackConfig } from "../../tools/analyzer/client";
 import { goodStack } from "./fixtures";
 import { analyzeAll, mandatory, PACK_DIR, summary, usePack } from "./harness";
 

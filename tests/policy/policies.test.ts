@@ -1,6 +1,6 @@
 /** Edge cases per policy that the corpus does not cover: what must pass, and preview unknowns. */
 import * as assert from "node:assert/strict";
-import { UNKNOWN, type AnalyzerResource, type Diagnostic } from "../../tools/analyzer";
+import { UNKNOWN, type AnalyzerResource, type Diagnostic } from "../../tools/analyzer/client";
 import {
   acquisitionDoc,
   configMap,

@@ -7,11 +7,11 @@
 import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { analyze } from "../../tools/analysis";
-import type { PackConfig } from "../../tools/analyzer";
-import { itemsFromRun } from "../../tools/run-items";
-import type { Violation } from "../../tools/model";
-import type { Fact, World } from "../../tools/world";
+import { analyze } from "../../tools/analyzer/analysis";
+import type { PackConfig } from "../../tools/analyzer/client";
+import { itemsFromRun } from "../../tools/offline/run-items";
+import type { Violation } from "../../tools/report/model";
+import type { Fact, World } from "../../tools/world/load";
 import { loadStackConfig, readyWorld, runProgram } from "../helpers/program";
 import { PACK_DIR, usePack } from "./harness";
 

@@ -4,10 +4,10 @@
  * program's real output by it. Also: the operator setup, and preview unknowns.
  */
 import * as assert from "node:assert/strict";
-import type { AnalyzerResource } from "../../tools/analyzer";
-import { UNKNOWN } from "../../tools/analyzer";
-import { itemsFromRun } from "../../tools/run-items";
-import { liveCluster, liveKey } from "../../tools/live-cluster";
+import type { AnalyzerResource } from "../../tools/analyzer/client";
+import { UNKNOWN } from "../../tools/analyzer/client";
+import { itemsFromRun } from "../../tools/offline/run-items";
+import { liveCluster, liveKey } from "../../tools/world/live-cluster";
 import { prodRun } from "../helpers/program";
 import { analyzeAll, mandatory, summary, usePack } from "./harness";
 import {

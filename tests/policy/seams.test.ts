@@ -1,6 +1,6 @@
 /** Edge cases of the seam policies: tls-secret-owned and mta-sts-served. */
 import * as assert from "node:assert/strict";
-import { UNKNOWN, type Diagnostic } from "../../tools/analyzer";
+import { UNKNOWN, type Diagnostic } from "../../tools/analyzer/client";
 import {
   mtaStsId,
   mtaStsPolicy,

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { ConfigError, parseConfig, runsPerDay } from "../../lib/config";
-import type { CapturedResource } from "../../tools/mock-program";
+import type { CapturedResource } from "../../tools/offline/mock-program";
 import { problemsOf, prodRaw, set } from "../helpers/config";
 import { loadStackConfig, runProgram } from "../helpers/program";
 

@@ -8,7 +8,7 @@
 import { strict as assert } from "node:assert";
 import { ConfigError } from "../../lib/config";
 import { SPF_MAX_LOOKUPS } from "../../lib/dns-text";
-import type { CapturedResource } from "../../tools/mock-program";
+import type { CapturedResource } from "../../tools/offline/mock-program";
 import { flatConfig, problemsOf, prodRaw, set } from "../helpers/config";
 import { at, find, runProgram } from "../helpers/program";
 

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
-import type { ProgramRun } from "../../tools/mock-program";
+import type { ProgramRun } from "../../tools/offline/mock-program";
 import { find, prodRun } from "../helpers/program";
 import { requireTool } from "../helpers/tools";
 

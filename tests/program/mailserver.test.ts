@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
-import type { CapturedResource, ProgramRun } from "../../tools/mock-program";
-import { placeholderKeys } from "../../tools/placeholder-keys";
-import { vaultPlaceholders } from "../../tools/placeholders";
+import type { CapturedResource, ProgramRun } from "../../tools/offline/mock-program";
+import { placeholderKeys } from "../../tools/offline/placeholder-keys";
+import { vaultPlaceholders } from "../../tools/offline/placeholders";
 import {
   at,
   find,

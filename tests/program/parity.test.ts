@@ -6,8 +6,8 @@
 import { strict as assert } from "node:assert";
 import { ConfigError, parseConfig, rawConfigFromPulumi } from "../../lib/config";
 import { unquoteTxt } from "../../lib/dns-text";
-import type { CapturedResource, ProgramRun } from "../../tools/mock-program";
-import { facts, loadWorld } from "../../tools/world";
+import type { CapturedResource, ProgramRun } from "../../tools/offline/mock-program";
+import { facts, loadWorld } from "../../tools/world/load";
 import { at, find, loadStackConfig, prodRun } from "../helpers/program";
 
 describe("parity with the Terraform-era stack", () => {

@@ -5,9 +5,9 @@
  * compares the template annotation; a change to neither pod leaves both annotations alone.
  */
 import { strict as assert } from "node:assert";
-import type { ProgramRun } from "../../tools/mock-program";
-import { placeholderVault, type VaultAnswer } from "../../tools/mock-vault";
-import { placeholderKeys } from "../../tools/placeholder-keys";
+import type { ProgramRun } from "../../tools/offline/mock-program";
+import { placeholderVault, type VaultAnswer } from "../../tools/offline/mock-vault";
+import { placeholderKeys } from "../../tools/offline/placeholder-keys";
 import { at, find, loadStackConfig, prodRun, readyWorld, runProgram } from "../helpers/program";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";

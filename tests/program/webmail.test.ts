@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { parseConfig } from "../../lib/config";
-import type { CapturedResource, ProgramRun } from "../../tools/mock-program";
-import { loadWorld } from "../../tools/world";
+import type { CapturedResource, ProgramRun } from "../../tools/offline/mock-program";
+import { loadWorld } from "../../tools/world/load";
 import { problemsOf, prodRaw, set } from "../helpers/config";
 import { at, find, prodRun } from "../helpers/program";
 

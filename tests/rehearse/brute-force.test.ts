@@ -16,7 +16,7 @@ import { crowdsecMissing } from "../../tools/rehearse/crowdsec-replay";
 import { startPod, type MailPod } from "../../tools/rehearse/pod";
 import { rehearsalProgram, type RehearsalProgram } from "../../tools/rehearse/program";
 import type { RehearsalContext } from "../../tools/rehearse/scenario";
-import type { ProgramRun } from "../../tools/mock-program";
+import type { ProgramRun } from "../../tools/offline/mock-program";
 import { requireTool, toolMissing } from "../helpers/tools";
 
 const ACQUISITION = "crowdsec-mail-acquisition";

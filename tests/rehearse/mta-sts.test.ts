@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as https from "node:https";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import type { CapturedResource, ProgramRun } from "../../tools/mock-program";
+import type { CapturedResource, ProgramRun } from "../../tools/offline/mock-program";
 import { mtaSts } from "../../tools/rehearse/mta-sts";
 import type { ScenarioResult } from "../../tools/rehearse/scenario";
 import { find, prodRun } from "../helpers/program";

@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { ProgramRun } from "../../tools/mock-program";
+import type { ProgramRun } from "../../tools/offline/mock-program";
 import { startPod, type MailPod } from "../../tools/rehearse/pod";
 import { probe } from "../../tools/rehearse/probe";
 import { rehearsalProgram, type RehearsalProgram } from "../../tools/rehearse/program";

@@ -14,7 +14,7 @@ import { startPod, type MailPod } from "../../tools/rehearse/pod";
 import { rehearsalProgram, type RehearsalProgram } from "../../tools/rehearse/program";
 import type { RehearsalContext } from "../../tools/rehearse/scenario";
 import { CHROMIUM, ROUNDCUBE_PUBLIC, webmail } from "../../tools/rehearse/webmail";
-import type { ProgramRun } from "../../tools/mock-program";
+import type { ProgramRun } from "../../tools/offline/mock-program";
 import { requireTool, toolMissing } from "../helpers/tools";
 
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);

@@ -1,12 +1,16 @@
 /**
  * The recorded cluster against the models the seam tests use: the crowdsec chart model
- * (tools/crowdsec-agent.ts, which renders chart values the way templates/agent-daemonSet.yaml does)
+ * (tools/world/crowdsec-agent.ts, which renders chart values the way templates/agent-daemonSet.yaml does)
  * must render the owner's values into exactly the agent the world records, and the world's
  * address holders are the ones the owner's repository declares.
  */
 import * as assert from "node:assert/strict";
-import { OWNER_VALUES, renderAcquisYaml, renderAgentDaemonSet } from "../../tools/crowdsec-agent";
-import { kubernetesObjects, loadWorld } from "../../tools/world";
+import {
+  OWNER_VALUES,
+  renderAcquisYaml,
+  renderAgentDaemonSet,
+} from "../../tools/world/crowdsec-agent";
+import { kubernetesObjects, loadWorld } from "../../tools/world/load";
 
 type Pod = {
   spec: {

@@ -6,11 +6,11 @@
  */
 import * as assert from "node:assert/strict";
 import { VAULT_ENCODING, VAULT_KEYS } from "../../lib/secrets";
-import { loadStackConfig, runProgram } from "../../tools/mock-program";
-import { placeholderVault, type VaultAnswer } from "../../tools/mock-vault";
-import { placeholderKeys } from "../../tools/placeholder-keys";
-import { vaultFacts } from "../../tools/world-answers";
-import { loadWorld } from "../../tools/world";
+import { loadStackConfig, runProgram } from "../../tools/offline/mock-program";
+import { placeholderVault, type VaultAnswer } from "../../tools/offline/mock-vault";
+import { placeholderKeys } from "../../tools/offline/placeholder-keys";
+import { vaultFacts } from "../../tools/offline/world-answers";
+import { loadWorld } from "../../tools/world/load";
 
 const world = loadWorld("today");
 // Program runs need every key the program reads: the ready world (the owner added the missing ones).

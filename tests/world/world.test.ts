@@ -7,8 +7,8 @@ import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as ts from "typescript";
-import { loadWorld, mergePatch, WORLD_DIR, worldFileProblems } from "../../tools/world";
-import { ROOT } from "../../tools/project";
+import { loadWorld, mergePatch, WORLD_DIR, worldFileProblems } from "../../tools/world/load";
+import { ROOT } from "../../tools/cli/project";
 
 /** Value imports (not `import type`, not type-only specifiers) of a TypeScript file. */
 function valueImports(file: string): string[] {
@@ -111,7 +111,7 @@ describe("world/: the recorded world", () => {
   });
 
   it("neither the loader nor the mocks' answers import a value from components/ or lib/", () => {
-    for (const entry of ["tools/world.ts", "tools/world-answers.ts"]) {
+    for (const entry of ["tools/world/load.ts", "tools/offline/world-answers.ts"]) {
       const closure = valueClosure(path.join(ROOT, entry));
       const program = closure.filter((f) => /^(components|lib)\//.test(f));
       assert.deepEqual(program, [], `${entry} reaches ${program.join(", ")}`);

@@ -5,7 +5,7 @@
  */
 import Cloudflare from "cloudflare";
 import { z } from "zod";
-import { InputError, readInput } from "../cli";
+import { InputError, readInput } from "../cli/common";
 
 /** A record as the tool needs it; the API sends more fields, which are ignored. */
 export interface ZoneRecord {

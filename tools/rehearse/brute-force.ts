@@ -21,7 +21,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
-import type { ProgramRun } from "../mock-program";
+import type { ProgramRun } from "../offline/mock-program";
 import { poll } from "./mail-in";
 import { deploymentPod } from "./mounts";
 import { POD_ADDRESS, type MailPod } from "./pod";

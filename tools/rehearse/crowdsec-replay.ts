@@ -6,17 +6,17 @@
  * private-range whitelist), a Local API on a free loopback port, then `crowdsec -no-api` over the
  * acquisition (its datasources in `mode: cat`) and `cscli alerts/decisions list`.
  *
- * Unlike the test helper, every process here is asynchronous, tracked (tools/children.ts) and
+ * Unlike the test helper, every process here is asynchronous, tracked (tools/cli/children.ts) and
  * killed when the rehearsal's signal aborts or its time is up, and the paths come from
- * tools/project.ts (the same whether the tool runs from TypeScript or compiled into bin/).
+ * tools/cli/project.ts (the same whether the tool runs from TypeScript or compiled into bin/).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { track } from "../children";
-import { ROOT } from "../project";
+import { track } from "../cli/children";
+import { ROOT } from "../cli/project";
 
 export const CROWDSEC_ROOT = path.join(ROOT, ".tmp/crowdsec");
 const BIN = path.join(CROWDSEC_ROOT, "usr/bin");

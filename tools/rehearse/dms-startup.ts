@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { ROOT } from "../mock-program";
+import { ROOT } from "../offline/mock-program";
 
 export const DMS_STARTUP_FILE = path.join(ROOT, "world", "dms-15.0.0", "startup.yaml");
 

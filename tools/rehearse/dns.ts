@@ -5,7 +5,7 @@
  * so no daemon waits on a timeout and nothing leaves this machine.
  */
 import * as dgram from "node:dgram";
-import type { ProgramRun } from "../mock-program";
+import type { ProgramRun } from "../offline/mock-program";
 
 export interface DnsRecord {
   name: string;

@@ -5,7 +5,7 @@
  * ConfigMaps, then `env`). Read from the plan, so the rehearsal runs what the program renders.
  */
 import * as path from "node:path";
-import type { CapturedResource, ProgramRun } from "../mock-program";
+import type { CapturedResource, ProgramRun } from "../offline/mock-program";
 
 export interface MountedFile {
   /** Where the container sees the file. */

@@ -26,9 +26,9 @@ import { promisify } from "node:util";
 import * as mailauth from "mailauth/lib/mta-sts";
 import type { MTASTSPolicyResult } from "mailauth/lib/mta-sts";
 import { Miniflare, type Json } from "miniflare";
-import type { CapturedResource, ProgramRun } from "../mock-program";
-import { loadWorld } from "../world";
-import { zoneRecords } from "../world-answers";
+import type { CapturedResource, ProgramRun } from "../offline/mock-program";
+import { loadWorld } from "../world/load";
+import { zoneRecords } from "../offline/world-answers";
 import type { RehearsalContext, Scenario, ScenarioResult } from "./scenario";
 
 const NAME = "6 MTA-STS";

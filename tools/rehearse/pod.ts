@@ -20,8 +20,8 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import type { Socket } from "node:dgram";
-import { track } from "../children";
-import type { ProgramRun } from "../mock-program";
+import { track } from "../cli/children";
+import type { ProgramRun } from "../offline/mock-program";
 import { plannedRecords, serveDns, type DnsRecord } from "./dns";
 import {
   applies,
@@ -604,7 +604,7 @@ export async function startPod(run: ProgramRun, opts: PodOptions = {}): Promise<
     if (!hadNetnsMount) releaseNetnsDir(hadNetnsDir);
     fs.rmSync(root, { recursive: true, force: true });
   };
-  // From here on any way out tears down: Ctrl-C and crashes end in process.exit (tools/cli.ts).
+  // From here on any way out tears down: Ctrl-C and crashes end in process.exit (tools/cli/common.ts).
   process.once("exit", stopSync);
   try {
     const env = dmsEnvironment(containerEnv(run, NAMESPACE, DEPLOYMENT));

@@ -3,11 +3,11 @@
  * it), with the placeholder Vault answers kept aside: the scenarios log in with the mailbox
  * passwords the rendered accounts file hashes. They never leave this process.
  */
-import { loadStackConfig, runProgram, type ProgramRun } from "../mock-program";
-import { placeholderVault } from "../mock-vault";
-import { placeholderKeys } from "../placeholder-keys";
+import { loadStackConfig, runProgram, type ProgramRun } from "../offline/mock-program";
+import { placeholderVault } from "../offline/mock-vault";
+import { placeholderKeys } from "../offline/placeholder-keys";
 import { VAULT_KEYS } from "../../lib/secrets";
-import { loadWorld } from "../world";
+import { loadWorld } from "../world/load";
 
 export interface RehearsalProgram {
   run: ProgramRun;

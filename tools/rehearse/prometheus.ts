@@ -21,8 +21,8 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import { track } from "../children";
-import type { CapturedResource, ProgramRun } from "../mock-program";
+import { track } from "../cli/children";
+import type { CapturedResource, ProgramRun } from "../offline/mock-program";
 import { observeServer, RULES_CONFIGMAP, SERVER_CONFIG_KEY } from "../../lib/prometheus-chart";
 
 /** The chart release's server objects the program reads at preview (lib/prometheus-chart.ts). */

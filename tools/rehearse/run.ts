@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { InputError, parseOptions, runCli } from "../cli";
+import { InputError, parseOptions, runCli } from "../cli/common";
 import { bruteForce } from "./brute-force";
 import { mailIn } from "./mail-in";
 import { mailOut } from "./mail-out";

@@ -1,5 +1,5 @@
 /** What one rehearsal scenario reports: its verdict and the evidence behind it. */
-import type { ProgramRun } from "../mock-program";
+import type { ProgramRun } from "../offline/mock-program";
 
 export type Verdict = "pass" | "fail" | "not rehearsed";
 

@@ -1,8 +1,8 @@
 /**
  * Stand-ins for what Vault holds, for runs without Vault (tests, `npm run plan`). Every value says
- * PLACEHOLDER; the keys come from tools/placeholder-keys.ts.
+ * PLACEHOLDER; the keys come from tools/offline/placeholder-keys.ts.
  */
-import { VAULT_KEYS } from "../lib/secrets";
+import { VAULT_KEYS } from "../../lib/secrets";
 import type { PlaceholderKeys } from "./placeholder-keys";
 
 export const PLACEHOLDER = "PLACEHOLDER";

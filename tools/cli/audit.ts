@@ -9,14 +9,14 @@
  * written).
  */
 import * as path from "node:path";
-import { analyze, startPack } from "./analysis";
-import { InputError, parseOptions, readInput, runCli } from "./cli";
-import { parseExport } from "./export";
-import type { Violation } from "./model";
-import { checkOutputPath, writeOutputs } from "./outputs";
-import { readPackConfig } from "./pack-config";
+import { analyze, startPack } from "../analyzer/analysis";
+import { InputError, parseOptions, readInput, runCli } from "./common";
+import { parseExport } from "../report/export";
+import type { Violation } from "../report/model";
+import { checkOutputPath, writeOutputs } from "../report/outputs";
+import { readPackConfig } from "../analyzer/config";
 import { PACK_DIR } from "./project";
-import { jsonReport, printReport } from "./render";
+import { jsonReport, printReport } from "../report/render";
 
 export const HELP = `Usage: npm run audit -- --file STATE.json [options]
 

@@ -7,13 +7,13 @@
  * `CLOUDFLARE_API_TOKEN`. Exit 0 when the map is written, 1 when the zone holds something that
  * would break mail after cutover (one line a problem, nothing written), 2 on bad input.
  */
-import { adoptTargets, TYPES } from "../lib/adopt";
-import { mailDnsPlanArgs, planMailDns } from "../lib/dns-plan";
-import { ConfigError, parseConfig, rawConfigFromPulumi, type StackConfig } from "../lib/config";
-import { matchZone, type Match } from "./adopt/match";
-import { checkZoneId, fetchZone, readRecordFile, type ZoneRecord } from "./adopt/zone";
-import { InputError, parseOptions, runCli } from "./cli";
-import { checkOutputPath, writeOutputs } from "./outputs";
+import { adoptTargets, TYPES } from "../../lib/adopt";
+import { mailDnsPlanArgs, planMailDns } from "../../lib/dns-plan";
+import { ConfigError, parseConfig, rawConfigFromPulumi, type StackConfig } from "../../lib/config";
+import { matchZone, type Match } from "../adopt/match";
+import { checkZoneId, fetchZone, readRecordFile, type ZoneRecord } from "../adopt/zone";
+import { InputError, parseOptions, runCli } from "./common";
+import { checkOutputPath, writeOutputs } from "../report/outputs";
 import { loadStackConfig, PROJECT } from "./project";
 
 /** Where main() reports: the console, or a test's collector. */

@@ -13,7 +13,7 @@
  * live stack would make Pulumi believe planned resources exist.
  */
 import { readFileSync } from "node:fs";
-import { InputError } from "./cli";
+import { InputError } from "../cli/common";
 import {
   isObject,
   isSecretEnvelope,
@@ -24,7 +24,7 @@ import {
   wrapSecret,
   type Item,
 } from "./model";
-import { sha256Hex } from "../lib/hash";
+import { sha256Hex } from "../../lib/hash";
 
 export const REDACTED_NOTE =
   "[secret redacted by tools/plan --export: the value was never written to this file]";

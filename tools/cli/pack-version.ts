@@ -12,8 +12,8 @@
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { listSources } from "../policy/build/fresh-build";
-import { InputError, parseOptions, runCli } from "./cli";
+import { listSources } from "../../policy/build/fresh-build";
+import { InputError, parseOptions, runCli } from "./common";
 import { PACK_DIR } from "./project";
 
 export const RECORD_FILE = "version-digest.json";

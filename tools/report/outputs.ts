@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import * as path from "node:path";
-import { InputError } from "./cli";
+import { InputError } from "../cli/common";
 
 /** A file or directory to write once everything succeeded. */
 export type Output =

@@ -1,7 +1,7 @@
 /**
  * The placeholder RSA keys of the mocked Vault, generated once per process and never written to
  * disk. Generation runs in libuv's thread pool and starts on the first call, not when this module
- * loads: importing the tools starts no work. tools/mock-program.ts calls it first thing in a run,
+ * loads: importing the tools starts no work. tools/offline/mock-program.ts calls it first thing in a run,
  * so the ~0.2 s a 2048-bit key takes overlaps loading the world instead of adding to it.
  */
 import { generateKeyPair } from "node:crypto";

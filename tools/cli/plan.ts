@@ -1,7 +1,7 @@
 /**
  * `npm run plan [-- --stack prod] [--json F] [--export F] [--manifests DIR] [--diagram F]`:
  * the offline preview. Runs the program in this process under mocks (Vault and the Cloudflare
- * zone answered by PLACEHOLDER values, tools/mock-program.ts), sends every resource through the
+ * zone answered by PLACEHOLDER values, tools/offline/mock-program.ts), sends every resource through the
  * policy pack's own Analyzer server (started once, as the CLI starts it) with Analyze and the
  * whole stack with AnalyzeStack, then prints the resource tree and the policy report.
  * Exit 0: no mandatory violation; 1: at least one; 2: bad input (one line on stderr, no file
@@ -9,23 +9,23 @@
  */
 import { existsSync } from "node:fs";
 import * as path from "node:path";
-import { ConfigError, parseConfig, rawConfigFromPulumi, type StackConfig } from "../lib/config";
-import { VAULT_KEYS } from "../lib/secrets";
-import { analyze, startPack } from "./analysis";
-import { InputError, parseOptions, runCli } from "./cli";
-import { renderDiagramDoc } from "./diagram";
-import { buildExport } from "./export";
-import { renderManifests } from "./manifests";
-import type { ProgramRun, RunOptions } from "./mock-program";
-import type { Violation } from "./model";
-import { checkOutputPath, writeOutputs, type Output } from "./outputs";
-import { readPackConfig } from "./pack-config";
-import { placeholderKeys } from "./placeholder-keys";
+import { ConfigError, parseConfig, rawConfigFromPulumi, type StackConfig } from "../../lib/config";
+import { VAULT_KEYS } from "../../lib/secrets";
+import { analyze, startPack } from "../analyzer/analysis";
+import { InputError, parseOptions, runCli } from "./common";
+import { renderDiagramDoc } from "../report/diagram";
+import { buildExport } from "../report/export";
+import { renderManifests } from "../report/manifests";
+import type { ProgramRun, RunOptions } from "../offline/mock-program";
+import type { Violation } from "../report/model";
+import { checkOutputPath, writeOutputs, type Output } from "../report/outputs";
+import { readPackConfig } from "../analyzer/config";
+import { placeholderKeys } from "../offline/placeholder-keys";
 import { loadStackConfig, PACK_DIR, ROOT } from "./project";
-import { jsonReport, printReport } from "./render";
-import { itemsFromRun, readItems } from "./run-items";
-import { absentVaultKeys, type VaultRead } from "./world-answers";
-import { loadWorld, WORLDS, type World, type WorldName } from "./world";
+import { jsonReport, printReport } from "../report/render";
+import { itemsFromRun, readItems } from "../offline/run-items";
+import { absentVaultKeys, type VaultRead } from "../offline/world-answers";
+import { loadWorld, WORLDS, type World, type WorldName } from "../world/load";
 
 /** Every Vault key the program reads, at the paths the stack config names. */
 function vaultReads(cfg: StackConfig): VaultRead[] {
@@ -95,12 +95,14 @@ const OPTIONS = {
   help: { type: "boolean" },
 } as const;
 
+type MockProgram = typeof import("../offline/mock-program");
+
 /** The program under mocks, its module (and with it the SDK) loaded only now. */
 function runMocked(opts: RunOptions): Promise<ProgramRun> {
   // Started first, so the keys are generated in libuv's thread pool while the SDK loads.
   if (!opts.vault) void placeholderKeys();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { runProgram } = require("./mock-program") as typeof import("./mock-program");
+  const { runProgram } = require("../offline/mock-program") as MockProgram;
   return runProgram(opts);
 }
 

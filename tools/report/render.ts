@@ -3,7 +3,7 @@
  * `pulumi preview` prints it, the summary line, and the JSON report. Built from redacted values.
  */
 import * as path from "node:path";
-import { mandatoryCount, sortViolations } from "./analysis";
+import { mandatoryCount, sortViolations } from "../analyzer/analysis";
 import { describe, short } from "./describe";
 import { redact, type Analysis, type Item, type Violation } from "./model";
 

@@ -15,8 +15,8 @@
  * agent.podAnnotations on the pod template. templates/acquis-configmap.yaml for acquis.yaml.
  */
 import { stringify } from "yaml";
-import type { CrowdSecAgentRef } from "../components/crowdsec-acquisition";
-import { agentView, type K8sObject, type LiveAgent } from "../lib/crowdsec-agent";
+import type { CrowdSecAgentRef } from "../../components/crowdsec-acquisition";
+import { agentView, type K8sObject, type LiveAgent } from "../../lib/crowdsec-agent";
 
 export type Values = Record<string, unknown>;
 

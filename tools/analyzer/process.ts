@@ -1,12 +1,12 @@
 /**
  * Starts a policy pack the way the Pulumi CLI does: `run-policy-pack` from the pack's own
  * @pulumi/pulumi, in the pack directory, which prints the port it serves on as its first stdout
- * line. tools/analyzer.ts then speaks gRPC to that port.
+ * line. tools/analyzer/client.ts then speaks gRPC to that port.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
-import { track } from "./children";
+import { track } from "../cli/children";
 
 export interface SpawnOptions {
   /** Node binary; defaults to the one running this process (Node 22 under `npx`). */

@@ -5,7 +5,7 @@
  * applied, so that a plan of the prod stack checks the seams against a realistic consumer.
  */
 import { parse, stringify } from "yaml";
-import { chartValues } from "../lib/prometheus-chart";
+import { chartValues } from "../../lib/prometheus-chart";
 
 export type LiveCluster = Record<string, Record<string, unknown>>;
 

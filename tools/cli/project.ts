@@ -1,11 +1,11 @@
 /**
- * Where the project is, whether these tools run from TypeScript (tools/) or compiled (bin/tools/),
+ * Where the project is, whether these tools run from TypeScript (tools/) or compiled (bin/tools/cli/),
  * its stack config files, and the check that a compiled tool is not older than its sources.
  */
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { assertFreshBuild } from "../policy/build/fresh-build";
+import { assertFreshBuild } from "../../policy/build/fresh-build";
 
 /** The nearest directory above `dir` holding Pulumi.yaml. */
 function projectRoot(dir: string): string {
@@ -21,13 +21,13 @@ function projectRoot(dir: string): string {
 export const PROJECT = "mailserver";
 
 /** The project directory (with Pulumi.yaml). */
-export const ROOT = projectRoot(path.resolve(__dirname, ".."));
+export const ROOT = projectRoot(__dirname);
 /** The policy pack the tools start, as the CLI would with `--policy-pack policy`. */
 export const PACK_DIR = path.join(ROOT, "policy");
 
 /** Compiled tools refuse to run when a source changed since `npm run build`. */
 export function assertToolsFresh(): void {
-  assertFreshBuild(__filename, path.resolve(__dirname, ".."));
+  assertFreshBuild(__filename, path.resolve(__dirname, "..", ".."));
 }
 
 /** The flat config map of `Pulumi.<stack>.yaml`; throws naming the file when it is unusable. */

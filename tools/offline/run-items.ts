@@ -1,10 +1,10 @@
 /**
- * A mocked run (tools/mock-program.ts) as the items the analyzer, the diagram and the export take
- * (tools/model.ts): secrets wrapped again at the paths the run recorded.
+ * A mocked run (tools/offline/mock-program.ts) as the items the analyzer, the diagram and the export take
+ * (tools/report/model.ts): secrets wrapped again at the paths the run recorded.
  */
 import type { CapturedResource } from "./mock-monitor";
 import type { ProgramRun } from "./mock-program";
-import { isSecretEnvelope, ROOT_STACK, wrapAtPaths, wrapSecret, type Item } from "./model";
+import { isSecretEnvelope, ROOT_STACK, wrapAtPaths, wrapSecret, type Item } from "../report/model";
 
 /** True when `text` contains any secret string of `outputs`-like data. */
 function mentionsAny(value: unknown, secrets: string[]): boolean {

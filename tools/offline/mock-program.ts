@@ -1,25 +1,25 @@
 /**
  * Runs the Pulumi program in this process under `pulumi.runtime.setMocks`, the way the engine would
  * run it, and records every registered resource with its parent, options and which inputs are
- * secret (tools/mock-monitor.ts). Vault (tools/mock-vault.ts) and the Cloudflare zone lookup are
+ * secret (tools/offline/mock-monitor.ts). Vault (tools/offline/mock-vault.ts) and the Cloudflare zone lookup are
  * answered with placeholders.
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import type { ProgramIo } from "../index";
-import type { LiveCluster } from "./live-cluster";
+import type { ProgramIo } from "../../index";
+import type { LiveCluster } from "../world/live-cluster";
 import { placeholderKeys } from "./placeholder-keys";
 import { mocks, recordReads, recordRegistrations, type CapturedResource } from "./mock-monitor";
 import { placeholderVault, type VaultAnswer } from "./mock-vault";
-import { loadStackConfig, PROJECT, ROOT } from "./project";
+import { loadStackConfig, PROJECT, ROOT } from "../cli/project";
 import { worldInventory, zoneRecords, type VaultRead } from "./world-answers";
-import { kubernetesObjects, loadWorld, type World } from "./world";
+import { kubernetesObjects, loadWorld, type World } from "../world/load";
 
 export { loadStackConfig, PROJECT, ROOT };
 export type { CapturedResource };
 
 /** The program's entry: index.ts, or index.js beside the compiled tools. */
-const ENTRY = path.resolve(__dirname, "..", "index");
+const ENTRY = path.resolve(__dirname, "..", "..", "index");
 
 export interface ProgramRun {
   stackUrn: string;

@@ -4,7 +4,7 @@
  * registration and read is recorded with its parent, options and which inputs are secret.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { unwrapSecrets } from "./model";
+import { unwrapSecrets } from "../report/model";
 import type { VaultAnswer } from "./mock-vault";
 import type { ZoneRecordFact } from "./world-answers";
 

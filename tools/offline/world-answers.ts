@@ -3,8 +3,13 @@
  * objects its `.get()`s read, and Vault's data in the owner's encoding. Every answer is a fact of
  * world/ passed through; nothing is shaped after what the program expects.
  */
-import type { ClusterRead, InventoryReader, PoolLike, ServiceLike } from "../lib/cluster-inventory";
-import { facts, kubernetesObjects, type World } from "./world";
+import type {
+  ClusterRead,
+  InventoryReader,
+  PoolLike,
+  ServiceLike,
+} from "../../lib/cluster-inventory";
+import { facts, kubernetesObjects, type World } from "../world/load";
 
 const isMap = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);

@@ -1,7 +1,7 @@
 /**
  * The Analyzer protocol as this client speaks it: the types plan, audit and the tests share, and
  * requests and responses encoded and decoded the way the Pulumi CLI sends and reads them
- * (properties as tools/struct-encoding.ts encodes them). tools/analyzer.ts carries them over gRPC.
+ * (properties as tools/analyzer/struct-encoding.ts encodes them). tools/analyzer/client.ts carries them over gRPC.
  */
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { Field, Reader, Root, Type, Writer } from "protobufjs";

@@ -1,12 +1,12 @@
 /**
  * The mocked Vault: each read answered with the keys the world's Vault holds at that path
- * (world/<world>/vault.yaml), each value a placeholder from tools/placeholders.ts.
+ * (world/<world>/vault.yaml), each value a placeholder from tools/offline/placeholders.ts.
  */
 import type { PlaceholderKeys } from "./placeholder-keys";
 import { vaultPlaceholders } from "./placeholders";
-import { PROJECT } from "./project";
+import { PROJECT } from "../cli/project";
 import { worldVaultData, type VaultRead } from "./world-answers";
-import { loadWorld, type World } from "./world";
+import { loadWorld, type World } from "../world/load";
 
 /** The data a read of `mount`/`name` returns. */
 export type VaultAnswer = (mount: string, name: string) => Record<string, string>;

@@ -2,11 +2,11 @@
  * The policy pass of plan and audit, as the engine runs it: the pack started once and configured
  * once, Analyze for every resource (its inputs), then AnalyzeStack for all of them (outputs).
  */
-import { PolicyPackClient } from "./analyzer";
-import type { AnalyzerResource, Diagnostic } from "./analyzer-wire";
-import { scrubber, secretStrings, type Item, type Violation } from "./model";
-import type { PackConfig } from "./pack-config";
-import { PACK_DIR } from "./project";
+import { PolicyPackClient } from "./client";
+import type { AnalyzerResource, Diagnostic } from "./wire";
+import { scrubber, secretStrings, type Item, type Violation } from "../report/model";
+import type { PackConfig } from "./config";
+import { PACK_DIR } from "../cli/project";
 import { EncodedProperties } from "./struct-encoding";
 
 /** Analyze calls in flight at once: enough to keep the pack busy while the client encodes. */

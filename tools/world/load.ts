@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { ROOT } from "./project";
+import { ROOT } from "../cli/project";
 
 export const WORLD_DIR = path.join(ROOT, "world");
 

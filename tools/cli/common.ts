@@ -69,7 +69,7 @@ function reportFailure(err: unknown): void {
 
 /**
  * Runs a CLI's main: any failure, a crash included, is one line on stderr and exit 2, and every
- * child process the CLI started is ended on the way out (tools/children.ts).
+ * child process the CLI started is ended on the way out (tools/cli/children.ts).
  */
 export function runCli(main: (argv: string[]) => Promise<number>): void {
   let crashed = false;

@@ -3,7 +3,7 @@
  * stay wrapped from the program run (or the stack export) to the pack; what is shown or written
  * goes through `redact` first, and any message quoting a secret through `scrub`.
  */
-import type { EnforcementLevel } from "./analyzer-wire";
+import type { EnforcementLevel } from "../analyzer/wire";
 
 /** Pulumi's wire markers: a secret is `{[SIG_KEY]: SECRET_SIG, value}` (or ciphertext/plaintext). */
 export const SIG_KEY = "4dabf18193072939515e22adb298388d";

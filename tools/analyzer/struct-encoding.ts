@@ -1,6 +1,6 @@
 /**
  * Resource properties as google.protobuf.Struct bytes, the way the engine's JSON-shaped wire
- * format would send them. tools/analyzer-wire.ts splices them into Analyzer requests.
+ * format would send them. tools/analyzer/wire.ts splices them into Analyzer requests.
  */
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { common, Root } from "protobufjs";

@@ -6,8 +6,8 @@
  * given values over them, checked against its configSchema. Every problem is reported at once.
  */
 import { readFileSync } from "node:fs";
-import type { EnforcementLevel, PackInfo } from "./analyzer-wire";
-import { isObject } from "./model";
+import type { EnforcementLevel, PackInfo } from "./wire";
+import { isObject } from "../report/model";
 
 /** `--policy-pack-config` file shape: a level, or properties plus an optional level. */
 export type PackConfig = Record<

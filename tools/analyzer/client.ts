@@ -20,9 +20,9 @@ import {
   type AnalyzerResource,
   type PackInfo,
   type PolicyInfo,
-} from "./analyzer-wire";
-import { spawnPack, type SpawnOptions } from "./pack-process";
-import { resolvePackConfig, type EffectiveConfig, type PackConfig } from "./pack-config";
+} from "./wire";
+import { spawnPack, type SpawnOptions } from "./process";
+import { resolvePackConfig, type EffectiveConfig, type PackConfig } from "./config";
 import { toStruct } from "./struct-encoding";
 
 /**
@@ -42,7 +42,7 @@ export {
   type PackInfo,
   type PolicyInfo,
   type ResourceOptions,
-} from "./analyzer-wire";
+} from "./wire";
 
 export interface StartOptions extends SpawnOptions {
   /** Names the config in error messages (the file it came from). */
@@ -148,7 +148,7 @@ export class PolicyPackClient {
     return this.info;
   }
 
-  /** Sends Configure for every policy (tools/pack-config.ts rules); returns what was sent. */
+  /** Sends Configure for every policy (tools/analyzer/config.ts rules); returns what was sent. */
   async configure(config: PackConfig = {}, source?: string): Promise<EffectiveConfig> {
     const info = this.info ?? (await this.getAnalyzerInfo());
     const effective = resolvePackConfig(info, config, source);
