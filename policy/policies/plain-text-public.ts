@@ -172,6 +172,23 @@ const PLAIN_BINDINGS = ["plain_text", "json"];
 const outside = (what: string, id: string, ns: string) =>
   `cannot verify: ${what} ${id} is in namespace ${ns}, which is not one the stack deploys into (plain-text-public.namespaces); set metadata.namespace or add the namespace to the list.`;
 
+/** Namespace and name of an object the policy judges; outside the stack's namespaces, refused. */
+function placeOf(
+  what: string,
+  props: Plain,
+  name: string,
+  cfg: Config,
+  report: ReportViolation,
+  gaps: PreviewGaps,
+): [string, string] | undefined {
+  const ns = namespaceOf(props);
+  const objectName = nameOf(props, name);
+  if (gaps.check(ns, name) || gaps.check(objectName, name)) return undefined;
+  if (cfg.namespaces.includes(ns)) return [ns, objectName];
+  report(outside(what, `${ns}/${objectName}`, ns));
+  return undefined;
+}
+
 const TO_SECRET = "move it to a Secret (from Vault) or list it in plain-text-public";
 
 function checkConfigMap(
@@ -181,10 +198,9 @@ function checkConfigMap(
   report: ReportViolation,
   gaps: PreviewGaps,
 ) {
-  const ns = namespaceOf(props);
-  const cmName = nameOf(props, name);
-  if (gaps.check(ns, name) || gaps.check(cmName, name)) return;
-  if (!cfg.namespaces.includes(ns)) return report(outside("ConfigMap", `${ns}/${cmName}`, ns));
+  const where = placeOf("ConfigMap", props, name, cfg, report, gaps);
+  if (!where) return;
+  const [ns, cmName] = where;
   const id = `${ns}/${cmName}`;
   const keys = keysOf(props, ["data", "binaryData"], gaps);
   if (ns === cfg.namespace && cfg.envConfigMaps.includes(cmName)) {
@@ -248,10 +264,9 @@ function checkWorkload(
   report: ReportViolation,
   gaps: PreviewGaps,
 ) {
-  const ns = namespaceOf(props);
-  const workload = nameOf(props, name);
-  if (gaps.check(ns, name) || gaps.check(workload, name)) return;
-  if (!cfg.namespaces.includes(ns)) return report(outside("workload", `${ns}/${workload}`, ns));
+  const where = placeOf("workload", props, name, cfg, report, gaps);
+  if (!where) return;
+  const [ns, workload] = where;
   for (const c of containersOf(podSpecOf(type, props))) {
     checkContainer(`${ns}/${workload}/${c.name}`, c, cfg, report, gaps);
   }
