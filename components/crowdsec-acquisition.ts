@@ -21,7 +21,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { agentValues, agentValuesYaml, agentView, type LiveAgent } from "../lib/crowdsec-agent";
+import { agentValues, agentValuesYaml, agentView, type LiveAgent } from "../lib/charts/crowdsec";
 import { COMPONENT_TYPE } from "../lib/component-types";
 
 export type ContainerRuntime = "containerd" | "docker";

@@ -29,7 +29,7 @@ import {
   RULES_CONFIGMAP,
   RULES_FILE,
   SERVER_CONFIG_KEY,
-} from "../lib/prometheus-chart";
+} from "../lib/charts/prometheus";
 import { COMPONENT_TYPE } from "../lib/component-types";
 
 /**
@@ -326,7 +326,7 @@ export class Monitoring extends pulumi.ComponentResource {
   /** The ConfigMap (chart) or PrometheusRule (operator) that carries the alerts. */
   public readonly rulesName: pulumi.Output<string>;
   public readonly cronJobName: pulumi.Output<string>;
-  /** Chart values the monitoring stack needs (chart setup only; see lib/prometheus-chart.ts). */
+  /** Chart values the monitoring stack needs (chart setup only; see lib/charts/prometheus.ts). */
   public readonly chartValues?: pulumi.Output<string>;
 
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {

@@ -1,7 +1,8 @@
 /**
  * The CrowdSec agent as this program sees it: the live DaemonSet and acquisition ConfigMaps of the
- * crowdsec Helm chart (run by the CrowdSec stack), read at preview, and the chart values that make
- * that agent load this program's acquisition.
+ * crowdsec Helm chart (run by the CrowdSec stack), read at preview, the chart values that make
+ * that agent load this program's acquisition, and the chart's rendering of values into that agent
+ * (Helm's merge, acquis.yaml, the DaemonSet), which the reads invert.
  *
  * Chart facts (crowdsecurity/helm-charts charts/crowdsec, templates unchanged from 0.21.0 @ c24668e,
  * the version the owner runs, to 0.24.0 @ 84b8d10f):
@@ -16,7 +17,7 @@
  * (crowdsecurity/crowdsec build/docker/config.yaml `acquisition_dir`; pkg/csconfig/crowdsec_service.go).
  */
 import { parseAllDocuments, stringify } from "yaml";
-import { sha256Hex } from "./hash";
+import { sha256Hex } from "../hash";
 
 export const ACQUIS_DIR = "/etc/crowdsec/acquis.d";
 /** The chart's ConfigMap holding `agent.acquisition` rendered (templates/acquis-configmap.yaml). */
@@ -214,4 +215,101 @@ export function agentValuesYaml(values: K8sObject, live: LiveAgent): string {
     "# for the mail pod; the mail acquisition is mounted by subPath into acquis.d.",
     stringify(values, { lineWidth: 0 }),
   ].join("\n");
+}
+
+/*
+ * The chart's rendering, which `chartAcquisitionValues` and `agentView` read back: Helm's merge of
+ * a values overlay, templates/acquis-configmap.yaml and templates/agent-daemonSet.yaml
+ * (charts/crowdsec @ c24668e = 0.21.0, same in 0.24.0) with tls.enabled false,
+ * agent.persistentVolume.config.enabled false, no config.parsers/scenarios/postoverflows/
+ * simulation.yaml/agent_config.yaml.local (the owner sets none): container `crowdsec-agent` mounts crowdsec-config at /tmp_config,
+ * acquis-config-volume at /etc/crowdsec/acquis.yaml (subPath acquis.yaml), varlog at /var/log if
+ * agent.hostVarLog, varlibdockercontainers if container_runtime is docker, then
+ * agent.extraVolumeMounts; volumes in the same order, then agent.extraVolumes;
+ * agent.podAnnotations on the pod template.
+ */
+
+export type Values = Record<string, unknown>;
+
+const isMap = (v: unknown): v is Values => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Helm's values merge: maps merge key by key, lists and scalars of the overlay replace. */
+export function mergeValues(base: Values, overlay: Values): Values {
+  const out: Values = { ...base };
+  for (const [k, v] of Object.entries(overlay)) {
+    out[k] = isMap(v) && isMap(out[k]) ? mergeValues(out[k], v) : v;
+  }
+  return out;
+}
+
+const agentOf = (values: Values): Values => (isMap(values.agent) ? values.agent : {});
+const listOf = (v: unknown): K8sObject[] => (Array.isArray(v) ? (v as K8sObject[]) : []);
+
+/** acquis.yaml as templates/acquis-configmap.yaml renders it. */
+export function renderAcquisYaml(values: Values): string {
+  const agent = agentOf(values);
+  const docs = listOf(agent.acquisition).map((a) => ({
+    filenames: [`/var/log/containers/${String(a.podName)}_${String(a.namespace)}_*.log`],
+    force_inotify: true,
+    poll_without_inotify: a.poll_without_inotify === true,
+    labels: { type: values.container_runtime ?? "docker", program: a.program },
+  }));
+  return [...docs, ...listOf(agent.additionalAcquisition)]
+    .map((d) => `---\n${stringify(d)}`)
+    .join("");
+}
+
+/** The agent DaemonSet as templates/agent-daemonSet.yaml renders it (the parts the seam reads). */
+export function renderAgentDaemonSet(values: Values, release = "crowdsec"): K8sObject {
+  const agent = agentOf(values);
+  const docker = (values.container_runtime ?? "docker") === "docker";
+  const hostVarLog = agent.hostVarLog !== false;
+  const volumeMounts: K8sObject[] = [
+    { name: "crowdsec-config", mountPath: "/tmp_config" },
+    {
+      name: "acquis-config-volume",
+      mountPath: "/etc/crowdsec/acquis.yaml",
+      subPath: "acquis.yaml",
+    },
+    ...(hostVarLog ? [{ name: "varlog", mountPath: "/var/log", readOnly: true }] : []),
+    ...(docker
+      ? [
+          {
+            name: "varlibdockercontainers",
+            mountPath: "/var/lib/docker/containers",
+            readOnly: true,
+          },
+        ]
+      : []),
+    ...listOf(agent.extraVolumeMounts),
+  ];
+  const volumes: K8sObject[] = [
+    { name: "acquis-config-volume", configMap: { name: "acquis-configmap" } },
+    { name: "crowdsec-config", emptyDir: {} },
+    ...(hostVarLog ? [{ name: "varlog", hostPath: { path: "/var/log" } }] : []),
+    ...(docker
+      ? [{ name: "varlibdockercontainers", hostPath: { path: "/var/lib/docker/containers" } }]
+      : []),
+    ...listOf(agent.extraVolumes),
+  ];
+  return {
+    apiVersion: "apps/v1",
+    kind: "DaemonSet",
+    metadata: { name: `${release}-agent`, namespace: "crowdsec" },
+    spec: {
+      selector: { matchLabels: { "k8s-app": release, type: "agent" } },
+      template: {
+        metadata: {
+          labels: { "k8s-app": release, type: "agent", version: "v1" },
+          ...(isMap(agent.podAnnotations) ? { annotations: agent.podAnnotations } : {}),
+        },
+        spec: {
+          containers: [
+            { name: "crowdsec-agent", image: "crowdsecurity/crowdsec:v1.7.8", volumeMounts },
+          ],
+          volumes,
+        },
+      },
+    },
+  };
 }

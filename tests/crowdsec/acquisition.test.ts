@@ -10,7 +10,8 @@ import {
   renderAcquisition,
   type CrowdSecAcquisitionArgs,
 } from "../../components/crowdsec-acquisition";
-import { OWNER_VALUES, renderAcquisYaml } from "../../tools/world/crowdsec-agent";
+import { renderAcquisYaml } from "../../lib/charts/crowdsec";
+import { OWNER_VALUES } from "../../tools/world/crowdsec-agent";
 import { toolMissing } from "../helpers/tools";
 import {
   CrowdSecSandbox,

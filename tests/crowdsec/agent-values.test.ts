@@ -1,6 +1,6 @@
 /**
  * The CrowdSec seam from the consumer's side: the program reads the agent as the crowdsec chart
- * renders the owner's values (tools/world/crowdsec-agent.ts, checked against world/today/kubernetes.yaml
+ * renders the owner's values (lib/charts/crowdsec.ts on tools/world/crowdsec-agent.ts, checked against world/today/kubernetes.yaml
  * in tests/world/kubernetes.test.ts), exports chart values, and applying those
  * values (Helm's merge, the chart's rendering) yields an agent that loads the mail acquisition;
  * the pack fails the preview until it does.
@@ -12,13 +12,12 @@ import * as path from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import type { PackConfig } from "../../tools/analyzer/client";
 import {
-  liveObjects,
   mergeValues,
-  OWNER_VALUES,
   renderAcquisYaml,
   renderAgentDaemonSet,
   type Values,
-} from "../../tools/world/crowdsec-agent";
+} from "../../lib/charts/crowdsec";
+import { liveObjects, OWNER_VALUES } from "../../tools/world/crowdsec-agent";
 import { itemsFromRun } from "../../tools/offline/run-items";
 import { analyze } from "../../tools/analyzer/analysis";
 import type { Violation } from "../../tools/report/model";

@@ -16,7 +16,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { RULES_FILE } from "../../lib/prometheus-chart";
+import { RULES_FILE } from "../../lib/charts/prometheus";
 import {
   applyDovecotAppend,
   dovecotConfPath,

@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { Monitoring, probeSecretData, type MonitoringArgs } from "../../components/monitoring";
-import { OBSERVED_SERVER_ANNOTATION } from "../../lib/prometheus-chart";
+import { OBSERVED_SERVER_ANNOTATION } from "../../lib/charts/prometheus";
 import { liveCluster, liveKey, type LiveCluster } from "../../tools/world/live-cluster";
 import { observedServer } from "../policy/fixtures";
 

@@ -2,7 +2,7 @@
  * The alerts reach the Prometheus the cluster runs, checked from the consumer's side: the program
  * reads the live `prometheus-server` Deployment and its prometheus.yml (today's as
  * world/today/kubernetes.yaml records them; variants as chart 25.8.2 renders the program's values,
- * tools/world/live-cluster.ts) and the pack refuses the plan when that server would not load the rule
+ * lib/charts/prometheus.ts) and the pack refuses the plan when that server would not load the rule
  * file, naming the chart values to add.
  */
 import { strict as assert } from "node:assert";
@@ -12,17 +12,14 @@ import {
   chartValues,
   loadProblems,
   observeServer,
+  prometheusServerConfigMap,
+  prometheusServerDeployment,
   RULES_CONFIGMAP,
   RULES_FILE,
   type DeploymentSpecLike,
-} from "../../lib/prometheus-chart";
-import {
-  liveCluster,
-  liveKey,
-  prometheusServerConfigMap,
-  prometheusServerDeployment,
-  type LiveCluster,
-} from "../../tools/world/live-cluster";
+  type ServerValues,
+} from "../../lib/charts/prometheus";
+import { liveCluster, liveKey, type LiveCluster } from "../../tools/world/live-cluster";
 import { analyze } from "../../tools/analyzer/analysis";
 import { itemsFromRun } from "../../tools/offline/run-items";
 import { kubernetesObjects, loadWorld } from "../../tools/world/load";
@@ -32,20 +29,21 @@ import { usePack } from "../policy/harness";
 const DEPLOYMENT_KEY = liveKey("kubernetes:apps/v1:Deployment", "monitoring/prometheus-server");
 const CONFIG_KEY = liveKey("kubernetes:core/v1:ConfigMap", "monitoring/prometheus-server");
 const DIR = "/etc/mailserver-rules";
-type Values = Parameters<typeof prometheusServerDeployment>[0] & object;
 
 /** The chart values this program exports, edited. */
-function values(edit: (v: Values) => void): Values {
-  const v = parse(chartValues(DIR)) as Values;
+function values(edit: (v: ServerValues) => void): ServerValues {
+  const v = parse(chartValues(DIR)) as ServerValues;
   edit(v);
   return v;
 }
 
-function cluster(server: Values, ruleFiles?: string[]): LiveCluster {
+function cluster(server: ServerValues, ruleFiles?: string[]): LiveCluster {
   return {
     ...liveCluster(),
     [DEPLOYMENT_KEY]: prometheusServerDeployment(server),
-    [CONFIG_KEY]: prometheusServerConfigMap(ruleFiles),
+    [CONFIG_KEY]: prometheusServerConfigMap(
+      ruleFiles ?? server.serverFiles["prometheus.yml"].rule_files,
+    ),
   };
 }
 
@@ -119,7 +117,8 @@ describe("alert rules reach the chart's Prometheus server", function () {
 });
 
 describe("observing the server", () => {
-  const spec = (v: Values) => (prometheusServerDeployment(v) as { spec: DeploymentSpecLike }).spec;
+  const spec = (v: ServerValues) =>
+    (prometheusServerDeployment(v) as { spec: DeploymentSpecLike }).spec;
   const good = values(() => undefined);
 
   it("finds the Prometheus container's directory mount and the reloader's watch", () => {
@@ -153,7 +152,9 @@ describe("observing the server", () => {
   });
 
   it("reads rule_files from the live prometheus.yml", () => {
-    const cm = prometheusServerConfigMap() as { data: Record<string, string> };
+    const cm = prometheusServerConfigMap(good.serverFiles["prometheus.yml"].rule_files) as {
+      data: Record<string, string>;
+    };
     const obs = observeServer("s", spec(good), cm.data["prometheus.yml"], RULES_CONFIGMAP);
     assert.ok(obs.ruleFiles.includes(`${DIR}/*.yml`));
   });

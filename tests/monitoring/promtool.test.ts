@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { METRICS, type AlertRule, type RuleGroup } from "../../components/monitoring";
-import { RULES_FILE } from "../../lib/prometheus-chart";
+import { RULES_FILE } from "../../lib/charts/prometheus";
 import { operatorCrds } from "../../tools/world/live-cluster";
 import { at, find, loadStackConfig, prodRun, runProgram } from "../helpers/program";
 import { requireTool } from "../helpers/tools";

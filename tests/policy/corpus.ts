@@ -3,7 +3,8 @@
  * be caught by the named policy (and by no other mandatory policy).
  */
 import type { AnalyzerResource } from "../../tools/analyzer/client";
-import { mergeValues, OWNER_VALUES, type Values } from "../../tools/world/crowdsec-agent";
+import { mergeValues, type Values } from "../../lib/charts/crowdsec";
+import { OWNER_VALUES } from "../../tools/world/crowdsec-agent";
 import {
   acquisitionDoc,
   agentValuesWithMail,

@@ -1,13 +1,9 @@
 /** A realistic "good" mail stack as the program will declare it, plus builders for variants. */
 import { createHash, generateKeyPairSync } from "node:crypto";
-import { OBSERVED_SERVER_ANNOTATION } from "../../lib/prometheus-chart";
+import { OBSERVED_SERVER_ANNOTATION } from "../../lib/charts/prometheus";
 import type { AnalyzerResource, PackConfig } from "../../tools/analyzer/client";
-import {
-  liveAgentFor,
-  mergeValues,
-  OWNER_VALUES,
-  type Values,
-} from "../../tools/world/crowdsec-agent";
+import { mergeValues, type Values } from "../../lib/charts/crowdsec";
+import { liveAgentFor, OWNER_VALUES } from "../../tools/world/crowdsec-agent";
 
 export const T = {
   namespace: "kubernetes:core/v1:Namespace",

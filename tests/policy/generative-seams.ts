@@ -8,7 +8,8 @@
  */
 import fc from "fast-check";
 import { UNKNOWN, type AnalyzerResource } from "../../tools/analyzer/client";
-import { mergeValues, OWNER_VALUES, type Values } from "../../tools/world/crowdsec-agent";
+import { mergeValues, type Values } from "../../lib/charts/crowdsec";
+import { OWNER_VALUES } from "../../tools/world/crowdsec-agent";
 import {
   configMap,
   crowdsecAgent,

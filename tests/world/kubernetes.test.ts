@@ -1,15 +1,12 @@
 /**
  * The recorded cluster against the models the seam tests use: the crowdsec chart model
- * (tools/world/crowdsec-agent.ts, which renders chart values the way templates/agent-daemonSet.yaml does)
+ * (lib/charts/crowdsec.ts, which renders chart values the way templates/agent-daemonSet.yaml does)
  * must render the owner's values into exactly the agent the world records, and the world's
  * address holders are the ones the owner's repository declares.
  */
 import * as assert from "node:assert/strict";
-import {
-  OWNER_VALUES,
-  renderAcquisYaml,
-  renderAgentDaemonSet,
-} from "../../tools/world/crowdsec-agent";
+import { renderAcquisYaml, renderAgentDaemonSet } from "../../lib/charts/crowdsec";
+import { OWNER_VALUES } from "../../tools/world/crowdsec-agent";
 import { kubernetesObjects, loadWorld } from "../../tools/world/load";
 
 type Pod = {

@@ -30,7 +30,7 @@ import { parse } from "yaml";
 import { track } from "../cli/children";
 import type { CapturedResource, ProgramRun } from "../offline/mock-program";
 import { loadWorld } from "../world/load";
-import { loads, RULES_CONFIGMAP, RULES_FILE } from "../../lib/prometheus-chart";
+import { loads, RULES_CONFIGMAP, RULES_FILE } from "../../lib/charts/prometheus";
 import { queueId, queueLines } from "./mail-in";
 import { OUTSIDE_ADDRESS, OUTSIDE_NAME, POD_ADDRESS, type MailPod } from "./pod";
 import {

@@ -23,9 +23,9 @@ import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { track } from "../cli/children";
 import type { CapturedResource, ProgramRun } from "../offline/mock-program";
-import { observeServer, RULES_CONFIGMAP, SERVER_CONFIG_KEY } from "../../lib/prometheus-chart";
+import { observeServer, RULES_CONFIGMAP, SERVER_CONFIG_KEY } from "../../lib/charts/prometheus";
 
-/** The chart release's server objects the program reads at preview (lib/prometheus-chart.ts). */
+/** The chart release's server objects the program reads at preview (lib/charts/prometheus.ts). */
 const CHART_NAMESPACE = "monitoring";
 const SERVER = "prometheus-server";
 /** The pushgateway subchart's Service (world/today/kubernetes.yaml, prometheus-pushgateway 2.4.2). */
