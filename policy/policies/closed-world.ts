@@ -26,7 +26,7 @@ import type {
 } from "@pulumi/policy";
 import { stackFacts, verdictOf, type ClosedWorldConfig } from "../lib/closed-world";
 import { readConfig, SPEC } from "../lib/config";
-import { PreviewGaps, toPlain } from "../lib/plain";
+import { pickPlain, PreviewGaps, type Plain } from "../lib/plain";
 import { isWaived, readWaivers, WAIVERS_PROPERTY, type Waiver } from "../lib/waivers";
 
 export const configSchema: PolicyConfigSchema = {
@@ -42,6 +42,9 @@ export const configSchema: PolicyConfigSchema = {
   },
 };
 
+/** The top-level properties lib/closed-world.ts#verdictOf reads. */
+const VERDICT_KEYS = ["metadata", "hostname", "namespace"];
+
 interface Config extends ClosedWorldConfig {
   waivers: Waiver[];
 }
@@ -50,11 +53,13 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const waivers = readWaivers(cfg.waivers);
   const gaps = new PreviewGaps();
+  // Only what a verdict reads (identity, a custom domain's host, a provider's namespace): copying
+  // every resource whole would be most of the pack's cost on a large stack.
   const resources = args.resources.map((r) => ({
     type: r.type,
     name: r.name,
     urn: r.urn,
-    props: toPlain(r.props),
+    props: Object.assign({}, ...VERDICT_KEYS.map((k) => pickPlain(r.props, k))) as Plain,
   }));
   const facts = stackFacts(resources);
   for (const r of resources) {
