@@ -5,16 +5,15 @@
  * `_mta-sts` id) and must turn the verdict to "fail". No test may leave a workerd process behind.
  */
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import * as https from "node:https";
-import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { CapturedResource, ProgramRun } from "../../tools/offline/mock-program";
 import { mtaSts } from "../../tools/rehearse/mta-sts";
 import type { ScenarioResult } from "../../tools/rehearse/scenario";
 import { find, prodRun } from "../helpers/program";
 import { requireTool } from "../helpers/tools";
+import { pids, useReportDirs } from "./support";
 
 /**
  * The policy file the prod stack must serve: RFC 8461 §3.2 fields with CRLF lines, mode and max_age
@@ -43,8 +42,7 @@ const ID_OK =
 
 /** workerd processes running now, by pid. */
 function workerdPids(): Set<number> {
-  const r = spawnSync("pgrep", ["-f", "workerd"], { encoding: "utf8" });
-  return new Set(r.stdout.split("\n").filter(Boolean).map(Number));
+  return new Set(pids([{ cmdline: "workerd" }]).map(Number));
 }
 
 /** A copy of the run with one planned resource's inputs edited. */
@@ -67,13 +65,12 @@ const DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord";
 describe("rehearsal 6 MTA-STS: the planned Worker in workerd, fetched by mailauth", function () {
   let run: ProgramRun;
   let preexisting: Set<number>;
-  const outs: string[] = [];
+  const reportDir = useReportDirs();
 
   before(async function () {
     requireTool(this, "openssl", "openssl", ["version"]);
     run = await prodRun();
   });
-  after(() => outs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
   beforeEach(() => {
     preexisting = workerdPids();
   });
@@ -84,8 +81,7 @@ describe("rehearsal 6 MTA-STS: the planned Worker in workerd, fetched by mailaut
   });
 
   async function rehearse(r: ProgramRun, signal = new AbortController().signal) {
-    const out = mkdtempSync(path.join(tmpdir(), "rehearse-out-"));
-    outs.push(out);
+    const out = reportDir();
     const start = performance.now();
     const result: ScenarioResult = await mtaSts({ run: r, out, signal });
     return { result, out, ms: performance.now() - start };

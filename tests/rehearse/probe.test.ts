@@ -7,27 +7,20 @@
  * process may be left behind, and no secret may reach the evidence or the files.
  */
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import type { ProgramRun } from "../../tools/offline/mock-program";
-import { startPod, type MailPod } from "../../tools/rehearse/pod";
 import { probe } from "../../tools/rehearse/probe";
-import { rehearsalProgram, type RehearsalProgram } from "../../tools/rehearse/program";
-import type { RehearsalContext, ScenarioResult } from "../../tools/rehearse/scenario";
-import { requireTool } from "../helpers/tools";
+import type { RehearsalProgram } from "../../tools/rehearse/program";
+import type { ScenarioResult } from "../../tools/rehearse/scenario";
+import { usePod, writtenText } from "./support";
 
 const CRONJOB = "kubernetes:batch/v1:CronJob";
 const SECRET = "kubernetes:core/v1:Secret";
 /** Command lines of the scenario's children (pgrep -f patterns). */
-const CHILDREN = ["prometheus --", "prometheus-pushgateway", "email_roundtrip.py"];
-
-function pids(): string[] {
-  return CHILDREN.flatMap((p) =>
-    spawnSync("pgrep", ["-f", p], { encoding: "utf8" }).stdout.split("\n").filter(Boolean),
-  ).sort();
-}
+const CHILDREN = ["prometheus --", "prometheus-pushgateway", "email_roundtrip.py"].map(
+  (cmdline) => ({ cmdline }),
+);
 
 /** A copy of the run with one env value of the probe CronJob's container replaced. */
 function withProbeEnv(run: ProgramRun, name: string, value: string): ProgramRun {
@@ -62,46 +55,22 @@ function secrets(program: RehearsalProgram): string[] {
 
 describe("rehearsal 3 Probe and Prometheus: the rendered probe, a real Pushgateway and Prometheus", function () {
   this.timeout(240_000);
-  let program: RehearsalProgram;
-  let pod: MailPod | undefined;
-  let ctx: RehearsalContext;
-  let baseline: string[];
   let passed: ScenarioResult | undefined;
-
-  before(async function () {
-    for (const [tool, cmd, args] of [
+  const f = usePod({
+    tools: [
       ["promtool", "prometheus", ["--version"]],
       ["prometheus-pushgateway", "prometheus-pushgateway", ["--version"]],
       ["python3", "python3", ["--version"]],
-      ["postconf", "postconf", ["-d", "mail_version"]],
-      ["dovecot", "dovecot", ["--version"]],
-      ["rspamadm", "rspamadm", ["--version"]],
-      ["openssl", "openssl", ["version"]],
-      ["unshare", "unshare", ["--version"]],
       ["unshare", "setpriv", ["--version"]],
-      ["ip", "ip", ["-V"]],
-    ] as const) {
-      requireTool(this, tool, cmd, [...args]);
-    }
-    baseline = pids();
-    program = await rehearsalProgram();
-    pod = await startPod(program.run);
-    ctx = {
-      run: program.run,
-      out: fs.mkdtempSync(path.join(os.tmpdir(), "rehearse-probe-out-")),
-      signal: new AbortController().signal,
-    };
-  });
-
-  after(async () => {
-    await pod?.stop();
-    if (ctx) fs.rmSync(ctx.out, { recursive: true, force: true });
+    ],
+    processes: CHILDREN,
+    settleMs: 3000,
+    out: "rehearse-probe-out-",
   });
 
   it("passes: the probe round-trips, every target is up, every series present, every rule healthy, a broken run moves the alerts' series", async () => {
-    assert.ok(pod);
     const start = Date.now();
-    passed = await probe(pod, program.passwords)(ctx);
+    passed = await probe(f.running(), f.program.passwords)(f.ctx);
     const ms = Date.now() - start;
     const text = passed.evidence.join("\n");
     assert.equal(passed.verdict, "pass", text);
@@ -120,25 +89,24 @@ describe("rehearsal 3 Probe and Prometheus: the rendered probe, a real Pushgatew
     assert.match(text, /^not rehearsed: kube_deployment_status_replicas_available/m);
     assert.match(text, /^pass: rules .* 8 of 8 .*EmailRoundtripFailing ok pending/m);
     assert.match(text, /promtool\.test\.ts/);
-    for (const f of ["probe/prometheus.yml", "probe/probe-output.txt"]) {
-      assert.ok(passed.files.includes(f), f);
+    for (const file of ["probe/prometheus.yml", "probe/probe-output.txt"]) {
+      assert.ok(passed.files.includes(file), file);
     }
-    assert.ok(passed.files.some((f) => /^probe\/pushgateway-.*\.txt$/.test(f)));
-    const yml = fs.readFileSync(path.join(ctx.out, "probe/prometheus.yml"), "utf8");
+    assert.ok(passed.files.some((file) => /^probe\/pushgateway-.*\.txt$/.test(file)));
+    const yml = fs.readFileSync(path.join(f.ctx.out, "probe/prometheus.yml"), "utf8");
     assert.match(yml, /- \/etc\/mailserver-rules\/\*\.yml/);
     assert.doesNotMatch(yml, /kubernetes_sd_configs/);
-    const pg = fs.readFileSync(path.join(ctx.out, "probe/pushgateway-after-run-2.txt"), "utf8");
+    const pg = fs.readFileSync(path.join(f.ctx.out, "probe/pushgateway-after-run-2.txt"), "utf8");
     assert.match(pg, /^email_roundtrip_success\{instance="",job="email-roundtrip-monitor"\} 0$/m);
   });
 
   it("negative control: a wrong IMAP_HOST in the CronJob's env fails the scenario", async () => {
-    assert.ok(pod);
     const run = withProbeEnv(
-      program.run,
+      f.program.run,
       "IMAP_HOST",
       "mailserver-wrong.mailserver.svc.cluster.local",
     );
-    const r = await probe(pod, program.passwords)({ ...ctx, run });
+    const r = await probe(f.running(), f.program.passwords)({ ...f.ctx, run });
     const text = r.evidence.join("\n");
     assert.equal(r.verdict, "fail", text);
     assert.match(
@@ -149,22 +117,14 @@ describe("rehearsal 3 Probe and Prometheus: the rendered probe, a real Pushgatew
 
   it("writes no secret into the evidence or the files", () => {
     assert.ok(passed);
-    const written = fs
-      .readdirSync(ctx.out, { recursive: true, encoding: "utf8" })
-      .map((f) => path.join(ctx.out, f))
-      .filter((f) => fs.statSync(f).isFile())
-      .map((f) => fs.readFileSync(f, "utf8"))
-      .join("\n");
+    const written = writtenText(f.ctx.out);
     const said = passed.evidence.join("\n");
-    for (const s of secrets(program)) {
+    for (const s of secrets(f.program)) {
       assert.ok(!written.includes(s), "a secret was written to a file");
       assert.ok(!said.includes(s), "a secret is in the evidence");
     }
   });
 
-  it("leaves no Prometheus, Pushgateway or python process behind", async () => {
-    for (let i = 0; i < 30 && pids().length > baseline.length; i++)
-      await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(pids(), baseline);
-  });
+  it("leaves no Prometheus, Pushgateway or python process behind, nor (stopped) the pod's", () =>
+    f.assertNothingLeft());
 });

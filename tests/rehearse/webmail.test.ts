@@ -6,25 +6,17 @@
  * another peer (the certificate check is on). Afterwards no php or chromium runs.
  */
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { startPod, type MailPod } from "../../tools/rehearse/pod";
-import { rehearsalProgram, type RehearsalProgram } from "../../tools/rehearse/program";
-import type { RehearsalContext } from "../../tools/rehearse/scenario";
 import { CHROMIUM, ROUNDCUBE_PUBLIC, webmail } from "../../tools/rehearse/webmail";
 import type { ProgramRun } from "../../tools/offline/mock-program";
-import { requireTool, toolMissing } from "../helpers/tools";
+import { toolMissing } from "../helpers/tools";
+import { usePod, writtenText } from "./support";
 
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-/** Pids of php and chromium processes (none run on this machine outside a rehearsal). */
-function browserAndPhp(): string[] {
-  return ["php", "chromium"].flatMap((n) =>
-    spawnSync("pgrep", ["-x", n], { encoding: "utf8" }).stdout.split("\n").filter(Boolean),
-  );
-}
+/** The php and chromium processes (none run on this machine outside a rehearsal). */
+const BROWSER_AND_PHP = ["php", "chromium"];
 
 /** The planned run with the webmail Deployment's env var `name` set to `value`. */
 function withWebmailEnv(run: ProgramRun, name: string, value: string): ProgramRun {
@@ -46,50 +38,23 @@ function withWebmailEnv(run: ProgramRun, name: string, value: string): ProgramRu
 
 describe("rehearsal: Roundcube in Chromium against the mail pod", function () {
   this.timeout(180_000);
-  let program: RehearsalProgram;
-  let pod: MailPod | undefined;
-  let ctx: RehearsalContext;
-  let baseline: string[];
   const evidence: string[] = [];
-
-  before(async function () {
-    for (const [tool, cmd, args] of [
-      ["postconf", "postconf", ["-d", "mail_version"]],
-      ["dovecot", "dovecot", ["--version"]],
-      ["rspamadm", "rspamadm", ["--version"]],
-      ["openssl", "openssl", ["version"]],
-      ["unshare", "unshare", ["--version"]],
-      ["ip", "ip", ["-V"]],
+  const f = usePod({
+    tools: [
       ["php", "php", ["--version"]],
       ["chromium", CHROMIUM, ["--version"]],
-    ] as const) {
-      requireTool(this, tool, cmd, [...args]);
-    }
-    if (!fs.existsSync(path.join(ROUNDCUBE_PUBLIC, "index.php")))
-      toolMissing(this, "roundcube-core", `no ${ROUNDCUBE_PUBLIC}/index.php`);
-    if (!/^pcre$/m.test(spawnSync("postconf", ["-m"], { encoding: "utf8" }).stdout))
-      toolMissing(this, "postfix-pcre", "postconf -m lists no pcre");
-    if (!fs.existsSync("/usr/lib/dovecot/lmtp"))
-      toolMissing(this, "dovecot-lmtpd", "no /usr/lib/dovecot/lmtp");
-    baseline = browserAndPhp();
-    program = await rehearsalProgram();
-    pod = await startPod(program.run);
-    ctx = {
-      run: program.run,
-      out: fs.mkdtempSync(path.join(os.tmpdir(), "rehearse-webmail-")),
-      signal: new AbortController().signal,
-    };
-  });
-
-  after(async () => {
-    await pod?.stop();
-    if (ctx) fs.rmSync(ctx.out, { recursive: true, force: true });
+    ],
+    require(ctx) {
+      if (!fs.existsSync(path.join(ROUNDCUBE_PUBLIC, "index.php")))
+        toolMissing(ctx, "roundcube-core", `no ${ROUNDCUBE_PUBLIC}/index.php`);
+    },
+    processes: BROWSER_AND_PHP,
+    out: "rehearse-webmail-",
   });
 
   it("logs in, sends through the compose form over submission and finds the message in the inbox", async () => {
-    assert.ok(pod);
     const start = Date.now();
-    const r = await webmail(pod, program.passwords)(ctx);
+    const r = await webmail(f.running(), f.program.passwords)(f.ctx);
     evidence.push(...r.evidence);
     assert.equal(r.verdict, "pass", r.evidence.join("\n"));
     assert.ok(Date.now() - start < 40_000, `took ${Date.now() - start} ms`);
@@ -100,30 +65,34 @@ describe("rehearsal: Roundcube in Chromium against the mail pod", function () {
     );
     assert.ok(r.evidence.some((e) => /^not rehearsed: composer plugins /.test(e)));
     assert.ok(r.files.includes("webmail/inbox.png"));
-    const png = fs.readFileSync(path.join(ctx.out, "webmail", "inbox.png"));
+    const png = fs.readFileSync(path.join(f.ctx.out, "webmail", "inbox.png"));
     assert.ok(png.subarray(0, 8).equals(PNG_MAGIC), "inbox.png is no PNG");
     assert.ok(png.length > 10_000, `inbox.png is only ${png.length} bytes`);
   });
 
-  it("negative control: ROUNDCUBEMAIL_DEFAULT_HOST pointed at a wrong host fails the login", async () => {
-    assert.ok(pod);
-    const run = withWebmailEnv(program.run, "ROUNDCUBEMAIL_DEFAULT_HOST", "ssl://mail-wrong");
-    const r = await webmail(pod, program.passwords)({ ...ctx, run });
+  /** A negative control: the scenario on `run` fails, its login failed and its evidence says `why`. */
+  async function failsLogin(run: ProgramRun, why: RegExp): Promise<void> {
+    const r = await webmail(f.running(), f.program.passwords)({ ...f.ctx, run });
     evidence.push(...r.evidence);
-    assert.equal(r.verdict, "fail", r.evidence.join("\n"));
+    const all = r.evidence.join("\n");
+    assert.equal(r.verdict, "fail", all);
     assert.ok(
       r.evidence.some((e) => /^login as .* failed/.test(e)),
-      r.evidence.join("\n"),
+      all,
     );
     assert.ok(
-      r.evidence.some((e) => /getaddrinfo for mail-wrong failed/.test(e)),
-      r.evidence.join("\n"),
+      r.evidence.some((e) => why.test(e)),
+      all,
     );
+  }
+
+  it("negative control: ROUNDCUBEMAIL_DEFAULT_HOST pointed at a wrong host fails the login", async () => {
+    const run = withWebmailEnv(f.program.run, "ROUNDCUBEMAIL_DEFAULT_HOST", "ssl://mail-wrong");
+    await failsLogin(run, /getaddrinfo for mail-wrong failed/);
   });
 
   it("negative control: tls-peer.inc.php naming another peer fails the login (verification is on)", async () => {
-    assert.ok(pod);
-    const run = structuredClone(program.run);
+    const run = structuredClone(f.program.run);
     const cm = run.resources.find(
       (r) =>
         r.type === "kubernetes:core/v1:ConfigMap" &&
@@ -135,36 +104,18 @@ describe("rehearsal: Roundcube in Chromium against the mail pod", function () {
       /'peer_name' => '[^']+'/g,
       "'peer_name' => 'wrong.example.org'",
     );
-    const r = await webmail(pod, program.passwords)({ ...ctx, run });
-    evidence.push(...r.evidence);
-    assert.equal(r.verdict, "fail", r.evidence.join("\n"));
-    assert.ok(
-      r.evidence.some((e) => /^login as .* failed/.test(e)),
-      r.evidence.join("\n"),
-    );
-    assert.ok(
-      r.evidence.some((e) => /did not match expected name `wrong\.example\.org'/.test(e)),
-      r.evidence.join("\n"),
-    );
+    await failsLogin(run, /did not match expected name `wrong\.example\.org'/);
   });
 
   it("no password reaches the evidence or the report files", () => {
-    const written = fs
-      .readdirSync(ctx.out, { recursive: true, encoding: "utf8" })
-      .map((f) => path.join(ctx.out, f))
-      .filter((f) => fs.statSync(f).isFile())
-      .map((f) => fs.readFileSync(f, "latin1"))
-      .join("\n");
+    const written = writtenText(f.ctx.out, "latin1");
     assert.ok(evidence.length > 0);
-    for (const pass of Object.values(program.passwords))
+    for (const pass of Object.values(f.program.passwords))
       assert.ok(!evidence.join("\n").includes(pass), "a mailbox password reached the evidence");
-    for (const pass of Object.values(program.passwords))
+    for (const pass of Object.values(f.program.passwords))
       assert.ok(!written.includes(pass), "a mailbox password was written");
   });
 
-  it("leaves no php or chromium process behind", async () => {
-    for (let i = 0; i < 50 && browserAndPhp().length > baseline.length; i++)
-      await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(browserAndPhp(), baseline);
-  });
+  it("leaves no php or chromium process behind, nor (stopped) the pod's", () =>
+    f.assertNothingLeft());
 });

@@ -1,14 +1,16 @@
 /**
  * Debian bookworm's real CrowdSec (1.4.6, unpacked by scripts/install-crowdsec.sh into
- * .tmp/crowdsec) for one offline replay, the way tests/crowdsec/crowdsec-sandbox.ts runs it: a
+ * .tmp/crowdsec) for one offline replay, for the rehearsal and tests/crowdsec/crowdsec-sandbox.ts: a
  * throw-away config directory, sqlite db and hub copy, the hub items the collections pull in plus
  * what the agent image always has (the runtime's raw-log parser, dateparse-enrich, the
  * private-range whitelist), a Local API on a free loopback port, then `crowdsec -no-api` over the
  * acquisition (its datasources in `mode: cat`) and `cscli alerts/decisions list`.
  *
- * Unlike the test helper, every process here is asynchronous, tracked (tools/cli/children.ts) and
- * killed when the rehearsal's signal aborts or its time is up, and the paths come from
- * tools/cli/project.ts (the same whether the tool runs from TypeScript or compiled into bin/).
+ * Every process here is asynchronous, tracked (tools/cli/children.ts) and killed when the
+ * rehearsal's signal aborts or its time is up, and the paths come from tools/cli/project.ts (the
+ * same whether the tool runs from TypeScript or compiled into bin/). The test sandbox builds on
+ * the same config, hub items and Local API (writeCrowdSecFiles, startLocalApi, replayed) and only
+ * runs its replay synchronously.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -19,7 +21,8 @@ import { track } from "../cli/children";
 import { ROOT } from "../cli/project";
 
 export const CROWDSEC_ROOT = path.join(ROOT, ".tmp/crowdsec");
-const BIN = path.join(CROWDSEC_ROOT, "usr/bin");
+/** Where the unpacked `crowdsec` and `cscli` are. */
+export const BIN = path.join(CROWDSEC_ROOT, "usr/bin");
 export const HUB = path.join(CROWDSEC_ROOT, "usr/share/crowdsec/hub");
 export const CROWDSEC_INSTALL = "bash scripts/install-crowdsec.sh";
 
@@ -141,16 +144,27 @@ export interface CrowdSec {
   stop(): Promise<void>;
 }
 
-/** Writes the config under `dir`, registers the replaying machine and starts the Local API. */
-export async function startCrowdSec(
+/** A sandbox directory ready for its Local API: config, hub copy, enabled items, a free port. */
+export interface CrowdSecFiles {
+  cfg: string;
+  configFile: string;
+  /** Where `cscli machines add` writes the replaying machine's credentials. */
+  credentials: string;
+  port: number;
+}
+
+/**
+ * Writes the config under `dir` (a sqlite db, a hub copy, the collections' hub items and the agent
+ * image's defaults enabled) for a Local API on a free loopback port. Registering the machine is
+ * the caller's: `cscli machines add replay --auto -f <credentials>`.
+ */
+export async function writeCrowdSecFiles(
   dir: string,
   collections: string[],
   runtime: string,
-  signal: AbortSignal,
-): Promise<CrowdSec> {
+): Promise<CrowdSecFiles> {
   const cfg = path.join(dir, "cfg");
   const hub = path.join(dir, "hub");
-  const configFile = path.join(cfg, "config.yaml");
   fs.mkdirSync(path.join(dir, "data"), { recursive: true });
   fs.cpSync(HUB, hub, { recursive: true });
   fs.cpSync(path.join(CROWDSEC_ROOT, "etc/crowdsec/patterns"), path.join(cfg, "patterns"), {
@@ -163,29 +177,73 @@ export async function startCrowdSec(
   fs.writeFileSync(path.join(cfg, "simulation.yaml"), "simulation: off\n");
   for (const item of hubItems(collections, runtime)) enable(hub, cfg, item);
   const port = await freePort();
+  const configFile = path.join(cfg, "config.yaml");
   fs.writeFileSync(configFile, stringify(config(dir, cfg, hub, port)));
+  return { cfg, configFile, credentials: path.join(cfg, "creds.yaml"), port };
+}
+
+/** A running Local API; `stop` ends it (SIGTERM, then SIGKILL after 5 s). */
+export interface LocalApi {
+  stop: () => Promise<void>;
+}
+
+/**
+ * Starts the Local API of a registered sandbox (its log in `dir`/lapi.log) and waits until it
+ * listens; `stop` (or `signal`) ends it.
+ */
+export async function startLocalApi(
+  dir: string,
+  files: CrowdSecFiles,
+  signal: AbortSignal,
+): Promise<LocalApi> {
+  const out = fs.openSync(path.join(dir, "lapi.log"), "w");
+  const lapi = track(
+    spawn(path.join(BIN, "crowdsec"), ["-c", files.configFile, "-no-cs"], {
+      stdio: ["ignore", out, out],
+    }),
+  );
+  fs.closeSync(out);
+  const onAbort = () => void stopProcess(lapi);
+  signal.addEventListener("abort", onAbort, { once: true });
+  const stop = async () => {
+    signal.removeEventListener("abort", onAbort);
+    await stopProcess(lapi);
+  };
+  try {
+    await waitForPort(files.port, lapi, 20_000, signal);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { stop };
+}
+
+/** The alerts and the active decisions from `cscli alerts list` and `cscli decisions list` (JSON). */
+export function replayed(
+  alertsJson: string,
+  decisionsJson: string,
+): { alerts: Alert[]; decisions: Decision[] } {
+  const alerts = JSON.parse(alertsJson || "[]") as Alert[] | null;
+  const active = JSON.parse(decisionsJson || "[]") as Alert[] | null;
+  return { alerts: alerts ?? [], decisions: (active ?? []).flatMap((a) => a.decisions ?? []) };
+}
+
+/** Writes the config under `dir`, registers the replaying machine and starts the Local API. */
+export async function startCrowdSec(
+  dir: string,
+  collections: string[],
+  runtime: string,
+  signal: AbortSignal,
+): Promise<CrowdSec> {
+  const files = await writeCrowdSecFiles(dir, collections, runtime);
+  const { cfg, configFile } = files;
   const cscli = async (...args: string[]) => {
     const r = await run(path.join(BIN, "cscli"), ["-c", configFile, ...args], signal, 30_000);
     if (r.code !== 0) throw new Error(`cscli ${args.slice(0, 2).join(" ")}: ${r.out.trim()}`);
     return r.out;
   };
-  await cscli("machines", "add", "replay", "--auto", "-f", path.join(cfg, "creds.yaml"));
-  const out = fs.openSync(path.join(dir, "lapi.log"), "w");
-  const lapi = track(
-    spawn(path.join(BIN, "crowdsec"), ["-c", configFile, "-no-cs"], {
-      stdio: ["ignore", out, out],
-    }),
-  );
-  fs.closeSync(out);
-  const stop = () => stopProcess(lapi);
-  const onAbort = () => void stop();
-  signal.addEventListener("abort", onAbort, { once: true });
-  try {
-    await waitForPort(port, lapi, 20_000, signal);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  await cscli("machines", "add", "replay", "--auto", "-f", files.credentials);
+  const lapi = await startLocalApi(dir, files, signal);
   return {
     async replay(acquisition: string): Promise<ReplayOutcome> {
       fs.writeFileSync(path.join(cfg, "acquis.yaml"), acquisition);
@@ -197,21 +255,16 @@ export async function startCrowdSec(
         60_000,
       );
       if (r.code !== 0) throw new Error(`crowdsec replay exited ${r.code}: ${lastLines(r.out)}`);
-      const alerts = JSON.parse((await cscli("alerts", "list", "-o", "json")) || "[]") as
-        Alert[] | null;
-      const active = JSON.parse((await cscli("decisions", "list", "-o", "json")) || "[]") as
-        Alert[] | null;
       return {
-        alerts: alerts ?? [],
-        decisions: (active ?? []).flatMap((a) => a.decisions ?? []),
+        ...replayed(
+          await cscli("alerts", "list", "-o", "json"),
+          await cscli("decisions", "list", "-o", "json"),
+        ),
         log: r.out,
         version: /version: (\S+)/.exec(version)?.[1] ?? lastLines(version),
       };
     },
-    async stop() {
-      signal.removeEventListener("abort", onAbort);
-      await stop();
-    },
+    stop: lapi.stop,
   };
 }
 

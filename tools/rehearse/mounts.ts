@@ -3,6 +3,9 @@
  * configMap or secret volume (one key by subPath, or the whole object or its `items` as a
  * directory) with the file mode the volume sets, and the container's environment (envFrom
  * ConfigMaps, then `env`). Read from the plan, so the rehearsal runs what the program renders.
+ *
+ * The one home of how such a volume becomes files: tests/daemons/rendered.ts reads every
+ * workload's ConfigMap files with objectMounts and filesOfMount.
  */
 import * as path from "node:path";
 import type { CapturedResource, ProgramRun } from "../offline/mock-program";
@@ -17,21 +20,21 @@ export interface MountedFile {
   mode: number;
 }
 
-interface Items {
+export interface Items {
   items?: { key: string; path: string; mode?: number }[];
   defaultMode?: number;
 }
-interface Volume {
+export interface Volume {
   name: string;
   configMap?: Items & { name: string };
   secret?: Items & { secretName: string };
 }
-interface Mount {
+export interface Mount {
   name: string;
   mountPath: string;
   subPath?: string;
 }
-interface Container {
+export interface Container {
   name: string;
   volumeMounts?: Mount[];
   envFrom?: { configMapRef?: { name: string } }[];
@@ -39,13 +42,15 @@ interface Container {
 }
 export interface PodSpec {
   containers?: Container[];
+  initContainers?: Container[];
   volumes?: Volume[];
 }
 
 /** The Kubernetes default for a volume without defaultMode (0644). */
 const DEFAULT_MODE = 0o644;
 
-function meta(r: CapturedResource): { name: string; namespace: string } {
+/** A planned object's name and namespace (Kubernetes: "default" when unset). */
+export function objectMeta(r: CapturedResource): { name: string; namespace: string } {
   const m = r.inputs.metadata as { name?: string; namespace?: string } | undefined;
   return { name: m?.name ?? r.name, namespace: m?.namespace ?? "default" };
 }
@@ -53,7 +58,7 @@ function meta(r: CapturedResource): { name: string; namespace: string } {
 /** A planned object of `type` by namespace and name; throws when the plan has none. */
 export function planned(run: ProgramRun, type: string, ns: string, name: string) {
   const hit = run.resources.find((r) => {
-    const m = meta(r);
+    const m = objectMeta(r);
     return r.type === type && m.namespace === ns && m.name === name;
   });
   if (!hit) throw new Error(`the plan has no ${type} ${ns}/${name}`);
@@ -75,7 +80,7 @@ function objectData(
   }
   const name = volume.secret?.secretName ?? "";
   const secret = run.resources.find((r) => {
-    const m = meta(r);
+    const m = objectMeta(r);
     return r.type === "kubernetes:core/v1:Secret" && m.namespace === ns && m.name === name;
   });
   if (!secret) return undefined;
@@ -88,8 +93,16 @@ function objectData(
   >;
 }
 
-/** The files one mount gives the container. */
-function filesOfMount(mount: Mount, volume: Volume, data: Record<string, string>, what: string) {
+/**
+ * The files one mount of a configMap or secret volume gives the container, from the object's
+ * `data`; `what` names the object in each file's `source`.
+ */
+export function filesOfMount(
+  mount: Mount,
+  volume: Volume,
+  data: Record<string, string>,
+  what: string,
+): MountedFile[] {
   const src = volume.configMap ?? volume.secret;
   const items = src?.items ?? Object.keys(data).map((key) => ({ key, path: key }));
   const mode = src?.defaultMode ?? DEFAULT_MODE;
@@ -105,6 +118,17 @@ function filesOfMount(mount: Mount, volume: Volume, data: Record<string, string>
   }));
 }
 
+/** The container's mounts of configMap and secret volumes, each with its volume. */
+export function objectMounts(
+  spec: PodSpec,
+  container: Container,
+): { mount: Mount; volume: Volume }[] {
+  return (container.volumeMounts ?? []).flatMap((mount) => {
+    const volume = spec.volumes?.find((v) => v.name === mount.name);
+    return volume?.configMap || volume?.secret ? [{ mount, volume }] : [];
+  });
+}
+
 /** The pod spec and first container of a planned Deployment. */
 export function deploymentPod(run: ProgramRun, ns: string, name: string) {
   const d = planned(run, "kubernetes:apps/v1:Deployment", ns, name);
@@ -118,9 +142,7 @@ export function deploymentPod(run: ProgramRun, ns: string, name: string) {
 export function mountedFiles(run: ProgramRun, ns: string, name: string): MountedFile[] {
   const { spec, container } = deploymentPod(run, ns, name);
   const files: MountedFile[] = [];
-  for (const mount of container.volumeMounts ?? []) {
-    const volume = spec.volumes?.find((v) => v.name === mount.name);
-    if (!volume?.configMap && !volume?.secret) continue;
+  for (const { mount, volume } of objectMounts(spec, container)) {
     const what = volume.configMap
       ? `ConfigMap ${ns}/${volume.configMap.name}`
       : `Secret ${ns}/${volume.secret?.secretName}`;
