@@ -3,7 +3,7 @@
  * CronJob's env, delivers through the Mailgun stand-in to the real pod, finds its mail over the
  * pod's IMAPS and pushes to a real Pushgateway; a real Prometheus with the chart's config and the
  * rendered rules scrapes it and the pod's Dovecot. The plan as it stands passes; a wrong IMAP_HOST
- * in the CronJob's env (the negative control) fails it. No Prometheus, Pushgateway or python
+ * in the CronJob's env, or a dovecot.cf without its stats listener (the negative controls), fails it. No Prometheus, Pushgateway or python
  * process may be left behind, and no secret may reach the evidence or the files.
  */
 import * as assert from "node:assert/strict";
@@ -17,6 +17,9 @@ import { usePod, writtenText } from "./support";
 
 const CRONJOB = "kubernetes:batch/v1:CronJob";
 const SECRET = "kubernetes:core/v1:Secret";
+const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
+/** Where the pod mounts the rendered dovecot.cf (the DMS config directory). */
+const DOVECOT_CF = "/tmp/docker-mailserver/dovecot.cf";
 /** Command lines of the scenario's children (pgrep -f patterns). */
 const CHILDREN = ["prometheus --", "prometheus-pushgateway", "email_roundtrip.py"].map(
   (cmdline) => ({ cmdline }),
@@ -113,6 +116,22 @@ describe("rehearsal 3 Probe and Prometheus: the rendered probe, a real Pushgatew
       text,
       /^FAIL: run 1 \(as rendered\): exit 1 .*(gaierror|Name or service not known|not known)/m,
     );
+  });
+
+  it("negative control: dovecot.cf without its stats listener fails the scenario", async () => {
+    const rendered = f.program.run.resources.find(
+      (r) =>
+        r.type === CONFIGMAP &&
+        (r.inputs.metadata as { name?: string }).name === "mailserver-config",
+    );
+    const cf = String((rendered?.inputs.data as Record<string, string>)["dovecot.cf"]);
+    const without = cf.replace(/\n\s*inet_listener http \{[^}]*\}/, "");
+    assert.notEqual(without, cf, "no stats listener block to remove");
+    await f.restart({ override: { [DOVECOT_CF]: without } });
+    const r = await probe(f.running(), f.program.passwords)(f.ctx);
+    const text = r.evidence.join("\n");
+    assert.equal(r.verdict, "fail", text);
+    assert.match(text, /kubernetes-pods http:\/\/203\.0\.113\.25:9900\/metrics (down|unknown)/);
   });
 
   it("writes no secret into the evidence or the files", () => {
