@@ -23,6 +23,7 @@ import { prodRun } from "../helpers/program";
 import { requireTool } from "../helpers/tools";
 import { run, userPatchesPath } from "./checkers";
 import { renderedFiles } from "./rendered";
+import { freePort } from "../../tools/rehearse/free-port";
 
 const USER = "probe@example.org";
 const PASSWORD = "PLACEHOLDER-imap-password";
@@ -35,14 +36,6 @@ async function stop(config: string, dir: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   fs.rmSync(dir, { recursive: true, force: true });
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** A throw-away Dovecot: IMAP on one loopback port, a static user, maildirs in `dir`. */

@@ -28,18 +28,11 @@ import {
 } from "../../tools/rehearse/dms-startup";
 import { find, prodRun, at } from "../helpers/program";
 import { requireTool, toolMissing } from "../helpers/tools";
+import { freePort } from "../../tools/rehearse/free-port";
 
 const LDA = "/usr/lib/dovecot/dovecot-lda";
 const USER = "probe@example.org";
 const PASSWORD = "test-only-password";
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Users the daemon runs as: unprivileged like docker-mailserver's mail user, or ourselves. */
 function accounts(): { user: string; group: string; uid: number; gid: number } {

@@ -7,7 +7,7 @@
  * stack's is refused: the pack does not know what reads it.
  */
 import fc from "fast-check";
-import { configMap, goodStack, mailEnv, mtaStsPolicy, T } from "./fixtures";
+import { configMap, goodStack, mailEnv, mtaStsWorker, T } from "./fixtures";
 import { replace, variant, type Family } from "./generative";
 
 const POLICY = "plain-text-public";
@@ -42,20 +42,11 @@ function probeWith(edit: (c: Record<string, unknown>) => void) {
   return replace([cron]);
 }
 
+/** The good stack's MTA-STS Worker with one more binding. */
 function workerWith(binding: Record<string, unknown>) {
-  return replace([
-    {
-      type: T.workersScript,
-      name: "mta-sts-worker",
-      properties: {
-        accountId: "PLACEHOLDER-account-id",
-        scriptName: "mta-sts-viktorbarzin-me",
-        mainModule: "mta-sts.mjs",
-        content: "export default {}",
-        bindings: [{ type: "plain_text", name: "MTA_STS_POLICY", text: mtaStsPolicy() }, binding],
-      },
-    },
-  ]);
+  const worker = mtaStsWorker();
+  (worker.properties.bindings as unknown[]).push(binding);
+  return replace([worker]);
 }
 
 const bad = variant(POLICY, "violation");

@@ -19,6 +19,7 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 import { track } from "../cli/children";
 import { ROOT } from "../cli/project";
+import { freePort } from "./free-port";
 
 export const CROWDSEC_ROOT = path.join(ROOT, ".tmp/crowdsec");
 /** Where the unpacked `crowdsec` and `cscli` are. */
@@ -76,17 +77,6 @@ function enable(hub: string, cfg: string, hubPath: string): void {
   const target = path.join(cfg, ...parts.slice(0, -2), parts[parts.length - 1]);
   fs.mkdirSync(path.dirname(target), { recursive: true });
   if (!fs.existsSync(target)) fs.symlinkSync(path.join(hub, hubPath), target);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 interface Exit {

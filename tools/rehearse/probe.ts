@@ -38,7 +38,6 @@ import {
   chartJob,
   chartServer,
   debianVersion,
-  freePort,
   getText,
   keepsMetric,
   podTargets,
@@ -53,6 +52,7 @@ import {
   type Server,
 } from "./prometheus";
 import type { RehearsalContext, Scenario, ScenarioResult } from "./scenario";
+import { freePort } from "./free-port";
 
 const NAME = "3 Probe and Prometheus";
 const DIR = "probe";

@@ -18,7 +18,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { track } from "../cli/children";
@@ -247,18 +246,6 @@ export function rehearsalConfig(
   };
   if (doc.alerting) dropped.push({ job: "alerting.alertmanagers", why: "no Alertmanager here" });
   return { text: stringify(out, { aliasDuplicateObjects: false }), kept, dropped };
-}
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** `<package> <version>` of an installed Debian package, or "" when dpkg does not know it. */

@@ -30,6 +30,7 @@ import { poll, queueLines } from "./mail-in";
 import { containerEnv, mountedFiles, planned } from "./mounts";
 import { POD_ADDRESS, type MailPod } from "./pod";
 import type { RehearsalContext, Scenario, ScenarioResult } from "./scenario";
+import { freePort } from "./free-port";
 
 const NAME = "5 Roundcube in Chromium";
 const DIR = "webmail";
@@ -138,17 +139,6 @@ function webmailHost(run: ProgramRun): string {
   const ing = planned(run, "kubernetes:networking.k8s.io/v1:Ingress", NS, DEPLOYMENT);
   const rules = (ing.inputs.spec as { rules?: { host?: string }[] } | undefined)?.rules;
   return rules?.[0]?.host ?? "localhost";
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function listening(port: number): Promise<boolean> {
