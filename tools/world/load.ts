@@ -106,8 +106,16 @@ export function worldFileProblems(name: string, doc: unknown): string[] {
   return problems;
 }
 
+const parsed = new Map<string, unknown>();
+
+/**
+ * Parsing is most of a world load and the tests load the world many times: each text is parsed
+ * once (an edited file is a new text), and every load gets its own copy, as ready's edits mutate it.
+ */
 function readYaml(file: string): unknown {
-  return parse(readFileSync(file, "utf8"));
+  const text = readFileSync(file, "utf8");
+  if (!parsed.has(text)) parsed.set(text, parse(text));
+  return structuredClone(parsed.get(text));
 }
 
 /** RFC 7386 JSON merge patch: maps merge, anything else replaces, null deletes. */
