@@ -5,9 +5,10 @@
  *
  * The seam, from the consumer's side:
  * - the agent's DaemonSet and its acquisition ConfigMaps are read with `.get()` and published as
- *   this component's `agent` output (mounts and volumes only), which the policy pack checks: the
- *   acquisition must be mounted by subPath into /etc/crowdsec/acquis.d, nothing else may read the
- *   mail logs, and every datasource polls;
+ *   this component's `agent` output (mounts, volumes and pod placement only), which the policy
+ *   pack checks: the acquisition must be mounted by subPath into /etc/crowdsec/acquis.d, nothing
+ *   else may read the mail logs, every datasource polls, and an agent pod can run on every node
+ *   the mail pod can;
  * - `agentValues` is the chart values (YAML) that make the agent do so, computed from what was read.
  *
  * The crux of the acquisition is the `program` label. Pod logs are read as CRI or docker lines; the

@@ -4,6 +4,7 @@ import { closedWorld } from "./policies/closed-world";
 import { crowdsecAcquisitionLoads } from "./policies/crowdsec-acquisition-loads";
 import { crowdsecAcquisitionPolls } from "./policies/crowdsec-acquisition-polls";
 import { crowdsecAgentMountsAcquisition } from "./policies/crowdsec-agent-mounts-acquisition";
+import { crowdsecAgentOnMailNode } from "./policies/crowdsec-agent-on-mail-node";
 import { crowdsecCoversMail } from "./policies/crowdsec-covers-mail";
 import { crowdsecSingleAcquisition } from "./policies/crowdsec-single-acquisition";
 import { dkimKeyStrength } from "./policies/dkim-key-strength";
@@ -53,6 +54,7 @@ const policies: Policies = [
   dmsEnvKnown,
   crowdsecCoversMail,
   crowdsecAgentMountsAcquisition,
+  crowdsecAgentOnMailNode,
   crowdsecSingleAcquisition,
   crowdsecAcquisitionPolls,
   crowdsecAcquisitionLoads,

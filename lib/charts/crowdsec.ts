@@ -57,14 +57,43 @@ export interface LiveAgent {
     volumeMounts: K8sObject[];
     /** The pod's volumes, as read. */
     volumes: K8sObject[];
+    /** Where its pods can run: the mail pod's node must be one of them. */
+    scheduling: AgentScheduling;
   };
   /** The acquisition ConfigMaps read from the agent's namespace. */
   configMaps: { namespace: string; name: string; data: Record<string, string> }[];
 }
 
+/** The pod spec fields that decide which nodes run an agent pod, as read (absent ones empty). */
+export interface AgentScheduling {
+  tolerations: K8sObject[];
+  nodeSelector: Record<string, string>;
+  affinity: K8sObject;
+  topologySpreadConstraints: K8sObject[];
+  nodeName?: string;
+  hostNetwork: boolean;
+}
+
 interface PodSpecLike {
   containers?: { name?: string; volumeMounts?: K8sObject[] }[];
   volumes?: K8sObject[];
+  tolerations?: K8sObject[];
+  nodeSelector?: Record<string, string>;
+  affinity?: K8sObject;
+  topologySpreadConstraints?: K8sObject[];
+  nodeName?: string;
+  hostNetwork?: boolean;
+}
+
+function schedulingOf(spec: PodSpecLike | undefined): AgentScheduling {
+  return {
+    tolerations: spec?.tolerations ?? [],
+    nodeSelector: spec?.nodeSelector ?? {},
+    affinity: spec?.affinity ?? {},
+    topologySpreadConstraints: spec?.topologySpreadConstraints ?? [],
+    ...(spec?.nodeName ? { nodeName: spec.nodeName } : {}),
+    hostNetwork: spec?.hostNetwork === true,
+  };
 }
 
 /** The part of a read DaemonSet the seam needs; throws when the container is not there. */
@@ -87,6 +116,7 @@ export function agentView(
     container,
     volumeMounts: c.volumeMounts ?? [],
     volumes: podSpec?.volumes ?? [],
+    scheduling: schedulingOf(podSpec),
   };
 }
 
@@ -226,7 +256,8 @@ export function agentValuesYaml(values: K8sObject, live: LiveAgent): string {
  * acquis-config-volume at /etc/crowdsec/acquis.yaml (subPath acquis.yaml), varlog at /var/log if
  * agent.hostVarLog, varlibdockercontainers if container_runtime is docker, then
  * agent.extraVolumeMounts; volumes in the same order, then agent.extraVolumes;
- * agent.podAnnotations on the pod template.
+ * agent.podAnnotations on the pod template; agent.tolerations, agent.nodeSelector and
+ * agent.affinity on the pod spec when set (`with`: an empty list or map renders nothing).
  */
 
 export type Values = Record<string, unknown>;
@@ -257,6 +288,12 @@ export function renderAcquisYaml(values: Values): string {
   return [...docs, ...listOf(agent.additionalAcquisition)]
     .map((d) => `---\n${stringify(d)}`)
     .join("");
+}
+
+/** `{{- with .Values.x }} x: ...`: the field, unless the value is empty. */
+function present(field: string, value: unknown): K8sObject {
+  const empty = value == null || (typeof value === "object" && Object.keys(value).length === 0);
+  return empty ? {} : { [field]: value };
 }
 
 /** The agent DaemonSet as templates/agent-daemonSet.yaml renders it (the parts the seam reads). */
@@ -304,10 +341,13 @@ export function renderAgentDaemonSet(values: Values, release = "crowdsec"): K8sO
           ...(isMap(agent.podAnnotations) ? { annotations: agent.podAnnotations } : {}),
         },
         spec: {
+          ...present("tolerations", agent.tolerations),
           containers: [
             { name: "crowdsec-agent", image: "crowdsecurity/crowdsec:v1.7.8", volumeMounts },
           ],
           volumes,
+          ...present("nodeSelector", agent.nodeSelector),
+          ...present("affinity", agent.affinity),
         },
       },
     },

@@ -2,14 +2,15 @@
  * The CrowdSec agent as the stack read it at preview, and the acquisition files it loads.
  *
  * Contract with the program: a resource whose outputs carry
- * `agent: { daemonSet: { namespace, name, container, volumeMounts, volumes }, configMaps: [{
- * namespace, name, data }] }` publishes the live agent (the CrowdSecAcquisition component does, from
- * `k8s.apps.v1.DaemonSet.get` and `k8s.core.v1.ConfigMap.get`). Reads are not analyzed by the
+ * `agent: { daemonSet: { namespace, name, container, volumeMounts, volumes, scheduling: {
+ * tolerations, nodeSelector, affinity, topologySpreadConstraints, nodeName?, hostNetwork } },
+ * configMaps: [{ namespace, name, data }] }` publishes the live agent (the CrowdSecAcquisition
+ * component does, from `k8s.apps.v1.DaemonSet.get` and `k8s.core.v1.ConfigMap.get`). Reads are not analyzed by the
  * engine themselves (it keeps them apart from registered resources), hence this view.
  */
 import { isAcquisitionPath, parseAcquisition, type Datasource } from "./crowdsec";
 import { kindOf, nameOf, namespaceOf } from "./k8s";
-import { at, isObject, list, str, type PlainObject, type PreviewGaps } from "./plain";
+import { at, isObject, list, str, type Plain, type PlainObject, type PreviewGaps } from "./plain";
 import type { StackResource } from "./stack";
 
 export interface AgentMount {
@@ -26,6 +27,8 @@ export interface AgentView {
   container: string;
   mounts: AgentMount[];
   volumes: PlainObject[];
+  /** The pod spec fields that place its pods, as published (undefined: the view has none). */
+  scheduling: Plain | undefined;
   /** Acquisition ConfigMaps read live, by name: their data. */
   readConfigMaps: Map<string, PlainObject>;
 }
@@ -61,6 +64,7 @@ export function agentViews(resources: readonly StackResource[], gaps: PreviewGap
       container: str(ds.container) ?? "",
       mounts: mountsOf(ds),
       volumes: list(ds.volumes).filter(isObject),
+      scheduling: at(ds, "scheduling"),
       readConfigMaps,
     });
   }

@@ -1,4 +1,5 @@
 /** Kubernetes resource shapes as the @pulumi/kubernetes provider sends them (inputs/outputs). */
+import { parseImageRef } from "./image-ref";
 import { memoize } from "./memo";
 import { at, isObject, list, str, Unknown, type Plain, type PlainObject } from "./plain";
 
@@ -84,8 +85,14 @@ export function namespaceOf(props: Plain): string | Unknown {
   return str(ns) ?? "default";
 }
 
-/** Repository path of an image reference without registry host, tag or digest. */
+/**
+ * Repository path of an image reference without registry host, tag or digest, as the runtime
+ * parses it (lib/image-ref.ts). A reference it refuses is cut lexically instead, so that the
+ * docker-mailserver checks still judge a container whose image is malformed.
+ */
 export function imageRepository(image: string): string {
+  const ref = parseImageRef(image);
+  if (!("error" in ref)) return ref.path;
   const noDigest = image.split("@")[0] ?? image;
   const slash = noDigest.lastIndexOf("/");
   const colon = noDigest.lastIndexOf(":");

@@ -2,16 +2,20 @@
  * image-pinned: every container image names a tag other than latest, or a digest.
  *
  * Why: an untagged or :latest image changes under us on any pod restart: docker-mailserver's
- * env, ports and config semantics are version-specific (the pack's env checks assume 15.0.0),
- * and a silent upgrade can break mail or reopen decisions such as Fail2ban's.
+ * env, ports and config semantics are version-specific (dms-env-known ties the tag to its env
+ * table), and a silent upgrade can break mail or reopen decisions such as Fail2ban's.
  *
  * Invariant (effective state): every container that can run in the cluster (containers,
  * initContainers, ephemeralContainers of every workload kind) names an image that cannot change:
  * an @sha256 digest, or a tag with a full major.minor.patch version. Paths: the image reference
- * of each container (registry host with port, tag, digest); tags that float while looking
- * pinned (:15.0, :15, :v15, :15-alpine, :stable, :edge, :latest-alpine) are moving tags.
+ * of each container, parsed by the runtime's grammar (lib/image-ref.ts: registry host with port,
+ * library/ names, tag, digest; a reference the kubelet refuses is a violation); tags that float
+ * while looking pinned (:15.0, :15, :v15, :15-alpine, :stable, :edge, :latest-alpine) are moving.
  * Tags that are neither (e.g. a date or a commit id) are accepted: they are conventionally
  * immutable, which the registry cannot confirm offline.
+ *
+ * Which release a docker-mailserver image names, and whether the pack knows that release's env,
+ * is dms-env-known's to judge: this policy only asks whether the reference can move.
  *
  * Fix: pin the image, e.g. docker.io/mailserver/docker-mailserver:15.0.0, or by @sha256 digest.
  */
@@ -20,6 +24,7 @@ import type {
   ResourceValidationArgs,
   ResourceValidationPolicy,
 } from "@pulumi/policy";
+import { parseImageRef } from "../lib/image-ref";
 import { containersOf, isWorkload, podSpecOf } from "../lib/k8s";
 import { PreviewGaps, str, toPlain } from "../lib/plain";
 
@@ -31,13 +36,13 @@ const SHORT_VERSION = /^v?\d+(\.\d+)?(-[A-Za-z].*)?$/;
 
 /** Why `image` is not pinned, or undefined when it is. */
 export function unpinnedReason(image: string): string | undefined {
-  if (/@sha256:[0-9a-f]{64}$/.test(image)) return undefined;
-  if (image.includes("@")) return "has a malformed digest";
-  const lastSegment = image.slice(image.lastIndexOf("/") + 1);
-  const colon = lastSegment.indexOf(":");
-  if (colon < 0) return "has no tag (means :latest)";
-  const tag = lastSegment.slice(colon + 1);
-  if (tag === "" || tag === "latest") return "uses :latest";
+  const ref = parseImageRef(image);
+  if ("error" in ref)
+    return `is not a valid image reference (${ref.error}), so the kubelet refuses it`;
+  if (ref.digest) return undefined;
+  const tag = ref.tag;
+  if (tag === undefined) return "has no tag (means :latest)";
+  if (tag === "latest") return "uses :latest";
   if (FLOATING_WORD.test(tag)) return `uses the moving tag :${tag}`;
   if (SHORT_VERSION.test(tag)) {
     return `uses :${tag}, which moves to every new patch release under that version (pin major.minor.patch, e.g. :15.0.0)`;

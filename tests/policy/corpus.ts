@@ -72,6 +72,14 @@ function mailMounting(secretName: string): AnalyzerResource {
   return d;
 }
 
+/** The mail Deployment of the good stack with `placement` added to its pod spec. */
+function mailWithPod(placement: Record<string, unknown>): AnalyzerResource {
+  const d = mailDeployment();
+  const spec = (d.properties as { spec: { template: { spec: object } } }).spec;
+  spec.template.spec = { ...spec.template.spec, ...placement };
+  return d;
+}
+
 /**
  * The good stack with `user` in it, in a cluster that has a `letsencrypt-mail` certificate for the
  * mail host: only tls-secret-owned can object (neither the stack nor `clusterSecrets` owns it).
@@ -427,6 +435,29 @@ export const CORPUS: Misconfiguration[] = [
     stack: () => env({ ONE_DIR: "1" }),
   },
   {
+    title: "docker-mailserver upgraded to 15.1.0 with the 15.0.0 env table",
+    policy: "dms-env-known",
+    message: /no env table for docker-mailserver 15\.1\.0 .*holds the table of 15\.0\.0 only/,
+    stack: () =>
+      withResource(
+        mailDeployment([dmsContainer({ image: "mailserver/docker-mailserver:15.1.0" })]),
+      ),
+  },
+  {
+    title: "docker-mailserver pinned by a bare digest",
+    policy: "dms-env-known",
+    message:
+      /cannot verify: image .* names no version, so its env table is unknown; pin it as docker\.io\/mailserver\/docker-mailserver:<tag>@sha256:/,
+    stack: () =>
+      withResource(
+        mailDeployment([
+          dmsContainer({
+            image: `docker.io/mailserver/docker-mailserver@sha256:${"e".repeat(64)}`,
+          }),
+        ]),
+      ),
+  },
+  {
     title: "RELAY_PASSWORD__FILE (a 15.1 feature) on 15.0.0",
     policy: "dms-env-known",
     message: /RELAY_PASSWORD__FILE .* uses the __FILE suffix/,
@@ -484,6 +515,26 @@ export const CORPUS: Misconfiguration[] = [
     policy: "crowdsec-agent-mounts-acquisition",
     message: /the stack reads no CrowdSec agent, so nothing proves any agent mounts it/,
     stack: () => goodStack().filter((r) => r.type !== T.crowdsecComponent),
+    also: ["crowdsec-agent-on-mail-node"],
+  },
+  {
+    title: "mail pod moved to the control-plane node, whose taint the agent does not tolerate",
+    policy: "crowdsec-agent-on-mail-node",
+    message:
+      /tolerates taints node-role\.kubernetes\.io\/control-plane=<any>:NoSchedule and the CrowdSec agent DaemonSet crowdsec\/crowdsec-agent .* does not/,
+    stack: () =>
+      withResource(
+        mailWithPod({
+          nodeSelector: { "node-role.kubernetes.io/control-plane": "" },
+          tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists" }],
+        }),
+      ),
+  },
+  {
+    title: "agent limited to labelled workers, the mail pod not",
+    policy: "crowdsec-agent-on-mail-node",
+    message: /runs only on nodes with label role In \[edge\], which the mail pod's nodeSelector/,
+    stack: () => agentWith({ nodeSelector: { role: "edge" } }),
   },
   {
     title: "chart acquisition still reads the mail pod (program: postfix, program: dovecot)",

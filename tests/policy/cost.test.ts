@@ -37,6 +37,14 @@ function mailWithTlsVolume(secretName: unknown): AnalyzerResource {
   return dep;
 }
 
+/** The mail Deployment with one pod spec field set to `value`. */
+function mailWithPodField(field: string, value: unknown): AnalyzerResource {
+  const dep = mailDeployment();
+  const pod = (dep.properties.spec as { template: { spec: Record<string, unknown> } }).template;
+  pod.spec[field] = value;
+  return dep;
+}
+
 const only = (ds: Diagnostic[], policy: string) => ds.filter((d) => d.policyName === policy);
 
 describe("pack cost: shared parses", () => {
@@ -115,6 +123,11 @@ describe("pack cost: stack policies copy only the types they read", () => {
       "crowdsec-agent-mounts-acquisition",
       withResource({ ...crowdsecAgent(), properties: { agent: UNKNOWN.object } }),
     ],
+    [
+      "crowdsec-agent-on-mail-node",
+      withResource({ ...crowdsecAgent(), properties: { agent: UNKNOWN.object } }),
+    ],
+    ["crowdsec-agent-on-mail-node", withResource(mailWithPodField("tolerations", UNKNOWN.object))],
     [
       "crowdsec-single-acquisition",
       withResource({ ...crowdsecAgent(), properties: { agent: UNKNOWN.object } }),

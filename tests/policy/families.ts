@@ -5,9 +5,11 @@
  */
 import type { PackConfig } from "../../tools/analyzer/client";
 import { FAMILIES, type Family } from "./generative";
+import { agentNodeFamily } from "./generative-agent-node";
 import { closedWorldFamily } from "./generative-closed-world";
 import { crowdsecLoadsFamily } from "./generative-crowdsec-loads";
 import { dkimTagsFamily } from "./generative-dkim-tags";
+import { dmsReleaseFamily } from "./generative-dms-release";
 import { kubeProxyFamily } from "./generative-kube-proxy";
 import { namespaceFamily } from "./generative-namespace";
 import { addressClashFamily, nodePortClashFamily } from "./generative-stack-clash";
@@ -27,6 +29,8 @@ export const RUNS_WITH: { config: PackConfig; families: Family[] }[] = [
       crowdsecLoadsFamily,
       kubeProxyFamily,
       dkimTagsFamily,
+      dmsReleaseFamily,
+      agentNodeFamily,
       namespaceFamily,
       addressClashFamily,
       nodePortClashFamily,

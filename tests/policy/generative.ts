@@ -1091,6 +1091,8 @@ const pinned = fc.constantFrom(
   `:15.0.0@sha256:${"d".repeat(64)}`,
   ":v15.0.0",
 );
+/** docker-mailserver must also name the release of the pack's env table (dms-env-known). */
+const pinnedDms = fc.constantFrom(":15.0.0", `:15.0.0@sha256:${"d".repeat(64)}`);
 const registry = fc.constantFrom("docker.io/", "", "registry.local:5000/", "ghcr.io/");
 const containerField = fc.constantFrom(
   "dms",
@@ -1117,8 +1119,14 @@ const imagePinned: Family = {
       ),
     ),
   legit: fc
-    .tuple(workloadType, containerField, registry, pinned)
-    .map(([type, field, reg, tag]) =>
+    .tuple(workloadType, containerField, registry, pinned, pinnedDms)
+    .map(([type, field, reg, other, dms]) => ({
+      type,
+      field,
+      reg,
+      tag: field === "dms" ? dms : other,
+    }))
+    .map(({ type, field, reg, tag }) =>
       variant("image-pinned", "clean")(
         `${tag.replace(/^:/, "") || "no tag"}: ${field} ${imageOf(field, reg, tag)} in ${type}`,
         mailWorkloadPod(type, podWithImage(field, imageOf(field, reg, tag))),
@@ -1131,7 +1139,11 @@ function imageOf(field: string, reg: string, tag: string): string {
   return `${reg}${field === "dms" ? "mailserver/docker-mailserver" : "acme/mail-tools"}${tag}`;
 }
 
-function mailWorkloadPod(type: string, podSpec: Record<string, unknown>): AnalyzerResource[] {
+/** The good stack with its mail Deployment replaced by a workload of `type` running `podSpec`. */
+export function mailWorkloadPod(
+  type: string,
+  podSpec: Record<string, unknown>,
+): AnalyzerResource[] {
   const rest = goodStack().filter((r) => !(r.name === "mailserver" && r.type === T.deployment));
   return [...rest, workload(type, "mailserver", NS, podSpec)];
 }

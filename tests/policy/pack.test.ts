@@ -25,6 +25,7 @@ const EXPECTED_LEVELS: Record<string, string> = {
   "dms-env-known": "mandatory",
   "crowdsec-covers-mail": "mandatory",
   "crowdsec-agent-mounts-acquisition": "mandatory",
+  "crowdsec-agent-on-mail-node": "mandatory",
   "crowdsec-single-acquisition": "mandatory",
   "crowdsec-acquisition-polls": "mandatory",
   "probe-within-mailgun-quota": "mandatory",

@@ -70,7 +70,7 @@ describe("policies: edge cases and preview", () => {
         withResource(
           mailDeployment([
             dmsContainer({
-              image: `docker.io/mailserver/docker-mailserver@sha256:${"a".repeat(64)}`,
+              image: `docker.io/mailserver/docker-mailserver:15.0.0@sha256:${"a".repeat(64)}`,
             }),
           ]),
         ),

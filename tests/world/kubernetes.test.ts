@@ -31,6 +31,19 @@ describe("world/today/kubernetes.yaml against the chart models", () => {
     assert.deepEqual(model.spec.template.spec.volumes, recorded.spec.template.spec.volumes);
   });
 
+  it("and places the agent's pods as the world records (tolerations, node constraints)", () => {
+    const recorded = today.get(AGENT) as Pod | undefined;
+    const model = renderAgentDaemonSet(OWNER_VALUES) as Pod;
+    const placement = (p: Pod | undefined) => {
+      const spec = p?.spec.template.spec as Record<string, unknown> | undefined;
+      return ["tolerations", "nodeSelector", "affinity", "nodeName"].map((f) => spec?.[f]);
+    };
+    assert.deepEqual(placement(model), placement(recorded));
+    assert.deepEqual(placement(recorded)[0], [
+      { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" },
+    ]);
+  });
+
   it("and the chart's acquis.yaml, stale mail entries included", () => {
     const cm = today.get("kubernetes:core/v1:ConfigMap crowdsec/acquis-configmap") as
       { data: Record<string, string> } | undefined;

@@ -23,6 +23,8 @@ import {
 export const OWNER_VALUES: Values = {
   container_runtime: "containerd",
   agent: {
+    // values.yaml 13-19 @ 0cd4afb6: the agent keeps a pod on the GPU node (nvidia.com/gpu taint).
+    tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
     acquisition: [
       { namespace: "traefik", podName: "traefik-*", program: "traefik" },
       { namespace: "mailserver", podName: "mailserver-*", program: "postfix" },
