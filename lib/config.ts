@@ -61,11 +61,13 @@ const cpuQuantity = () =>
 
 /**
  * An OCI image reference pinned to a tag or a digest. `latest` and a missing tag are refused: an
- * image that moves under the stack is a change nobody reviewed.
+ * image that moves under the stack is a change nobody reviewed. `versioned` also refuses a bare
+ * digest, for an image whose release decides what its config means (docker-mailserver's env
+ * variables belong to one release; the pack's dms-env-known refuses it as well).
  */
 const IMAGE =
   /^(?:[a-z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::(?<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?<digest>sha256:[a-f0-9]{64}))?$/;
-const image = () =>
+const image = (versioned = false) =>
   z.string().superRefine((ref, ctx) => {
     const match = IMAGE.exec(ref);
     if (!match) {
@@ -77,6 +79,12 @@ const image = () =>
       ctx.addIssue({
         code: "custom",
         message: "expected an image pinned to a version tag or digest (not :latest)",
+      });
+    } else if (versioned && !match.groups?.tag) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "expected a version tag, with the digest after it if pinned (<repo>:<tag>@sha256:…)",
       });
     }
   });
@@ -123,7 +131,7 @@ const resources = z.strictObject({
 });
 
 const mailServerSchema = z.strictObject({
-  image: image(),
+  image: image(true),
   hostname: dnsName(),
   loadBalancerIp: ipv4(),
   relay: z.strictObject({ host: hostname(), port: z.int().min(1).max(65535) }),

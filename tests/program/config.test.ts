@@ -122,6 +122,12 @@ describe("stack configuration", () => {
       'mailserver:mailserver.image = "docker.io/mailserver/docker-mailserver:latest": expected an image pinned to a version tag or digest',
     ],
     [
+      "a mail server image pinned by digest alone (its release, so its env table, unknown)",
+      "mailserver.image",
+      `docker.io/mailserver/docker-mailserver@sha256:${"ab".repeat(32)}`,
+      `mailserver:mailserver.image = "docker.io/mailserver/docker-mailserver@sha256:${"ab".repeat(32)}": expected a version tag`,
+    ],
+    [
       "an image without a tag",
       "webmail.image",
       "roundcube/roundcubemail",
