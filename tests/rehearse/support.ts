@@ -28,10 +28,10 @@ const POD_TOOLS: readonly ToolCheck[] = [
 ];
 
 /** The pod's daemons by process name (none run on this machine outside a rehearsal). */
-const POD_DAEMONS = ["master", "dovecot", "rspamd"];
+export const POD_DAEMONS = ["master", "dovecot", "rspamd"];
 
 /** Skips the hook (fails it in CI) unless the pod's tools and `extra` run. */
-function requirePodTools(ctx: Mocha.Context, extra: readonly ToolCheck[]): void {
+export function requirePodTools(ctx: Mocha.Context, extra: readonly ToolCheck[]): void {
   for (const [tool, cmd, args] of [...POD_TOOLS, ...extra]) requireTool(ctx, tool, cmd, [...args]);
   // DMS 15.0.0's image has Postfix's pcre tables and Dovecot's LMTP; the pod uses both.
   if (!/^pcre$/m.test(spawnSync("postconf", ["-m"], { encoding: "utf8" }).stdout))

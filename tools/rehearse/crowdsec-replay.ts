@@ -12,14 +12,15 @@
  * the same config, hub items and Local API (writeCrowdSecFiles, startLocalApi, replayed) and only
  * runs its replay synchronously.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { track } from "../cli/children";
 import { ROOT } from "../cli/project";
 import { freePort } from "./free-port";
+import { runToEnd, stopProcess } from "./processes";
+import { portOpen, waitUntil } from "./ready";
 
 export const CROWDSEC_ROOT = path.join(ROOT, ".tmp/crowdsec");
 /** Where the unpacked `crowdsec` and `cscli` are. */
@@ -77,32 +78,6 @@ function enable(hub: string, cfg: string, hubPath: string): void {
   const target = path.join(cfg, ...parts.slice(0, -2), parts[parts.length - 1]);
   fs.mkdirSync(path.dirname(target), { recursive: true });
   if (!fs.existsSync(target)) fs.symlinkSync(path.join(hub, hubPath), target);
-}
-
-interface Exit {
-  code: number | null;
-  out: string;
-}
-
-/** Runs a command to its end (killed on `signal` or after `ms`); stdout and stderr together. */
-function run(cmd: string, args: string[], signal: AbortSignal, ms: number): Promise<Exit> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new Error(`${path.basename(cmd)}: aborted`));
-    const child = track(spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] }));
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    const kill = () => child.kill("SIGKILL");
-    const timer = setTimeout(kill, ms);
-    signal.addEventListener("abort", kill, { once: true });
-    child.once("error", reject);
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", kill);
-      if (signal.aborted) reject(new Error(`${path.basename(cmd)}: aborted`));
-      else resolve({ code, out });
-    });
-  });
 }
 
 export interface Decision {
@@ -200,7 +175,13 @@ export async function startLocalApi(
     await stopProcess(lapi);
   };
   try {
-    await waitForPort(files.port, lapi, 20_000, signal);
+    const listens = `the Local API listens on 127.0.0.1:${files.port}`;
+    await waitUntil(listens, () => portOpen("127.0.0.1", files.port), {
+      proc: lapi,
+      name: "the Local API",
+      ms: 20_000,
+      signal,
+    });
   } catch (err) {
     await stop();
     throw err;
@@ -228,7 +209,7 @@ export async function startCrowdSec(
   const files = await writeCrowdSecFiles(dir, collections, runtime);
   const { cfg, configFile } = files;
   const cscli = async (...args: string[]) => {
-    const r = await run(path.join(BIN, "cscli"), ["-c", configFile, ...args], signal, 30_000);
+    const r = await runToEnd(path.join(BIN, "cscli"), ["-c", configFile, ...args], signal, 30_000);
     if (r.code !== 0) throw new Error(`cscli ${args.slice(0, 2).join(" ")}: ${r.out.trim()}`);
     return r.out;
   };
@@ -237,8 +218,9 @@ export async function startCrowdSec(
   return {
     async replay(acquisition: string): Promise<ReplayOutcome> {
       fs.writeFileSync(path.join(cfg, "acquis.yaml"), acquisition);
-      const version = (await run(path.join(BIN, "crowdsec"), ["-version"], signal, 10_000)).out;
-      const r = await run(
+      const version = (await runToEnd(path.join(BIN, "crowdsec"), ["-version"], signal, 10_000))
+        .out;
+      const r = await runToEnd(
         path.join(BIN, "crowdsec"),
         ["-c", configFile, "-no-api"],
         signal,
@@ -260,31 +242,6 @@ export async function startCrowdSec(
 
 function lastLines(text: string): string {
   return text.trim().split("\n").slice(-3).join(" | ");
-}
-
-/** SIGTERM, then SIGKILL after 5 s; resolves once the process has exited. */
-async function stopProcess(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-  proc.kill("SIGTERM");
-  const timer = setTimeout(() => proc.kill("SIGKILL"), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function waitForPort(port: number, proc: ChildProcess, ms: number, signal: AbortSignal) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline && !signal.aborted) {
-    if (proc.exitCode !== null) throw new Error(`the Local API exited with ${proc.exitCode}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, "127.0.0.1");
-      s.once("connect", () => (s.destroy(), resolve(true)));
-      s.once("error", () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the Local API did not listen on 127.0.0.1:${port} within ${ms} ms`);
 }
 
 /** The sandbox's config: no online client (nothing talks to the Central API), no metrics port. */

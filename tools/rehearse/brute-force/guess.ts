@@ -14,7 +14,7 @@
 import { randomBytes } from "node:crypto";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { POD_ADDRESS, type MailPod } from "./pod";
+import { POD_ADDRESS, type MailPod } from "../pod";
 
 export interface Client {
   /** The source address (on the host end of the pod's veth). */
