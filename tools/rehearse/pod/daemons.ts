@@ -24,6 +24,9 @@ function logs() {
   return startupFact("dms:logs").value as unknown as { rspamd_log: string; mail_log: string };
 }
 
+/** True once Rspamd's milter port accepts a connection. */
+const MILTER_UP = "(exec 3<>/dev/tcp/127.0.0.1/11332) 2>/dev/null";
+
 const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
 
 /** The mounts that make the pod's file system; the pod's /tmp last (`root` may be under /tmp). */
@@ -63,7 +66,10 @@ function initScript(root: string, env: Record<string, string>): string {
     `${cmd.dovecot.map(q).join(" ")} >> ${mail_log} 2>&1 &`,
     // Postfix only once Rspamd's milter answers: milter_default_action = accept would pass mail
     // unscanned and unsigned, which the scenarios must not mistake for the pod's behaviour.
-    "for i in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/11332) 2>/dev/null && break; sleep 0.1; done",
+    // Rspamd loads its maps for ~20 s here, several times that on a loaded machine: the init
+    // ends (and the pod start fails, naming Rspamd) rather than start Postfix without it.
+    `${MILTER_UP} || for i in $(seq 1200); do sleep 0.1; ${MILTER_UP} && break; done`,
+    `${MILTER_UP} || { echo "Rspamd's milter (127.0.0.1:11332) not answering after 120 s" >&2; exit 1; }`,
     `${cmd.postfix.map(q).join(" ")} >> ${mail_log} 2>&1 &`,
     `touch ${STARTED}`,
     // The host's /proc (no --mount-proc), so the init sees whether the rehearsal still runs.
@@ -100,7 +106,12 @@ export function spawnInit(netns: string, root: string, env: Record<string, strin
 export async function waitForDaemons(init: ChildProcess, root: string): Promise<void> {
   const why = () => tail(initLog(root), 5);
   const started = () => Promise.resolve(fs.existsSync(hostPath(root, STARTED)));
-  await waitUntil("the daemons started", started, { proc: init, name: "the pod", ms: 60_000, why });
+  await waitUntil("the daemons started", started, {
+    proc: init,
+    name: "the pod",
+    ms: 150_000,
+    why,
+  });
   const mailLog = hostPath(root, logs().mail_log);
   for (const port of PORTS) {
     await waitUntil(`port ${port} listens`, () => portOpen(POD_ADDRESS, port), {
