@@ -166,7 +166,7 @@ describe("cross-object checks (the program's plan, prod pack config)", function 
       assert.equal(messages(ds).length, 1, summary(ds));
       assert.match(
         messages(ds)[0] ?? "",
-        /signs with selector "mail" using Secret mailserver\/mailserver-dkim key dkim\.private\.txt \(a rsa key, public key sha256 [0-9a-f]{16}\), but dns-dkim-mail publishes a rsa key that is not its public key at mail\._domainkey\.viktorbarzin\.me/,
+        /signs with selector "mail" using Secret mailserver\/mailserver-dkim key dkim\.private\.txt \(an RSA key, public key sha256 [0-9a-f]{16}\), but dns-dkim-mail publishes an RSA key that is not its public key at mail\._domainkey\.viktorbarzin\.me/,
       );
       assert.ok(!messages(ds)[0]?.includes("PRIVATE KEY"), "the message leaks the key");
     });
