@@ -84,19 +84,27 @@ function file(ctx: Ctx, path: string): MountedFile {
   return fileAt(ctx.resources, ctx.c.namespace, spec, ctx.c.container.container, path);
 }
 
-const refuse = (ctx: Ctx, what: string) =>
+/** Reports what the pack cannot verify; null is the readers' "cannot tell". */
+function refuse(ctx: Ctx, what: string): null {
   ctx.report(
     `cannot verify: ${ctx.who}: ${what}; sign with the program's dkim_signing.conf (components/mailserver.ts#dkimSigningConf) mounted from a ConfigMap of the stack, or judge the signing yourself and change the pack.`,
   );
+  return null;
+}
+
+/** Leaves an unknown to the preview advisory (lib/plain.ts#PreviewGaps). */
+function defer(ctx: Ctx, value: Unknown, where: string): null {
+  ctx.gaps.note(value, `${ctx.who} ${where}`);
+  return null;
+}
 
 /** Text of a file the conf depends on, undefined when absent; refused or noted otherwise. */
 function knownText(ctx: Ctx, path: string): string | undefined | null {
   const f = file(ctx, path);
   if (f.kind === "absent") return undefined;
-  if (f.kind === "unknown") return (void ctx.gaps.note(f.value, `${ctx.who} ${path}`), null);
-  if (f.kind === "opaque") return (refuse(ctx, `${path} comes from ${f.why}`), null);
-  if (f.content instanceof Unknown)
-    return (void ctx.gaps.note(f.content, `${ctx.who} ${path}`), null);
+  if (f.kind === "unknown") return defer(ctx, f.value, path);
+  if (f.kind === "opaque") return refuse(ctx, `${path} comes from ${f.why}`);
+  if (f.content instanceof Unknown) return defer(ctx, f.content, path);
   return f.content;
 }
 
@@ -104,28 +112,25 @@ function knownText(ctx: Ctx, path: string): string | undefined | null {
 function overrideConf(ctx: Ctx): { conf?: UclObject; origin: string } | null {
   for (const path of [ETC_LOCAL, RSPAMD_MODULE]) {
     if (file(ctx, path).kind !== "absent") {
-      return (refuse(ctx, `${path} is mounted, which the pack does not model`), null);
+      return refuse(ctx, `${path} is mounted, which the pack does not model`);
     }
   }
   const commands = knownText(ctx, CUSTOM_COMMANDS);
   if (commands === null) return null;
   if (commands?.includes("dkim_signing")) {
-    return (
-      refuse(ctx, `${CUSTOM_COMMANDS} changes dkim_signing, which the pack does not model`),
-      null
-    );
+    return refuse(ctx, `${CUSTOM_COMMANDS} changes dkim_signing, which the pack does not model`);
   }
   const dms = knownText(ctx, DMS_OVERRIDE);
   const etc = knownText(ctx, ETC_OVERRIDE);
   if (dms === null || etc === null) return null;
   if (dms !== undefined && etc !== undefined) {
-    return (refuse(ctx, `both ${DMS_OVERRIDE} and ${ETC_OVERRIDE} are mounted`), null);
+    return refuse(ctx, `both ${DMS_OVERRIDE} and ${ETC_OVERRIDE} are mounted`);
   }
   const text = dms ?? etc;
   const origin = dms !== undefined ? DMS_OVERRIDE : ETC_OVERRIDE;
   if (text === undefined) return { origin: "Rspamd's defaults (no dkim_signing.conf)" };
   const parsed = parseUcl(text);
-  if (!parsed.ok) return (refuse(ctx, `${origin}: ${parsed.error} (lib/ucl.ts)`), null);
+  if (!parsed.ok) return refuse(ctx, `${origin}: ${parsed.error} (lib/ucl.ts)`);
   return { conf: parsed.value, origin };
 }
 
@@ -140,12 +145,9 @@ function publishedKeys(ctx: Ctx, e: SigningEntry, origin: string): Published[] |
     if (ctx.gaps.check(r.type, r.resource) || ctx.gaps.check(r.content, r.resource)) return null;
     if (r.type === "TXT") out.push({ record: r, text: r.content ?? "" });
     else if (r.type === "CNAME") {
-      return (
-        refuse(
-          ctx,
-          `${fqdn} is a CNAME (${r.resource}): the key it delegates to is outside the stack`,
-        ),
-        null
+      return refuse(
+        ctx,
+        `${fqdn} is a CNAME (${r.resource}): the key it delegates to is outside the stack`,
       );
     }
   }
@@ -160,18 +162,15 @@ function publishedKeys(ctx: Ctx, e: SigningEntry, origin: string): Published[] |
 /** The key file's text, or null when absent (reported), unreadable or unknown. */
 function keyFile(ctx: Ctx, e: SigningEntry, origin: string): { text: string; from: string } | null {
   if (e.path.includes("$")) {
-    return (
-      refuse(
-        ctx,
-        `selector "${e.selector}" uses key path ${e.path}, a template the pack does not expand`,
-      ),
-      null
+    return refuse(
+      ctx,
+      `selector "${e.selector}" uses key path ${e.path}, a template the pack does not expand`,
     );
   }
   const f = file(ctx, e.path);
   const fix = `Mount the Secret's key at ${e.path} (a secret volume with subPath, mode 0444).`;
-  if (f.kind === "unknown") return (void ctx.gaps.note(f.value, `${ctx.who} ${e.path}`), null);
-  if (f.kind === "opaque") return (refuse(ctx, `key file ${e.path} comes from ${f.why}`), null);
+  if (f.kind === "unknown") return defer(ctx, f.value, e.path);
+  if (f.kind === "opaque") return refuse(ctx, `key file ${e.path} comes from ${f.why}`);
   if (f.kind === "absent") {
     ctx.report(
       `${ctx.who} signs with selector "${e.selector}" and key file ${e.path} (${origin} ${e.from}), but the pod does not mount it (${f.why}): Rspamd cannot load the key and the mail goes unsigned. ${fix}`,
@@ -183,8 +182,7 @@ function keyFile(ctx: Ctx, e: SigningEntry, origin: string): { text: string; fro
       `${ctx.who}: key file ${e.path} (${f.origin}) has mode 0${f.mode.toString(8)}; Rspamd runs as _rspamd and cannot read a file other users may not read, so the mail goes unsigned. Set the volume's defaultMode (or the item's mode) to 0444.`,
     );
   }
-  if (f.content instanceof Unknown)
-    return (void ctx.gaps.note(f.content, `${ctx.who} ${f.origin}`), null);
+  if (f.content instanceof Unknown) return defer(ctx, f.content, f.origin);
   return { text: f.content, from: f.origin };
 }
 
@@ -194,6 +192,8 @@ function expectedKey(keyType: "rsa" | "ed25519", key: KeyObject): string {
   return der.toString("base64");
 }
 
+const KEY_NAMES = { rsa: "RSA", ed25519: "Ed25519" } as const;
+
 /** A short, public name for a public key in messages. */
 const fingerprint = (key: string) => createHash("sha256").update(key).digest("hex").slice(0, 16);
 
@@ -202,9 +202,12 @@ function compare(
   e: SigningEntry,
   key: { text: string; from: string },
   txts: Published[],
-) {
+): void {
   const derived = publicKeyOfKeyFile(key.text);
-  if (!derived.ok) return refuse(ctx, `key file ${e.path} (${key.from}): ${derived.why}`);
+  if (!derived.ok) {
+    refuse(ctx, `key file ${e.path} (${key.from}): ${derived.why}`);
+    return;
+  }
   const want = expectedKey(derived.keyType, derived.key);
   for (const { record, text } of txts) {
     const parsed = parseDkim(text);
@@ -213,9 +216,11 @@ function compare(
     const published = publishedKey(text);
     if (published?.keyType === derived.keyType && published.key === want) continue;
     const what =
-      parsed.keyType === "revoked" ? "a revoked key (empty p=)" : `a ${parsed.keyType} key`;
+      parsed.keyType === "revoked"
+        ? "a revoked key (empty p=)"
+        : `an ${KEY_NAMES[parsed.keyType]} key`;
     ctx.report(
-      `${ctx.who} signs with selector "${e.selector}" using ${key.from} (a ${derived.keyType} key, public key sha256 ${fingerprint(want)}), but ${record.resource} publishes ${what} that is not its public key at ${e.selector}._domainkey.${ctx.cfg.domain}: every signature fails verification. Publish the public key of that private key (lib/secrets.ts#dkimPublicKeyOf) or mount the private key of the published one.`,
+      `${ctx.who} signs with selector "${e.selector}" using ${key.from} (an ${KEY_NAMES[derived.keyType]} key, public key sha256 ${fingerprint(want)}), but ${record.resource} publishes ${what} that is not its public key at ${e.selector}._domainkey.${ctx.cfg.domain}: every signature fails verification. Publish the public key of that private key (lib/secrets.ts#dkimPublicKeyOf) or mount the private key of the published one.`,
     );
   }
 }
@@ -223,8 +228,10 @@ function compare(
 function judgeContainer(ctx: Ctx): void {
   const rspamd = effectiveEnv(ctx.resources, ctx.c, "ENABLE_RSPAMD");
   if (rspamd.kind === "unknown") return ctx.gaps.note(rspamd.value, ctx.who);
-  if (rspamd.kind === "opaque")
-    return refuse(ctx, "ENABLE_RSPAMD comes from a source the pack cannot read");
+  if (rspamd.kind === "opaque") {
+    refuse(ctx, "ENABLE_RSPAMD comes from a source the pack cannot read");
+    return;
+  }
   // DMS 15.0.0 starts Rspamd only for exactly "1" (setup.d/security/rspamd.sh:9); the default is 0.
   if (rspamd.kind !== "literal" || rspamd.value !== "1") return;
   const read = overrideConf(ctx);
