@@ -14,7 +14,7 @@
  */
 import { createPrivateKey } from "node:crypto";
 import fc from "fast-check";
-import type { AnalyzerResource } from "../../tools/analyzer/client";
+import { UNKNOWN, type AnalyzerResource } from "../../tools/analyzer/client";
 import {
   configMap,
   DKIM_CONF_PATH,
@@ -96,6 +96,8 @@ const TWO_SELECTORS = [
 ].join("\n");
 
 const bad = variant(POLICY, "violation");
+/** A value unknown during preview: the advisory now, the mandatory verdict on outputs. */
+const preview = variant(POLICY, "violation", "advisory");
 const good = variant(POLICY, "clean");
 
 const refusedConfs: [string, string][] = [
@@ -222,6 +224,13 @@ export const dkimSigningFamily: Family = {
       ),
     ),
     fc.constant(bad("selectors list with one unpublished", withEdKey(TWO_SELECTORS, []))),
+    fc.constant(preview("key unknown at preview (Vault)", replace([dkimSecret(UNKNOWN.string)]))),
+    fc.constant(
+      preview(
+        "TXT unknown at preview (derived from Vault)",
+        replace([txt("dkim-mail", `mail._domainkey.${D}`, UNKNOWN.string)]),
+      ),
+    ),
   ),
   legit: fc.oneof(
     fc.constant(

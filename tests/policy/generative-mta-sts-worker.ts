@@ -9,7 +9,7 @@
  * name, the host in upper case, a script on no mta-sts host.
  */
 import fc from "fast-check";
-import type { AnalyzerResource } from "../../tools/analyzer/client";
+import { UNKNOWN, type AnalyzerResource } from "../../tools/analyzer/client";
 import { mtaStsDomain, mtaStsWorker, T } from "./fixtures";
 import { replace, variant, type Family } from "./generative";
 
@@ -24,6 +24,7 @@ function workerWith(edit: (props: Record<string, unknown>) => void): AnalyzerRes
 const bindingsOf = (props: Record<string, unknown>) => props.bindings as Record<string, unknown>[];
 
 const bad = variant(POLICY, "violation");
+const preview = variant(POLICY, "violation", "advisory");
 const good = variant(POLICY, "clean");
 
 const text = fc.string({ minLength: 1, maxLength: 30 });
@@ -55,6 +56,14 @@ export const mtaStsWorkerFamily: Family = {
           }),
         ),
       ),
+    fc.constant(
+      preview(
+        "content unknown at preview",
+        workerWith((p) => {
+          p.content = UNKNOWN.string;
+        }),
+      ),
+    ),
     fc.constant(
       bad(
         "the known content uploaded as a service worker",
