@@ -9,6 +9,7 @@ import { crowdsecCoversMail } from "./policies/crowdsec-covers-mail";
 import { crowdsecSingleAcquisition } from "./policies/crowdsec-single-acquisition";
 import { dkimKeyStrength } from "./policies/dkim-key-strength";
 import { dkimLegacyKey } from "./policies/dkim-legacy-key";
+import { dkimSigningPublished } from "./policies/dkim-signing-published";
 import { dmarcEnforcing } from "./policies/dmarc-enforcing";
 import { dmarcReportDestination } from "./policies/dmarc-report-destination";
 import { dmsEnvKnown } from "./policies/dms-env-known";
@@ -23,6 +24,7 @@ import { mailNoNetCaps } from "./policies/mail-no-net-caps";
 import { mailServiceEtpLocal } from "./policies/mail-service-etp-local";
 import { mtaStsServed } from "./policies/mta-sts-served";
 import { mtaStsValid } from "./policies/mta-sts-valid";
+import { mtaStsWorkerKnown } from "./policies/mta-sts-worker-known";
 import { noLiteralSecrets } from "./policies/no-literal-secrets";
 import { plainTextPublic } from "./policies/plain-text-public";
 import { probeWithinMailgunQuota } from "./policies/probe-within-mailgun-quota";
@@ -61,6 +63,8 @@ const policies: Policies = [
   probeWithinMailgunQuota,
   tlsSecretOwned,
   mtaStsServed,
+  mtaStsWorkerKnown,
+  dkimSigningPublished,
   prometheusReadsMonitoring,
   mailAddressFree,
   mailNodePortsFree,

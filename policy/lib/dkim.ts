@@ -1,5 +1,5 @@
 /** DKIM key records (RFC 6376 3.6.1) and their key sizes (RFC 8301). */
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
 import type { PolicyConfigSchema, ResourceValidationArgs } from "@pulumi/policy";
 import { SPEC } from "./config";
 import { parseTags, recordOf, txtAt } from "./dns";
@@ -18,17 +18,36 @@ export function dkimSelector(fqdn: string, domain: string): string | undefined {
   return fqdn.endsWith(suffix) ? fqdn.slice(0, -suffix.length) : undefined;
 }
 
-function rsaBits(der: Buffer): number | undefined {
+function rsaKey(der: Buffer): KeyObject | undefined {
   // RFC 6376 says SubjectPublicKeyInfo; some generators publish a bare PKCS#1 RSAPublicKey.
   for (const type of ["spki", "pkcs1"] as const) {
     try {
       const key = createPublicKey({ key: der, format: "der", type });
-      if (key.asymmetricKeyType === "rsa") return key.asymmetricKeyDetails?.modulusLength;
+      if (key.asymmetricKeyType === "rsa") return key;
     } catch {
       // try the next encoding
     }
   }
   return undefined;
+}
+
+const rsaBits = (der: Buffer) => rsaKey(der)?.asymmetricKeyDetails?.modulusLength;
+
+/**
+ * The key a usable DKIM record publishes, canonical for comparison: an RSA key as base64
+ * SubjectPublicKeyInfo whichever encoding p= uses, an ed25519 key as its 32 bytes (RFC 8463 §4.2).
+ * Undefined for a record parseDkim refuses or a revoked key.
+ */
+export function publishedKey(
+  text: string,
+): { keyType: "rsa" | "ed25519"; key: string } | undefined {
+  const parsed = parseDkim(text);
+  if (!parsed.ok || parsed.keyType === "revoked") return undefined;
+  const p = new Map(parseTags(text).tags).get("p") ?? "";
+  const der = Buffer.from(p.replace(/\s+/g, ""), "base64");
+  if (parsed.keyType === "ed25519") return { keyType: "ed25519", key: der.toString("base64") };
+  const spki = rsaKey(der)?.export({ format: "der", type: "spki" });
+  return spki ? { keyType: "rsa", key: spki.toString("base64") } : undefined;
 }
 
 /** The key of a DKIM record; both DKIM policies judge every record, so each text is parsed once. */

@@ -12,11 +12,15 @@ import {
   crowdsecAcquisition,
   crowdsecAgent,
   dkimContent,
+  dkimSecret,
+  dkimSigningConf,
+  DKIM_VOLUMES,
   dmsContainer,
   goodStack,
   GOOD_ACQUISITION,
   mailDeployment,
   mailNamespace,
+  mailConfig,
   mailEnv,
   mailService,
   mtaStsDomain,
@@ -28,6 +32,7 @@ import {
   pvc,
   rulesConfigMap,
   record,
+  rsaPrivateKeyPem,
   T,
   txt,
   webmailIngress,
@@ -66,6 +71,7 @@ function mailMounting(secretName: string): AnalyzerResource {
   const d = mailDeployment();
   const spec = (d.properties as { spec: { template: { spec: { volumes: unknown[] } } } }).spec;
   spec.template.spec.volumes = [
+    ...DKIM_VOLUMES,
     { name: "data", persistentVolumeClaim: { claimName: "mailserver-data-proxmox" } },
     { name: "tls", secret: { secretName } },
   ];
@@ -373,6 +379,32 @@ export const CORPUS: Misconfiguration[] = [
     },
   },
   {
+    title: "the Worker's script edited to redirect to a page the pack has never seen",
+    policy: "mta-sts-worker-known",
+    message:
+      /cannot verify: Worker script mta-sts-viktorbarzin-me \(sha256 [0-9a-f]{64}\) is not one the pack knows serves MTA_STS_POLICY at \/\.well-known\/mta-sts\.txt; review it and list its digest in mta-sts-worker-known\.knownScripts/,
+    stack: () => {
+      const worker = mtaStsWorker();
+      worker.properties.content =
+        'export default { fetch() { return Response.redirect("https://example.net/sts.txt", 301); } };\n';
+      return withResource(worker);
+    },
+  },
+  {
+    title: "Rspamd switched to a new selector whose TXT was never published",
+    policy: "dkim-signing-published",
+    message:
+      /signs viktorbarzin\.me with selector "mail2026" .*but the stack publishes no TXT at mail2026\._domainkey\.viktorbarzin\.me/,
+    stack: () => withResource(mailConfig(dkimSigningConf("mail2026"))),
+  },
+  {
+    title: "the DKIM Secret holds a newly generated key while the TXT keeps the old one",
+    policy: "dkim-signing-published",
+    message:
+      /using Secret mailserver\/mailserver-dkim key dkim\.private\.txt \(an RSA key, .*\), but dkim-mail publishes an RSA key that is not its public key at mail\._domainkey/,
+    stack: () => withResource(dkimSecret(rsaPrivateKeyPem(3072))),
+  },
+  {
     title: "MTA-STS id with punctuation",
     policy: "mta-sts-valid",
     message: /id=2026-04-12 must be 1-32 letters or digits/,
@@ -389,7 +421,12 @@ export const CORPUS: Misconfiguration[] = [
     title: "1024-bit DKIM key at the Rspamd selector mail",
     policy: "dkim-key-strength",
     message: /mail\._domainkey\.viktorbarzin\.me is a 1024-bit RSA key, below 2048 bits/,
-    stack: () => withResource(txt("dkim-mail", `mail._domainkey.${D}`, dkimContent(1024))),
+    // Published with the Secret of the same key: the signer and the record agree.
+    stack: () =>
+      withResource(
+        dkimSecret(rsaPrivateKeyPem(1024)),
+        withResource(txt("dkim-mail", `mail._domainkey.${D}`, dkimContent(1024))),
+      ),
   },
   {
     title: "dovecot exporter on :latest",

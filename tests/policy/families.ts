@@ -8,9 +8,11 @@ import { FAMILIES, type Family } from "./generative";
 import { agentNodeFamily } from "./generative-agent-node";
 import { closedWorldFamily } from "./generative-closed-world";
 import { crowdsecLoadsFamily } from "./generative-crowdsec-loads";
+import { dkimSigningFamily } from "./generative-dkim-signing";
 import { dkimTagsFamily } from "./generative-dkim-tags";
 import { dmsReleaseFamily } from "./generative-dms-release";
 import { kubeProxyFamily } from "./generative-kube-proxy";
+import { mtaStsWorkerFamily } from "./generative-mta-sts-worker";
 import { namespaceFamily } from "./generative-namespace";
 import { addressClashFamily, nodePortClashFamily } from "./generative-stack-clash";
 import { GOOD_STACK_PACK_CONFIG } from "./fixtures";
@@ -34,6 +36,8 @@ export const RUNS_WITH: { config: PackConfig; families: Family[] }[] = [
       namespaceFamily,
       addressClashFamily,
       nodePortClashFamily,
+      dkimSigningFamily,
+      mtaStsWorkerFamily,
     ],
   },
   { config: GOOD_STACK_PACK_CONFIG, families: [plainTextFamily] },

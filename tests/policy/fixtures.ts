@@ -1,6 +1,7 @@
 /** A realistic "good" mail stack as the program will declare it, plus builders for variants. */
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { OBSERVED_SERVER_ANNOTATION } from "../../lib/charts/prometheus";
+import { MTA_STS_WORKER_SOURCE } from "../../lib/mta-sts-worker";
 import type { AnalyzerResource, PackConfig } from "../../tools/analyzer/client";
 import { mergeValues, type Values } from "../../lib/charts/crowdsec";
 import { liveAgentFor, OWNER_VALUES } from "../../tools/world/crowdsec-agent";
@@ -34,6 +35,7 @@ export const GOOD_STACK_PACK_CONFIG: PackConfig = {
       "monitoring/mailserver-prometheus-rules": ["mailserver.rules.yml"],
       "crowdsec/crowdsec-mail-acquisition": ["acquis-mail.yaml"],
       "mailserver/webmail-motd": ["motd.txt"],
+      "mailserver/mailserver-config": ["dkim_signing.conf"],
     },
     publicEnv: {
       "mailserver/roundcubemail/roundcubemail": [
@@ -112,17 +114,45 @@ export function clusterInventory(
 const ZONE_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 export const DMS_IMAGE = "docker.io/mailserver/docker-mailserver:15.0.0";
 
-const keyCache = new Map<number, string>();
+const keyCache = new Map<number, { publicKey: string; privateKey: string }>();
 
-/** base64 SubjectPublicKeyInfo of a fresh RSA key; the private half is discarded. */
-export function rsaPublicKey(bits: number): string {
-  let key = keyCache.get(bits);
-  if (!key) {
-    const { publicKey } = generateKeyPairSync("rsa", { modulusLength: bits });
-    key = publicKey.export({ format: "der", type: "spki" }).toString("base64");
-    keyCache.set(bits, key);
+function keyPair(bits: number): { publicKey: string; privateKey: string } {
+  let pair = keyCache.get(bits);
+  if (!pair) {
+    const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: bits });
+    pair = {
+      publicKey: publicKey.export({ format: "der", type: "spki" }).toString("base64"),
+      privateKey: privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
+    };
+    keyCache.set(bits, pair);
   }
-  return key;
+  return pair;
+}
+
+/** base64 SubjectPublicKeyInfo of the test run's RSA key of that size (generated, never stored). */
+export function rsaPublicKey(bits: number): string {
+  return keyPair(bits).publicKey;
+}
+
+/** PKCS#8 PEM of the same key: what the good stack's DKIM Secret holds. */
+export function rsaPrivateKeyPem(bits: number): string {
+  return keyPair(bits).privateKey;
+}
+
+let ed25519: { seed: string; publicKey: string } | undefined;
+/**
+ * The test run's ed25519 keypair (Node's own), as Rspamd's key file holds it (the base64 32-byte
+ * seed) and as k=ed25519 p= publishes it (the raw 32-byte public key, RFC 8463 §4.2).
+ */
+export function ed25519Key(): { seed: string; publicKey: string } {
+  if (!ed25519) {
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    ed25519 = {
+      seed: privateKey.export({ format: "der", type: "pkcs8" }).subarray(-32).toString("base64"),
+      publicKey: publicKey.export({ format: "der", type: "spki" }).subarray(-32).toString("base64"),
+    };
+  }
+  return ed25519;
 }
 
 /** DKIM TXT content as Cloudflare takes long records: quoted strings of at most 255 bytes. */
@@ -176,6 +206,60 @@ export function configMap(
   return { type: T.configMap, name, properties: { metadata: { name, namespace }, data } };
 }
 
+/** Where Rspamd reads the signing conf from, and the key file it names (components/mailserver.ts). */
+export const DKIM_CONF_PATH = "/tmp/docker-mailserver/rspamd/override.d/dkim_signing.conf";
+export const DKIM_KEY_PATH =
+  "/tmp/docker-mailserver/rspamd/dkim/rsa-2048-mail-viktorbarzin.me.private.txt";
+
+/** Rspamd's dkim_signing.conf as the program renders it: selector mail, the mounted key. */
+export function dkimSigningConf(selector = "mail", keyPath = DKIM_KEY_PATH): string {
+  return [
+    "enabled = true;",
+    "sign_authenticated = true;",
+    "sign_local = true;",
+    'use_domain = "header";',
+    "use_redis = false;",
+    "use_esld = true;",
+    `selector = "${selector}";`,
+    `path = "${keyPath}";`,
+    "domain {",
+    "  viktorbarzin.me {",
+    `    path = "${keyPath}";`,
+    `    selector = "${selector}";`,
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+}
+
+/** The conf and the key, each mounted by subPath (read-only), as the program mounts them. */
+export const DKIM_MOUNTS = [
+  { name: "config", mountPath: DKIM_CONF_PATH, subPath: "dkim_signing.conf", readOnly: true },
+  { name: "dkim", mountPath: DKIM_KEY_PATH, subPath: "dkim.private.txt", readOnly: true },
+];
+export const DKIM_VOLUMES = [
+  { name: "config", configMap: { name: "mailserver-config" } },
+  { name: "dkim", secret: { secretName: "mailserver-dkim", defaultMode: 0o444 } },
+];
+
+/** The signing conf's ConfigMap. */
+export function mailConfig(conf = dkimSigningConf()): AnalyzerResource {
+  return configMap("mailserver-config", "mailserver", { "dkim_signing.conf": conf });
+}
+
+/** The DKIM private key's Secret: the test run's 2048-bit key, whose public half dkim-mail publishes. */
+export function dkimSecret(key = rsaPrivateKeyPem(2048)): AnalyzerResource {
+  return {
+    type: T.secret,
+    name: "mailserver-dkim",
+    properties: {
+      metadata: { name: "mailserver-dkim", namespace: "mailserver" },
+      type: "Opaque",
+      stringData: { "dkim.private.txt": key },
+    },
+  };
+}
+
 export function dmsContainer(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     name: "docker-mailserver",
@@ -186,7 +270,7 @@ export function dmsContainer(overrides: Record<string, unknown> = {}): Record<st
       { containerPort: 9900, name: "dovecot-metrics" },
     ],
     securityContext: { allowPrivilegeEscalation: true, capabilities: { drop: ["NET_RAW"] } },
-    volumeMounts: [{ name: "data", mountPath: "/var/mail", subPath: "data" }],
+    volumeMounts: [...DKIM_MOUNTS, { name: "data", mountPath: "/var/mail", subPath: "data" }],
     ...overrides,
   };
 }
@@ -216,6 +300,7 @@ export function mailDeployment(
           spec: {
             containers,
             volumes: [
+              ...DKIM_VOLUMES,
               { name: "data", persistentVolumeClaim: { claimName: "mailserver-data-proxmox" } },
               { name: "tls", secret: { secretName: TLS_SECRET } },
             ],
@@ -478,7 +563,7 @@ export function mtaStsWorker(policy = mtaStsPolicy()): AnalyzerResource {
       accountId: "PLACEHOLDER-account-id",
       scriptName: "mta-sts-viktorbarzin-me",
       mainModule: "mta-sts.mjs",
-      content: "export default {}",
+      content: MTA_STS_WORKER_SOURCE,
       bindings: [{ type: "plain_text", name: "MTA_STS_POLICY", text: policy }],
     },
   };
@@ -566,6 +651,8 @@ export function goodStack(): AnalyzerResource[] {
   return [
     mailNamespace(true),
     configMap("mailserver-env", "mailserver", mailEnv()),
+    mailConfig(),
+    dkimSecret(),
     mailDeployment(),
     mailService(),
     pvc("mailserver-data-proxmox", true),

@@ -165,7 +165,7 @@ function mounting(edit: (i: InventoryFixture) => void): AnalyzerResource[] {
       d.properties as { spec: { template: { spec: { volumes: Record<string, unknown>[] } } } }
     ).spec;
     spec.template.spec.volumes = spec.template.spec.volumes.map((vol) =>
-      vol.secret ? { ...vol, secret: { secretName: "tls-secret" } } : vol,
+      vol.name === "tls" ? { ...vol, secret: { secretName: "tls-secret" } } : vol,
     );
     return d;
   });

@@ -9,6 +9,9 @@ import type { AnalyzerResource } from "../../tools/analyzer/client";
 import {
   configMap,
   dkimContent,
+  dkimSecret,
+  DKIM_VOLUMES,
+  ed25519Key,
   dmsContainer,
   goodStack,
   mailEnv,
@@ -88,7 +91,10 @@ export function workload(
 export function mailPodSpec(containers: Record<string, unknown>[]): Record<string, unknown> {
   return {
     containers,
-    volumes: [{ name: "data", persistentVolumeClaim: { claimName: "mailserver-data-proxmox" } }],
+    volumes: [
+      ...DKIM_VOLUMES,
+      { name: "data", persistentVolumeClaim: { claimName: "mailserver-data-proxmox" } },
+    ],
   };
 }
 
@@ -934,13 +940,27 @@ const dkim: Family = {
       fc.option(fc.integer({ min: 16, max: 120 })),
     )
     .map(([key, tags, name, cuts, fold]) => {
-      let text: string;
-      if (key === "ed25519")
-        text = `v=DKIM1; k=ed25519; p=${Buffer.alloc(32, 7).toString("base64")}`;
-      else if (key === "revoked") text = dkimText("", tags);
-      else text = dkimText(foldBase64(rsaPublicKey(2048), fold), tags);
-      const content = splitTxt(text, cuts);
-      return variant("dkim-key-strength", "clean")(
+      const clean = variant("dkim-key-strength", "clean");
+      if (key === "revoked") {
+        // A retired selector (Rspamd signs with mail, dkim-signing-published checks that one).
+        const old = name.replace(/mail/i, "old");
+        const content = splitTxt(dkimText("", tags), cuts);
+        return clean(
+          `${key} at ${old}`,
+          replace([txtRecord("dkim-old", old, content, T.dnsRecord)]),
+        );
+      }
+      if (key === "ed25519") {
+        // Rspamd signs with the seed in the Secret; the record publishes its public key.
+        const ed = ed25519Key();
+        const content = splitTxt(`v=DKIM1; k=ed25519; p=${ed.publicKey}`, cuts);
+        return clean(
+          `${key} at ${name}`,
+          replace([txtRecord("dkim-mail", name, content, T.dnsRecord), dkimSecret(`${ed.seed}\n`)]),
+        );
+      }
+      const content = splitTxt(dkimText(foldBase64(rsaPublicKey(2048), fold), tags), cuts);
+      return clean(
         `${key} at ${name}`,
         replace([txtRecord("dkim-mail", name, content, T.dnsRecord)]),
       );

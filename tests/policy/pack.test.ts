@@ -31,6 +31,8 @@ const EXPECTED_LEVELS: Record<string, string> = {
   "probe-within-mailgun-quota": "mandatory",
   "tls-secret-owned": "mandatory",
   "mta-sts-served": "mandatory",
+  "mta-sts-worker-known": "mandatory",
+  "dkim-signing-published": "mandatory",
   "prometheus-reads-monitoring": "mandatory",
   "mail-address-free": "mandatory",
   "mail-nodeports-free": "mandatory",
