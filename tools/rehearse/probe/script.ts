@@ -4,10 +4,10 @@
  * cluster DNS would, and whose /etc/resolv.conf sends any other name to the rehearsal's DNS
  * (../dns.ts). TLS trusts only the throwaway CA (SSL_CERT_FILE).
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { track } from "../../cli/children";
+import { spawnNamespaced } from "../namespaced";
 import { OUTSIDE_ADDRESS, POD_ADDRESS } from "../pod";
 import type { RenderedProbe } from "./plan";
 
@@ -124,32 +124,17 @@ export function runProbe(inv: Invocation, signal: AbortSignal): Promise<ProbeRun
   const drop = inv.user
     ? ["setpriv", `--reuid=${inv.user.uid}`, `--regid=${inv.user.gid}`, "--clear-groups", "--"]
     : [];
-  const script =
-    'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf && shift 2 && exec "$@"';
-  const child = track(
-    spawn(
-      "unshare",
-      [
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        "/bin/sh",
-        "-c",
-        script,
-        "sh",
-        inv.hosts,
-        inv.resolv,
-        ...drop,
-        inv.py.bin,
-        inv.script,
-      ],
-      { env: inv.env, stdio: ["ignore", "pipe", "pipe"] },
-    ),
+  const child = spawnNamespaced(
+    [...drop, inv.py.bin, inv.script],
+    {
+      setup: ['mount --bind "$1" /etc/hosts', 'mount --bind "$2" /etc/resolv.conf'],
+      args: [inv.hosts, inv.resolv],
+    },
+    { env: inv.env, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
-  child.stdout.on("data", (c: Buffer) => (output += c.toString()));
-  child.stderr.on("data", (c: Buffer) => (output += c.toString()));
+  child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
+  child.stderr?.on("data", (c: Buffer) => (output += c.toString()));
   const kill = () => child.kill("SIGKILL");
   const timer = setTimeout(kill, RUN_MS);
   signal.addEventListener("abort", kill, { once: true });

@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { track } from "../../cli/children";
+import { spawnNamespaced } from "../namespaced";
 import type { ChartServer } from "./chart-server";
 
 export interface Server {
@@ -69,27 +70,13 @@ export function startPrometheus(
     `--storage.tsdb.path=${data}`,
     `--web.listen-address=127.0.0.1:${port}`,
   ];
-  const script =
-    'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc && shift 2 && exec "$@"';
-  const child = track(
-    spawn(
-      "unshare",
-      [
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        "/bin/sh",
-        "-c",
-        script,
-        "sh",
-        upper,
-        work,
-        "prometheus",
-        ...args,
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    ),
+  const child = spawnNamespaced(
+    ["prometheus", ...args],
+    {
+      setup: ['mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc'],
+      args: [upper, work],
+    },
+    { stdio: ["ignore", "pipe", "pipe"] },
   );
   return {
     child,

@@ -5,37 +5,26 @@
  * trusts the throwaway CA through `openssl.cafile`, the CA Roundcube's TLS uses when its
  * conn_options name no cafile; the rendered `peer_name`/`verify_peer` stay as they are.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import * as net from "node:net";
+import type { ChildProcess } from "node:child_process";
 import * as path from "node:path";
-import { track } from "../../cli/children";
 import { freePort } from "../free-port";
+import { spawnNamespaced } from "../namespaced";
+import { portOpen } from "../ready";
 
 /** Debian's roundcube-core web root. */
 export const ROUNDCUBE_PUBLIC = "/var/lib/roundcube/public_html";
 
 /**
- * The mount namespace's setup, then `exec php`: $1 is the work directory. /tmp is a tmpfs, so the
+ * The mount namespace's setup before PHP starts: $1 is the work directory. /tmp is a tmpfs, so the
  * overlay's upper layer (a copy of $1/var) lives outside /var and vanishes with the namespace.
  */
-const NAMESPACE_SH = [
-  "set -e",
-  'w="$1"; shift',
-  'mount --bind "$w/hosts" /etc/hosts',
+const NAMESPACE_SETUP = [
+  'mount --bind "$1/hosts" /etc/hosts',
   "mount -t tmpfs -o mode=1777 tmpfs /tmp",
   "mkdir -p /tmp/.var/upper /tmp/.var/work /tmp/roundcube-temp",
-  'cp -a "$w/var/." /tmp/.var/upper/',
+  'cp -a "$1/var/." /tmp/.var/upper/',
   "mount -t overlay overlay -o lowerdir=/var,upperdir=/tmp/.var/upper,workdir=/tmp/.var/work /var",
-  'exec "$@"',
-].join("\n");
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect({ host: "127.0.0.1", port });
-    c.once("connect", () => (c.destroy(), resolve(true)));
-    c.once("error", () => resolve(false));
-  });
-}
+];
 
 function alive(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
@@ -56,34 +45,23 @@ export class Roundcube {
   /** PHP on a free loopback port with the work tree's CA and `configDir` as Roundcube's config. */
   static async start(work: string, configDir: string): Promise<Roundcube> {
     const port = await freePort();
-    const child = track(
-      spawn(
-        "unshare",
-        [
-          "--mount",
-          "--propagation",
-          "private",
-          "--",
-          "sh",
-          "-c",
-          NAMESPACE_SH,
-          "sh",
-          work,
-          "php",
-          "-d",
-          `openssl.cafile=${path.join(work, "ca.pem")}`,
-          "-d",
-          "display_errors=stderr",
-          "-S",
-          `127.0.0.1:${port}`,
-          "-t",
-          ROUNDCUBE_PUBLIC,
-        ],
-        {
-          env: { ...process.env, ROUNDCUBE_CONFIG_DIR: configDir },
-          stdio: ["ignore", "pipe", "pipe"],
-        },
-      ),
+    const child = spawnNamespaced(
+      [
+        "php",
+        "-d",
+        `openssl.cafile=${path.join(work, "ca.pem")}`,
+        "-d",
+        "display_errors=stderr",
+        "-S",
+        `127.0.0.1:${port}`,
+        "-t",
+        ROUNDCUBE_PUBLIC,
+      ],
+      { setup: NAMESPACE_SETUP, args: [work] },
+      {
+        env: { ...process.env, ROUNDCUBE_CONFIG_DIR: configDir },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
     );
     return new Roundcube(child, port);
   }
@@ -97,7 +75,7 @@ export class Roundcube {
     let up = false;
     for (let t = Date.now(); !up && Date.now() - t < 10_000 && !signal.aborted;) {
       if (this.child.exitCode !== null) break;
-      up = await listening(this.port);
+      up = await portOpen("127.0.0.1", this.port);
       if (!up) await new Promise((r) => setTimeout(r, 100));
     }
     if (!up)
