@@ -71,13 +71,21 @@ function coveringMount(mounts: Mount[], file: string): Mount | "ambiguous" | und
   return deepest[0];
 }
 
-/** The object's files: key -> content (a Secret's data decoded, stringData over it). */
-function objectData(kind: "ConfigMap" | "Secret", r: StackResource): Map<string, Plain> | Unknown {
+/**
+ * The object's files: key -> content (a Secret's data decoded, stringData over it), or the field
+ * the pack was not shown: a stack export's secrets reach it as one string ("[secret]" from
+ * `pulumi policy analyze --file`), which hides the keys as well as the values.
+ */
+function objectData(
+  kind: "ConfigMap" | "Secret",
+  r: StackResource,
+): Map<string, Plain> | Unknown | { hidden: string } {
   const fields = kind === "Secret" ? ["data", "stringData"] : ["binaryData", "data"];
   const out = new Map<string, Plain>();
   for (const field of fields) {
     const map = at(r.props, field);
     if (map instanceof Unknown) return map;
+    if (map !== undefined && map !== null && !isObject(map)) return { hidden: field };
     if (!isObject(map)) continue;
     const base64 = field === "binaryData" || (kind === "Secret" && field === "data");
     for (const [k, v] of Object.entries(map)) {
@@ -173,6 +181,12 @@ function objectFile(
   if (!r) return { kind: "opaque", why: `${what} (volume ${mount.name}) is not in the stack` };
   const data = objectData(src.kind, r);
   if (data instanceof Unknown) return { kind: "unknown", value: data };
+  if (!(data instanceof Map)) {
+    return {
+      kind: "opaque",
+      why: `${what}, whose ${data.hidden} this snapshot hides (a stack export's secrets; audit an export taken with \`pulumi stack export --show-secrets\`)`,
+    };
+  }
   const files = projected(src.source, [...data.keys()]);
   if (files instanceof Unknown) return { kind: "unknown", value: files };
   const rel = file === mount.mountPath ? "" : file.slice(mount.mountPath.length).replace(/^\//, "");

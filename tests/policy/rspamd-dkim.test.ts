@@ -247,4 +247,21 @@ describe("the kubelet's projection of a Secret (policy/lib/mounts.ts#fileAt)", (
       why: "no volumeMount covers /d/a",
     });
   });
+
+  it("does not read a Secret whose stringData an export hid as one string as having no keys", () => {
+    // `pulumi policy analyze --file` hands ciphertext to the pack as "[secret]".
+    const hidden = {
+      ...secret,
+      props: { ...secret.props, data: undefined, stringData: "[secret]" },
+    };
+    const f = fileAt(
+      [hidden],
+      "ns",
+      { volumes: [{ name: "v", secret: { secretName: "k" } }] },
+      { volumeMounts: [{ name: "v", mountPath: "/d" }] },
+      "/d/a",
+    );
+    assert.equal(f.kind, "opaque");
+    assert.match((f as { why: string }).why, /^Secret ns\/k, whose stringData this snapshot hides/);
+  });
 });
