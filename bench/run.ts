@@ -34,6 +34,7 @@ import { median } from "./stats";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const FLOOR_PACK = path.join(ROOT, ".tmp", "bench-floor-pack");
+const SHAPE_FLOOR_PACK = path.join(ROOT, ".tmp", "bench-shape-floor-pack");
 
 function timeProcess(file: string, args: string[], okCodes: number[]): Cost {
   return timeNode([path.join(ROOT, "bin", file), ...args], { cwd: ROOT, okCodes });
@@ -74,6 +75,45 @@ function writeFloorPack(): string {
   );
   symlinkSync(path.join(PACK_DIR, "node_modules"), path.join(FLOOR_PACK, "node_modules"));
   return FLOOR_PACK;
+}
+
+/**
+ * The real pack's policies (names, levels, resource or stack) with validators that do nothing.
+ * `@pulumi/policy` deserialises every resource's properties again for each policy (server.js,
+ * makeAnalyzeRpcFun and makeAnalyzeStackRpcFun), so this is what any pack of this shape costs
+ * before a policy judges anything.
+ */
+function writeShapeFloorPack(): string {
+  rmSync(SHAPE_FLOOR_PACK, { recursive: true, force: true });
+  mkdirSync(SHAPE_FLOOR_PACK, { recursive: true });
+  writeFileSync(
+    path.join(SHAPE_FLOOR_PACK, "PulumiPolicy.yaml"),
+    "runtime: nodejs\ndescription: shape floor\n",
+  );
+  writeFileSync(
+    path.join(SHAPE_FLOOR_PACK, "package.json"),
+    JSON.stringify({ name: "shape-floor", version: "0.0.0", main: "index.js" }),
+  );
+  const dir = JSON.stringify(path.join(PACK_DIR, "bin", "policies"));
+  writeFileSync(
+    path.join(SHAPE_FLOOR_PACK, "index.js"),
+    [
+      'const fs = require("node:fs");',
+      'const path = require("node:path");',
+      'const { PolicyPack } = require("@pulumi/policy");',
+      `const dir = ${dir};`,
+      "const policies = fs.readdirSync(dir).filter((f) => f.endsWith('.js'))",
+      "  .flatMap((f) => Object.values(require(path.join(dir, f))))",
+      "  .filter((p) => p && typeof p.name === 'string' && p.enforcementLevel)",
+      "  .map((p) => ({ name: p.name, description: p.description, enforcementLevel: p.enforcementLevel,",
+      "    ...('validateStack' in p ? { validateStack: () => {} } : {}),",
+      "    ...('validateResource' in p ? { validateResource: () => {} } : {}) }));",
+      'new PolicyPack("shape-floor", { policies });',
+      "",
+    ].join("\n"),
+  );
+  symlinkSync(path.join(PACK_DIR, "node_modules"), path.join(SHAPE_FLOOR_PACK, "node_modules"));
+  return SHAPE_FLOOR_PACK;
 }
 
 function suffixName(value: unknown, k: number): unknown {
@@ -172,7 +212,7 @@ async function benchPackStart(floorPack: string): Promise<void> {
   console.log(row("mailserver-invariants (compiled)", medianCost(pack), f));
 }
 
-async function benchAudit(floorPack: string): Promise<void> {
+async function benchAudit(floorPack: string, shapePack: string): Promise<void> {
   const run = await runProgram({ config: loadStackConfig("prod"), world: loadWorld("ready") });
   const base = itemsFromRun(run);
   const exports = [1000, 10000].map((n) => ({
@@ -190,15 +230,19 @@ async function benchAudit(floorPack: string): Promise<void> {
     "prod",
   );
   const floor = await PolicyPackClient.start(floorPack);
+  const shape = await PolicyPackClient.start(shapePack);
   header("audit: parse + Analyze each + AnalyzeStack, client and pack processes together");
   const results: { n: number; cost: Cost }[] = [];
   const rate = (n: number, ms: number) => `${((n / ms) * 1000).toFixed(0)}/s`;
   try {
     for (const { n, text } of exports) {
       const f = await auditOnce(floor, text, n);
+      const sh = await auditOnce(shape, text, n);
       const r = await auditOnce(real, text, n);
       results.push({ n, cost: r });
       console.log(row(`floor: ${n} resources, do-nothing pack`, f, f));
+      console.log(row(`${n}, the same policies doing nothing`, sh, f));
+      console.log(row(`${n} resources, x the same policies doing nothing`, r, sh));
       console.log(
         row(
           `${n} resources`,
@@ -211,6 +255,7 @@ async function benchAudit(floorPack: string): Promise<void> {
   } finally {
     await real.close();
     await floor.close();
+    await shape.close();
   }
   const [small, large] = results;
   const growth = (c: (x: Cost) => number) => c(large.cost) / large.n / (c(small.cost) / small.n);
@@ -227,7 +272,7 @@ async function main(): Promise<void> {
   const floorPack = writeFloorPack();
   benchProcesses(floorPack);
   await benchPackStart(floorPack);
-  await benchAudit(floorPack);
+  await benchAudit(floorPack, writeShapeFloorPack());
 }
 
 main().catch((err: unknown) => {

@@ -250,9 +250,9 @@ describe("the kubelet's projection of a Secret (policy/lib/mounts.ts#fileAt)", (
 
   it("does not read a Secret whose stringData an export hid as one string as having no keys", () => {
     // `pulumi policy analyze --file` hands ciphertext to the pack as "[secret]".
-    const hidden = {
+    const hidden: StackResource = {
       ...secret,
-      props: { ...secret.props, data: undefined, stringData: "[secret]" },
+      props: { metadata: { name: "k", namespace: "ns" }, stringData: "[secret]" },
     };
     const f = fileAt(
       [hidden],
