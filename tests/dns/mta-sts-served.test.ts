@@ -144,7 +144,7 @@ describe("MTA-STS policy served over HTTPS, fetched as a sender does", function 
   });
   after(() => servers.forEach((s) => s.close()));
 
-  /** Starts a deployed Worker (prod's by default) with `text` bound as the policy; returns the port. */
+  /** Starts a deployed Worker (prod's by default) with `text` as its policy; returns the port. */
   async function start(text: string, site: Deployed = prod): Promise<number> {
     const worker = (await import(pathToFileURL(site.workerFile).href)) as WorkerModule;
     const server = await serveWorker(worker, { [site.binding.name]: text }, tlsFiles);
