@@ -22,7 +22,7 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import * as mtaSts from "mailauth/lib/mta-sts";
 import type { ProgramRun } from "../../tools/offline/mock-program";
-import { at, find, ofType, prodRun } from "../helpers/program";
+import { at, find, loadStackConfig, ofType, prodRun, runProgram } from "../helpers/program";
 import { requireTool } from "../helpers/tools";
 
 const DOMAIN = "viktorbarzin.me";
@@ -97,9 +97,39 @@ function resolverFor(mtaStsTxt: string) {
   };
 }
 
+/** What a run deploys for MTA-STS: the Worker module on disk, its policy binding, the TXT text. */
+interface Deployed {
+  workerFile: string;
+  binding: Binding;
+  txt: string;
+}
+
+/** Writes `run`'s Worker module into a fresh directory (a new module URL per run). */
+function deployed(run: ProgramRun): Deployed {
+  const [script] = ofType(run, "cloudflare:index/workersScript:WorkersScript");
+  const dir = mkdtempSync(path.join(tmpdir(), "mta-sts-"));
+  const workerFile = path.join(dir, at<string>(script, "mainModule"));
+  writeFileSync(workerFile, at<string>(script, "content"));
+  const [binding] = at<Binding[]>(script, "bindings");
+  const txt = txtText(
+    at<string>(find(run, "cloudflare:index/dnsRecord:DnsRecord", "dns-mta-sts"), "content"),
+  );
+  return { workerFile, binding, txt };
+}
+
+/** The prod stack with `mailserver:dns` mtaSts.mode set to `mode`, the input an operator edits. */
+function runWithMode(mode: string): Promise<ProgramRun> {
+  const config = loadStackConfig("prod");
+  const dns = JSON.parse(config["mailserver:dns"]) as { mtaSts: { mode: string } };
+  dns.mtaSts.mode = mode;
+  return runProgram({ config: { ...config, "mailserver:dns": JSON.stringify(dns) } });
+}
+
+const idOf = (txt: string) => /id=([A-Za-z0-9]+)/.exec(txt)?.[1];
+
 describe("MTA-STS policy served over HTTPS, fetched as a sender does", function () {
   let run: ProgramRun;
-  let workerFile: string;
+  let prod: Deployed;
   let binding: Binding;
   let txt: string;
   let tlsFiles: { key: string; cert: string };
@@ -108,35 +138,29 @@ describe("MTA-STS policy served over HTTPS, fetched as a sender does", function 
   before(async function () {
     const openssl = requireTool(this, "openssl", "openssl", ["version"]);
     run = await prodRun();
-    const [script] = ofType(run, "cloudflare:index/workersScript:WorkersScript");
-    const dir = mkdtempSync(path.join(tmpdir(), "mta-sts-"));
-    workerFile = path.join(dir, at<string>(script, "mainModule"));
-    writeFileSync(workerFile, at<string>(script, "content"));
-    [binding] = at<Binding[]>(script, "bindings");
-    txt = txtText(
-      at<string>(find(run, "cloudflare:index/dnsRecord:DnsRecord", "dns-mta-sts"), "content"),
-    );
-    tlsFiles = selfSignedCert(dir, openssl);
+    prod = deployed(run);
+    ({ binding, txt } = prod);
+    tlsFiles = selfSignedCert(mkdtempSync(path.join(tmpdir(), "mta-sts-tls-")), openssl);
   });
   after(() => servers.forEach((s) => s.close()));
 
-  /** Starts the deployed Worker with `text` bound as the policy; returns the port. */
-  async function start(text: string): Promise<number> {
-    const worker = (await import(pathToFileURL(workerFile).href)) as WorkerModule;
-    const server = await serveWorker(worker, { [binding.name]: text }, tlsFiles);
+  /** Starts a deployed Worker (prod's by default) with `text` as its policy; returns the port. */
+  async function start(text: string, site: Deployed = prod): Promise<number> {
+    const worker = (await import(pathToFileURL(site.workerFile).href)) as WorkerModule;
+    const server = await serveWorker(worker, { [site.binding.name]: text }, tlsFiles);
     servers.push(server);
     return (server.address() as AddressInfo).port;
   }
 
   /** mailauth's getPolicy, its HTTPS request sent to `port` and trusting the test certificate. */
-  async function senderFetch(port: number) {
+  async function senderFetch(port: number, publishedTxt = txt) {
     const request = https.request;
     const redirected = ((options: https.RequestOptions, cb: never) =>
       request({ ...options, port, ca: tlsFiles.cert }, cb)) as typeof https.request;
     Object.assign(httpsModule, { request: redirected });
     try {
       return await mtaSts.getPolicy(DOMAIN, null, {
-        resolver: resolverFor(txt),
+        resolver: resolverFor(publishedTxt),
         strict: true,
         timeout: 10_000,
       });
@@ -172,8 +196,7 @@ describe("MTA-STS policy served over HTTPS, fetched as a sender does", function 
     assert.equal(result.status, "found", JSON.stringify(result.policy.error?.message ?? result));
     assert.equal(result.warnings, undefined, `lax acceptances: ${String(result.warnings)}`);
     const { policy } = result;
-    const id = /id=([A-Za-z0-9]+)/.exec(txt)?.[1];
-    assert.equal(policy.id, id);
+    assert.equal(policy.id, idOf(txt));
     assert.equal(policy.mode, "enforce");
     const mxHost = at<string>(
       find(run, "cloudflare:index/dnsRecord:DnsRecord", "dns-mx-mail.viktorbarzin.me"),
@@ -197,10 +220,21 @@ describe("MTA-STS policy served over HTTPS, fetched as a sender does", function 
     assert.equal((await rawFetch(port, "/")).status, 404);
   });
 
-  it("a policy edited without a new id is caught: its bytes no longer hash to the TXT id", async () => {
-    const port = await start(binding.text.replace("mode: enforce", "mode: testing"));
-    const edited = await rawFetch(port, "/.well-known/mta-sts.txt");
-    const digest = createHash("sha256").update(edited.body).digest("hex");
-    assert.ok(!txt.endsWith(`id=${digest.slice(0, 20)}`));
+  it("a mode changed in the stack config publishes a new id, and the served bytes hash to it", async () => {
+    const testing = deployed(await runWithMode("testing"));
+    const newId = idOf(testing.txt);
+    assert.ok(newId, testing.txt);
+    assert.notEqual(newId, idOf(txt), "the policy changed but its _mta-sts id did not");
+    const port = await start(testing.binding.text, testing);
+    const served = await rawFetch(port, "/.well-known/mta-sts.txt");
+    assert.equal(served.status, 200);
+    assert.match(served.body.toString("utf8"), /\r\nmode: testing\r\n/);
+    const digest = createHash("sha256").update(served.body).digest("hex");
+    assert.equal(newId, digest.slice(0, 20), `${testing.txt} vs sha256 ${digest}`);
+    // A strict sender accepts it under the new id.
+    const result = await senderFetch(port, testing.txt);
+    assert.equal(result.status, "found", JSON.stringify(result.policy.error?.message ?? result));
+    assert.equal(result.policy.id, newId);
+    assert.equal(result.policy.mode, "testing");
   });
 });

@@ -100,12 +100,10 @@ async function render(
     "test",
     false,
   );
-  await new Promise<void>((resolve) => {
-    const m = new Monitoring("monitoring", args);
-    m.cronJobName.apply(() => resolve());
-  });
-  // Let every registration (and its inputs) settle.
-  await new Promise((r) => setTimeout(r, 200));
+  new Monitoring("monitoring", args);
+  // Every registration and read holds the runtime's RPC queue open until the mocks answered it:
+  // once the queue drains, `captured` is complete.
+  await pulumi.runtime.disconnect();
   return captured;
 }
 

@@ -21,7 +21,7 @@ export interface CliResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
-  /** Processes still in the run's process group ~200 ms after it exited (killed since). */
+  /** Processes still in the run's process group ~2 s after it exited (killed since). */
   leftover: number[];
 }
 
@@ -71,6 +71,22 @@ function kill(pid: number): void {
   }
 }
 
+/** How long an exited run's group may take to empty itself before its members are leftovers. */
+const LINGER_BOUND_MS = 2_000;
+
+/**
+ * The members of group `pgid` still alive once they had LINGER_BOUND_MS to exit: polled, so a
+ * group that is empty (the usual case) or empties soon returns at once.
+ */
+async function lingering(pgid: number): Promise<number[]> {
+  const until = Date.now() + LINGER_BOUND_MS;
+  for (;;) {
+    const members = groupMembers(pgid);
+    if (members.length === 0 || Date.now() >= until) return members;
+    await sleep(50);
+  }
+}
+
 /** Starts `bin/<tool>` with `args`; `result` settles once it exited and its group was swept. */
 export function startTool(tool: Tool, args: string[], options: ToolOptions = {}): ToolRun {
   const child = spawn(process.execPath, [path.join(ROOT, "bin", tool), ...args], {
@@ -88,8 +104,7 @@ export function startTool(tool: Tool, args: string[], options: ToolOptions = {})
     child.once("error", reject);
     child.once("exit", (code, signal) => {
       void (async () => {
-        await sleep(200);
-        const leftover = child.pid === undefined ? [] : groupMembers(child.pid);
+        const leftover = child.pid === undefined ? [] : await lingering(child.pid);
         for (const pid of leftover) kill(pid);
         // A leftover holding the pipes open is dead now; wait for them to drain, but not forever.
         await Promise.race([closed, sleep(2_000)]);
