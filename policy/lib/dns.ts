@@ -155,7 +155,12 @@ export function checkSingleRecord(
     );
   } else if (undecided && undecided.text instanceof Unknown) {
     gaps.note(undecided.text, `record ${undecided.r.resource}`);
-  } else if (matching.length === 0 && records.length > 0) {
-    report(`no ${what} record among this stack's DNS records; add one.`);
+  } else if (matching.length === 0) {
+    // The stack owns the zone's mail records: none at all is the record missing, not nothing to judge.
+    const among =
+      records.length > 0
+        ? "among this stack's DNS records"
+        : "(the stack publishes no DNS record at all)";
+    report(`no ${what} record ${among}; add one.`);
   }
 }

@@ -179,6 +179,31 @@ describe("policies: edge cases and preview", () => {
       );
     });
 
+    it("the zone's mail records are required even when the stack publishes no DNS record", async () => {
+      const rs = goodStack().filter((r) => !r.type.startsWith("cloudflare:"));
+      const expected: [string, RegExp][] = [
+        [
+          "spf-includes-brevo",
+          /^no v=spf1 TXT at viktorbarzin\.me record \(the stack publishes no DNS record at all\)/m,
+        ],
+        ["dmarc-enforcing", /^no DMARC record \(the stack publishes no DNS record at all\)/m],
+        [
+          "mta-sts-valid",
+          /^no _mta-sts STSv1 record \(the stack publishes no DNS record at all\)/m,
+        ],
+        [
+          "tls-rpt-valid",
+          /^no _smtp._tls TLSRPTv1 record \(the stack publishes no DNS record at all\)/m,
+        ],
+      ];
+      for (const [policy, message] of expected) {
+        const ds = await stack(rs, policy);
+        assert.equal(ds.length, 1, `${policy}: ${summary(ds)}`);
+        assert.equal(ds[0].enforcementLevel, "mandatory", `${policy}: ${summary(ds)}`);
+        assert.match(ds[0].message, message, `${policy}: ${ds[0].message}`);
+      }
+    });
+
     it("spf-valid reports syntax errors and a missing all", async () => {
       const ds = await one(
         txt("spf", D, "v=spf1 include:spf.brevo.com ip4:300.1.1.1 bogus"),
