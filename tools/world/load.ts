@@ -6,8 +6,8 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { parse } from "yaml";
 import { ROOT } from "../cli/project";
+import { parseYamlCached } from "./yaml-cache";
 
 export const WORLD_DIR = path.join(ROOT, "world");
 
@@ -106,16 +106,8 @@ export function worldFileProblems(name: string, doc: unknown): string[] {
   return problems;
 }
 
-const parsed = new Map<string, unknown>();
-
-/**
- * Parsing is most of a world load and the tests load the world many times: each text is parsed
- * once (an edited file is a new text), and every load gets its own copy, as ready's edits mutate it.
- */
 function readYaml(file: string): unknown {
-  const text = readFileSync(file, "utf8");
-  if (!parsed.has(text)) parsed.set(text, parse(text));
-  return structuredClone(parsed.get(text));
+  return parseYamlCached(readFileSync(file, "utf8"));
 }
 
 /** RFC 7386 JSON merge patch: maps merge, anything else replaces, null deletes. */
