@@ -15,6 +15,7 @@ import {
   dovecotConfPath,
   dovecotLocalConfPath,
   dovecotStatsConf,
+  coolPostfixConfig,
   postfixAsDmsLeavesIt,
   runUserPatches,
   startupFact,
@@ -108,6 +109,7 @@ export function postfixAsPodStarts(dir: string, pod: Pod): string[] {
     const r = runUserPatches(patches, dir, subs);
     if (r.status !== 0) problems.push(`user-patches.sh exit ${r.status}: ${r.out.trim()}`);
   }
+  coolPostfixConfig(dir);
   return problems;
 }
 

@@ -21,6 +21,6 @@ export {
   dovecotStatsConf,
   DOVECOT_STATS_CONF,
 } from "./dms-startup/dovecot";
-export { postfixAsDmsLeavesIt } from "./dms-startup/postfix";
+export { coolPostfixConfig, postfixAsDmsLeavesIt } from "./dms-startup/postfix";
 export { applyRspamdLocalD } from "./dms-startup/rspamd";
 export { runUserPatches, USER_PATCHES } from "./dms-startup/user-patches";
