@@ -55,27 +55,29 @@ function medianCost(costs: Cost[]): Cost {
   return { wallMs: median(costs.map((c) => c.wallMs)), cpuMs: median(costs.map((c) => c.cpuMs)) };
 }
 
-/** A pack with one policy that does nothing, on the real pack's node_modules. */
-function writeFloorPack(): string {
-  rmSync(FLOOR_PACK, { recursive: true, force: true });
-  mkdirSync(FLOOR_PACK, { recursive: true });
+/** A pack `name` in `dir` whose entry is `index`, on the real pack's node_modules. */
+function writePack(dir: string, name: string, index: string): string {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, "PulumiPolicy.yaml"), `runtime: nodejs\ndescription: ${name}\n`);
   writeFileSync(
-    path.join(FLOOR_PACK, "PulumiPolicy.yaml"),
-    "runtime: nodejs\ndescription: floor\n",
+    path.join(dir, "package.json"),
+    JSON.stringify({ name, version: "0.0.0", main: "index.js" }),
   );
-  writeFileSync(
-    path.join(FLOOR_PACK, "package.json"),
-    JSON.stringify({ name: "floor", version: "0.0.0", main: "index.js" }),
-  );
-  writeFileSync(
-    path.join(FLOOR_PACK, "index.js"),
+  writeFileSync(path.join(dir, "index.js"), index);
+  symlinkSync(path.join(PACK_DIR, "node_modules"), path.join(dir, "node_modules"));
+  return dir;
+}
+
+/** A pack with one policy that does nothing. */
+const writeFloorPack = () =>
+  writePack(
+    FLOOR_PACK,
+    "floor",
     'const { PolicyPack } = require("@pulumi/policy");\n' +
       'new PolicyPack("floor", { policies: [{ name: "noop", description: "nothing", ' +
       'enforcementLevel: "advisory", validateResource: () => {} }] });\n',
   );
-  symlinkSync(path.join(PACK_DIR, "node_modules"), path.join(FLOOR_PACK, "node_modules"));
-  return FLOOR_PACK;
-}
 
 /**
  * The real pack's policies (names, levels, resource or stack) with validators that do nothing.
@@ -83,25 +85,15 @@ function writeFloorPack(): string {
  * makeAnalyzeRpcFun and makeAnalyzeStackRpcFun), so this is what any pack of this shape costs
  * before a policy judges anything.
  */
-function writeShapeFloorPack(): string {
-  rmSync(SHAPE_FLOOR_PACK, { recursive: true, force: true });
-  mkdirSync(SHAPE_FLOOR_PACK, { recursive: true });
-  writeFileSync(
-    path.join(SHAPE_FLOOR_PACK, "PulumiPolicy.yaml"),
-    "runtime: nodejs\ndescription: shape floor\n",
-  );
-  writeFileSync(
-    path.join(SHAPE_FLOOR_PACK, "package.json"),
-    JSON.stringify({ name: "shape-floor", version: "0.0.0", main: "index.js" }),
-  );
-  const dir = JSON.stringify(path.join(PACK_DIR, "bin", "policies"));
-  writeFileSync(
-    path.join(SHAPE_FLOOR_PACK, "index.js"),
+const writeShapeFloorPack = () =>
+  writePack(
+    SHAPE_FLOOR_PACK,
+    "shape-floor",
     [
       'const fs = require("node:fs");',
       'const path = require("node:path");',
       'const { PolicyPack } = require("@pulumi/policy");',
-      `const dir = ${dir};`,
+      `const dir = ${JSON.stringify(path.join(PACK_DIR, "bin", "policies"))};`,
       "const policies = fs.readdirSync(dir).filter((f) => f.endsWith('.js'))",
       "  .flatMap((f) => Object.values(require(path.join(dir, f))))",
       "  .filter((p) => p && typeof p.name === 'string' && p.enforcementLevel)",
@@ -112,9 +104,6 @@ function writeShapeFloorPack(): string {
       "",
     ].join("\n"),
   );
-  symlinkSync(path.join(PACK_DIR, "node_modules"), path.join(SHAPE_FLOOR_PACK, "node_modules"));
-  return SHAPE_FLOOR_PACK;
-}
 
 function suffixName(value: unknown, k: number): unknown {
   return typeof value === "string" ? `${value}-c${k}` : value;

@@ -5,6 +5,7 @@ import { Monitoring, probeSecretData, type MonitoringArgs } from "../../componen
 import { OBSERVED_SERVER_ANNOTATION } from "../../lib/charts/prometheus";
 import { liveCluster, liveKey, type LiveCluster } from "../../tools/world/live-cluster";
 import { observedServer } from "../policy/fixtures";
+import { SHIPPED_ALERTS } from "./alerts";
 
 const SECRETS = {
   mailgunApiKey: "key-PLACEHOLDER-mailgun-0123456789",
@@ -137,16 +138,6 @@ describe("Monitoring component", () => {
     resources = await render(ARGS);
   });
 
-  const ALERTS = [
-    "MailServerDown",
-    "EmailRoundtripFailing",
-    "EmailRoundtripStale",
-    "MailCertificateExpiresSoon",
-    "EmailRoundtripNeverRun",
-    "DovecotAuthFailureBurst",
-    "DovecotMetricsMissing",
-    "DovecotCountersNotMoving",
-  ];
   type Groups = { rules: { alert: string; labels: { severity: string } }[] }[];
 
   describe("with the prometheus chart (setup: chart)", () => {
@@ -159,7 +150,7 @@ describe("Monitoring component", () => {
       const rules = (parse(file) as { groups: Groups }).groups.flatMap((g) => g.rules);
       assert.deepEqual(
         rules.map((r) => r.alert),
-        ALERTS,
+        SHIPPED_ALERTS,
       );
       assert.ok(rules.every((r) => r.labels.severity === "warning"));
     });
@@ -211,7 +202,7 @@ describe("Monitoring component", () => {
       const rules = read<Groups>(rule, "spec.groups").flatMap((g) => g.rules);
       assert.deepEqual(
         rules.map((r) => r.alert),
-        ALERTS,
+        SHIPPED_ALERTS,
       );
     });
 

@@ -15,24 +15,11 @@ import { RULES_FILE } from "../../lib/charts/prometheus";
 import { operatorCrds } from "../../tools/world/live-cluster";
 import { at, find, loadStackConfig, prodRun, runProgram } from "../helpers/program";
 import { requireTool } from "../helpers/tools";
+import { SHIPPED_ALERTS } from "./alerts";
 
 const NS = "mailserver";
 const DEPLOYMENT = "mailserver";
 
-/**
- * Every alert the program ships, written out: the coverage check below holds this list to the
- * count `promtool check rules` reports for the shipped file, so a new alert needs its own test.
- */
-const SHIPPED_ALERTS = [
-  "MailServerDown",
-  "EmailRoundtripFailing",
-  "EmailRoundtripStale",
-  "MailCertificateExpiresSoon",
-  "EmailRoundtripNeverRun",
-  "DovecotAuthFailureBurst",
-  "DovecotMetricsMissing",
-  "DovecotCountersNotMoving",
-] as const;
 const LIVE_ALERTS = ["LiveEmailRoundtripStale", "LiveEmailRoundtripNeverRun"] as const;
 type AlertName = (typeof SHIPPED_ALERTS)[number] | (typeof LIVE_ALERTS)[number];
 
