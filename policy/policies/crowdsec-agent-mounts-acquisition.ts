@@ -62,6 +62,16 @@ function fixFor(acq: OwnedAcquisition): string {
   return `in the CrowdSec stack's chart values add agent.extraVolumes {name: mail-acquisition, configMap: {name: ${acq.configMap}, items: [{key: ${acq.key}, path: ${acq.key}}]}} and agent.extraVolumeMounts {name: mail-acquisition, mountPath: ${ACQUIS_DIR}/${acq.key}, subPath: ${acq.key}} (the stack output crowdsecAgentValues has the complete lists to paste)`;
 }
 
+/** "the agent X does" or "the agents X, Y and 3 more do": one finding per acquisition. */
+function whoMisses(agents: AgentView[]): string {
+  if (agents.length === 1) return `the agent ${describeAgent(agents[0])} does`;
+  const named = agents.slice(0, NAMED_AGENTS).map(describeAgent).join(", ");
+  const more = agents.length - NAMED_AGENTS;
+  return `the agents ${named}${more > 0 ? ` and ${more} more` : ""} do`;
+}
+
+const NAMED_AGENTS = 5;
+
 /** Directory mounts over acquis.d hide the files mounted beneath it by subPath. */
 function checkHiding(a: AgentView, report: ReportViolation): void {
   const files = a.mounts.filter((m) => m.subPath && isAcquisitionPath(m.mountPath));
@@ -94,9 +104,10 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
       );
       continue;
     }
-    for (const a of agents.filter((x) => !mounts(x, acq))) {
+    const missing = agents.filter((x) => !mounts(x, acq));
+    if (missing.length > 0) {
       report(
-        `${where} is a CrowdSec acquisition that the agent ${describeAgent(a)} does not mount as a file in ${ACQUIS_DIR}, so CrowdSec never reads it; ${fixFor(acq)}.`,
+        `${where} is a CrowdSec acquisition that ${whoMisses(missing)} not mount as a file in ${ACQUIS_DIR}, so CrowdSec never reads it; ${fixFor(acq)}.`,
         acq.resource.urn,
       );
     }

@@ -5,6 +5,7 @@ import {
   acquisitionDoc,
   configMap,
   crowdsecAcquisition,
+  crowdsecAgent,
   dkimContent,
   dmsContainer,
   goodStack,
@@ -19,6 +20,7 @@ import {
   withResource,
 } from "./fixtures";
 import { analyzeAll, summary, usePack } from "./harness";
+import { OWNER_VALUES } from "../../tools/world/crowdsec-agent";
 
 const D = "viktorbarzin.me";
 
@@ -202,6 +204,22 @@ describe("policies: edge cases and preview", () => {
         assert.equal(ds[0].enforcementLevel, "mandatory", `${policy}: ${summary(ds)}`);
         assert.match(ds[0].message, message, `${policy}: ${ds[0].message}`);
       }
+    });
+
+    it("crowdsec-agent-mounts-acquisition names every agent that misses an acquisition in one finding", async () => {
+      // The owner's values mount no mail acquisition; seven readers of such agents.
+      const agents = Array.from({ length: 7 }, (_, i) => {
+        const r = crowdsecAgent(OWNER_VALUES);
+        (r.properties.agent as { daemonSet: { name: string } }).daemonSet.name = `agent-${i}`;
+        return { ...r, name: `crowdsec-${i}` };
+      });
+      const rs = [...goodStack().filter((r) => r.type !== T.crowdsecComponent), ...agents];
+      const ds = await stack(rs, "crowdsec-agent-mounts-acquisition");
+      assert.equal(ds.length, 1, summary(ds));
+      assert.match(
+        ds[0].message,
+        /that the agents DaemonSet crowdsec\/agent-0 \(container crowdsec-agent\), DaemonSet crowdsec\/agent-1 \(container crowdsec-agent\), .*crowdsec\/agent-4 \(container crowdsec-agent\) and 2 more do not mount as a file in \/etc\/crowdsec\/acquis\.d/,
+      );
     });
 
     it("spf-valid reports syntax errors and a missing all", async () => {
