@@ -10,13 +10,13 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { ConfigError, parseConfig, rawConfigFromPulumi, type StackConfig } from "../../lib/config";
-import { VAULT_KEYS } from "../../lib/secrets";
 import { analyze, startPack } from "../analyzer/analysis";
 import { InputError, parseOptions, runCli } from "./common";
 import { renderDiagramDoc } from "../report/diagram";
 import { buildExport } from "../report/export";
 import { renderManifests } from "../report/manifests";
 import type { ProgramRun, RunOptions } from "../offline/mock-program";
+import type * as Secrets from "../../lib/secrets";
 import type { Violation } from "../report/model";
 import { checkOutputPath, writeOutputs, type Output } from "../report/outputs";
 import { readPackConfig } from "../analyzer/config";
@@ -27,14 +27,11 @@ import { itemsFromRun, readItems } from "../offline/run-items";
 import { absentVaultKeys, type VaultRead } from "../offline/world-answers";
 import { loadWorld, WORLDS, type World, type WorldName } from "../world/load";
 
-/** Every Vault key the program reads, at the paths the stack config names. */
-function vaultReads(cfg: StackConfig): VaultRead[] {
+/** Every Vault key the program reads (`keys`), at the paths the stack config names. */
+function vaultReads(cfg: StackConfig, keys: typeof Secrets.VAULT_KEYS): VaultRead[] {
   const at = (p: { mount: string; name: string }, keys: Record<string, string>) =>
     Object.values(keys).map((key) => ({ mount: p.mount, path: p.name, key }));
-  return [
-    ...at(cfg.vault.platform, VAULT_KEYS.platform),
-    ...at(cfg.vault.personal, VAULT_KEYS.personal),
-  ];
+  return [...at(cfg.vault.platform, keys.platform), ...at(cfg.vault.personal, keys.personal)];
 }
 
 /**
@@ -147,7 +144,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const absent = absentVaultKeys(world, vaultReads(parsed));
   const defaultConfig = path.join(PACK_DIR, `config.${stack}.json`);
   const configFile =
     typeof args["policy-pack-config"] === "string"
@@ -158,9 +154,14 @@ export async function main(argv: string[]): Promise<number> {
   const packConfig = configFile ? readPackConfig(configFile) : {};
 
   // The pack starts in its own process (as under the CLI), spawned before this process loads the
-  // Pulumi SDK, so that the two start-ups overlap.
+  // Pulumi SDK (lib/secrets is its first importer), so that the two start-ups overlap.
+  const packStart = startPack(packConfig, configFile || "(pack defaults)", stack);
+  void placeholderKeys();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { VAULT_KEYS } = require("../../lib/secrets") as typeof Secrets;
+  const absent = absentVaultKeys(world, vaultReads(parsed, VAULT_KEYS));
   const [started, ran] = await Promise.allSettled([
-    startPack(packConfig, configFile || "(pack defaults)", stack),
+    packStart,
     runMocked({ config, stack, world, vaultFill: absent }),
   ]);
   if (started.status === "fulfilled" && ran.status === "rejected") await started.value.close();
