@@ -114,3 +114,34 @@ export function isDmsContainer(c: PlainObject, repoName: string): boolean | Unkn
   const repo = imageRepository(image);
   return repo === repoName || repo.endsWith(`/${repoName}`);
 }
+
+/** The labels of the pods a workload runs (its pod template's, or a Pod's own). */
+export function podLabelsOf(type: string, props: Plain): Plain | undefined {
+  switch (kindOf(type)) {
+    case "Pod":
+      return at(props, "metadata", "labels");
+    case "CronJob":
+      return at(props, "spec", "jobTemplate", "spec", "template", "metadata", "labels");
+    default:
+      return at(props, "spec", "template", "metadata", "labels");
+  }
+}
+
+/**
+ * The container ports a Service port's named targetPort resolves to in a pod spec, as the
+ * endpoints controller resolves it (kubernetes pkg/api/v1/pod/util.go, findPort): a port of that
+ * name and protocol (TCP when unset) in the pod's containers, then in init containers that run
+ * beside them (restartPolicy Always).
+ */
+export function namedPorts(podSpec: Plain | undefined, name: string, protocol: string): Plain[] {
+  const proto = (p: Plain) => str(at(p, "protocol")) ?? "TCP";
+  return containersOf(podSpec)
+    .filter(
+      (c) =>
+        c.where.startsWith("containers[") ||
+        (c.where.startsWith("initContainers[") && c.container.restartPolicy === "Always"),
+    )
+    .flatMap((c) => list(c.container.ports))
+    .filter((p) => at(p, "name") === name && proto(p) === protocol)
+    .map((p) => at(p, "containerPort") ?? null);
+}

@@ -14,8 +14,10 @@
  * or by the conventional name) keeps client IPs (ETP Local) and sits on the one IP pfSense
  * forwards to. MetalLB reads metallb.io/loadBalancerIPs, then metallb.universe.tf/loadBalancerIPs,
  * and spec.loadBalancerIP (../shared/reference/metallb-annotations.tsv). A second Service is
- * judged like the first; an internal ClusterIP or headless Service is not exposed. Known gap:
- * a named targetPort with an unconventional name is not resolved against the pod's ports.
+ * judged like the first; an internal ClusterIP or headless Service is not exposed. A named
+ * targetPort outside the conventional names is resolved in the pods the Service selects, as the
+ * endpoints controller resolves it (lib/k8s.ts#namedPorts): a mail port there makes it a mail
+ * Service; without a selector, or selecting nothing of the stack, it is refused "cannot verify".
  *
  * The one other way a real client IP reaches the daemons is PROXY protocol: pfSense HAProxy's
  * PROXY-v2 path to a NodePort Service (ETP Cluster), whose every mail port targets a listener
@@ -35,10 +37,31 @@ import type {
   ReportViolation,
   ResourceValidationArgs,
   ResourceValidationPolicy,
+  StackValidationArgs,
+  StackValidationPolicy,
 } from "@pulumi/policy";
 import { readConfig, SPEC } from "../lib/config";
-import { kindOf, namespaceOf } from "../lib/k8s";
-import { at, list, PreviewGaps, str, toPlain, Unknown, type Plain } from "../lib/plain";
+import {
+  isWorkload,
+  kindOf,
+  nameOf,
+  namedPorts,
+  namespaceOf,
+  podLabelsOf,
+  podSpecOf,
+} from "../lib/k8s";
+import {
+  at,
+  isObject,
+  list,
+  PreviewGaps,
+  str,
+  toPlain,
+  Unknown,
+  type Plain,
+  type PlainObject,
+} from "../lib/plain";
+import { plainResources, type StackResource } from "../lib/stack";
 
 export const IP_ANNOTATIONS = ["metallb.io/loadBalancerIPs", "metallb.universe.tf/loadBalancerIPs"];
 
@@ -254,42 +277,133 @@ function checkFamilies(
   }
 }
 
+/** The SMTP Service rules, for a Service in the mail namespace that exposes a mail port. */
+function judge(props: Plain, cfg: Config, report: (m: string) => void, gaps: PreviewGaps): void {
+  const type = at(props, "spec", "type");
+  const etp = at(props, "spec", "externalTrafficPolicy");
+  if (!gaps.check(type) && type !== "LoadBalancer") {
+    report(
+      `the Service exposing SMTP port 25 is type ${str(type) ?? "ClusterIP"}; make it type: LoadBalancer.`,
+    );
+  }
+  if (!gaps.check(etp) && etp !== "Local") {
+    report(
+      `the SMTP Service has externalTrafficPolicy ${str(etp) ?? "Cluster (default)"}, which SNATs client IPs so CrowdSec and Postfix cannot see attackers; set externalTrafficPolicy: Local.`,
+    );
+  }
+  checkAnnotations(props, cfg, report, gaps);
+  checkReach(props, report, gaps);
+}
+
+/** An exposed Service of the mail namespace outside the HAProxy path. */
+function exposedInMailNs(props: Plain, cfg: Config, gaps: PreviewGaps): boolean {
+  const ns = namespaceOf(props);
+  return (
+    !gaps.check(ns) && ns === cfg.namespace && isExposed(props, gaps) && !isProxyPath(props, cfg)
+  );
+}
+
 function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {
   if (kindOf(args.type) !== "Service") return;
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const props = toPlain(args.props);
   const gaps = new PreviewGaps();
-  const ns = namespaceOf(props);
-  if (
-    !gaps.check(ns) &&
-    ns === cfg.namespace &&
-    exposesMail(props, gaps) &&
-    isExposed(props, gaps) &&
-    !isProxyPath(props, cfg)
-  ) {
-    const type = at(props, "spec", "type");
-    const etp = at(props, "spec", "externalTrafficPolicy");
-    if (!gaps.check(type) && type !== "LoadBalancer") {
-      report(
-        `the Service exposing SMTP port 25 is type ${str(type) ?? "ClusterIP"}; make it type: LoadBalancer.`,
-      );
-    }
-    if (!gaps.check(etp) && etp !== "Local") {
-      report(
-        `the SMTP Service has externalTrafficPolicy ${str(etp) ?? "Cluster (default)"}, which SNATs client IPs so CrowdSec and Postfix cannot see attackers; set externalTrafficPolicy: Local.`,
-      );
-    }
-    checkAnnotations(props, cfg, report, gaps);
-    checkReach(props, report, gaps);
+  if (exposedInMailNs(props, cfg, gaps) && exposesMail(props, gaps)) {
+    judge(props, cfg, (m) => report(m), gaps);
   }
   gaps.settle();
 }
 
-export const mailServiceEtpLocal: ResourceValidationPolicy = {
+/** Ports whose targetPort is a name the conventional mail names do not cover. */
+function otherNamedTargets(props: Plain): { name: string; protocol: string }[] {
+  return list(at(props, "spec", "ports")).flatMap((p) => {
+    const target = at(p, "targetPort");
+    if (typeof target !== "string" || MAIL_PORT_NAMES.test(target)) return [];
+    return [{ name: target, protocol: str(at(p, "protocol")) ?? "TCP" }];
+  });
+}
+
+/** Workloads of `ns` whose pods carry every label of `selector` (Service selector semantics). */
+function selected(
+  workloads: readonly StackResource[],
+  ns: string,
+  selector: PlainObject,
+  gaps: PreviewGaps,
+): StackResource[] {
+  return workloads.filter((w) => {
+    if (namespaceOf(w.props) !== ns) return false;
+    const labels = podLabelsOf(w.type, w.props);
+    if (gaps.check(labels, w.urn)) return false;
+    return Object.entries(selector).every(([k, v]) => at(labels, k) === v);
+  });
+}
+
+/**
+ * What a named targetPort resolves to, as the endpoints controller resolves it in the pods the
+ * Service selects: a mail port makes the Service a mail Service; a name no selected pod has gives
+ * no endpoint. A Service without a selector, or one selecting nothing of the stack, cannot be
+ * judged here.
+ */
+function judgeNamedTargets(
+  svc: StackResource,
+  workloads: readonly StackResource[],
+  cfg: Config,
+  report: ReportViolation,
+  gaps: PreviewGaps,
+): void {
+  const targets = otherNamedTargets(svc.props);
+  if (targets.length === 0) return;
+  const id = `Service ${cfg.namespace}/${str(nameOf(svc.props, svc.name)) ?? svc.name}`;
+  const selector = at(svc.props, "spec", "selector");
+  if (gaps.check(selector, svc.urn)) return;
+  const names = targets.map((t) => `"${t.name}"`).join(", ");
+  const refuse = (why: string) =>
+    report(
+      `cannot verify: ${id} is exposed outside the cluster and routes named targetPort ${names}, but ${why}, so the pack cannot tell whether it is a mail port; use a numeric targetPort, or select the mail pods.`,
+      svc.urn,
+    );
+  if (!isObject(selector) || Object.keys(selector).length === 0) {
+    refuse("it has no selector (its endpoints are set by hand)");
+    return;
+  }
+  const pods = selected(workloads, cfg.namespace, selector, gaps);
+  if (pods.length === 0) {
+    if (!gaps.pending) refuse("its selector matches no workload of the stack");
+    return;
+  }
+  const resolved = pods.flatMap((w) =>
+    targets.flatMap((t) => namedPorts(podSpecOf(w.type, w.props), t.name, t.protocol)),
+  );
+  const unknown = resolved.find((p) => p instanceof Unknown);
+  if (unknown instanceof Unknown) {
+    gaps.note(unknown, svc.urn);
+    return;
+  }
+  if (resolved.some((p) => typeof p === "number" && MAIL_PORTS.has(p))) {
+    judge(svc.props, cfg, (m) => report(`${id}: ${m}`, svc.urn), gaps);
+  }
+}
+
+/** Exposed Services whose mail port hides behind a named targetPort (resolved in the pods). */
+function validateStack(args: StackValidationArgs, report: ReportViolation): void {
+  const cfg = readConfig<Config>(configSchema, args.getConfig());
+  const gaps = new PreviewGaps();
+  const resources = plainResources(args.resources, (t) => kindOf(t) === "Service" || isWorkload(t));
+  const workloads = resources.filter((r) => isWorkload(r.type));
+  for (const svc of resources.filter((r) => kindOf(r.type) === "Service")) {
+    if (exposedInMailNs(svc.props, cfg, gaps) && !exposesMail(svc.props, gaps)) {
+      judgeNamedTargets(svc, workloads, cfg, report, gaps);
+    }
+  }
+  gaps.settle();
+}
+
+export const mailServiceEtpLocal: ResourceValidationPolicy & StackValidationPolicy = {
   name: "mail-service-etp-local",
   description:
     "The SMTP Service is a LoadBalancer with externalTrafficPolicy Local, pinned to the dedicated MetalLB IP.",
   enforcementLevel: "mandatory",
   configSchema,
   validateResource,
+  validateStack,
 };

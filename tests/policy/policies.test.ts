@@ -222,6 +222,71 @@ describe("policies: edge cases and preview", () => {
       );
     });
 
+    describe("mail-service-etp-local resolves a named targetPort in the pods it selects", () => {
+      /** A second exposed Service of the mail namespace, ETP Cluster, routing `targetPort`. */
+      const extra = (targetPort: string, selector: Record<string, string> | undefined) => ({
+        type: T.service,
+        name: "mail-extra",
+        properties: {
+          metadata: { name: "mail-extra", namespace: "mailserver" },
+          spec: {
+            type: "LoadBalancer",
+            ...(selector ? { selector } : {}),
+            ports: [{ name: "in", port: 2500, targetPort }],
+          },
+        },
+      });
+      const withPodPort = (name: string, containerPort: number) =>
+        withResource(
+          mailDeployment([
+            dmsContainer({
+              ports: [
+                ...[25, 465, 587, 993].map((p) => ({ containerPort: p })),
+                { containerPort, name },
+              ],
+            }),
+          ]),
+        );
+      const policy = "mail-service-etp-local";
+
+      it("a name that is container port 25 makes it a mail Service: ETP Cluster is refused", async () => {
+        const ds = await stack(
+          [...withPodPort("mx-in", 25), extra("mx-in", { app: "mailserver" })],
+          policy,
+        );
+        assert.ok(ds.length > 0, "no finding");
+        assert.ok(
+          ds.every((d) => d.enforcementLevel === "mandatory"),
+          summary(ds),
+        );
+        assert.match(
+          summary(ds),
+          /Service mailserver\/mail-extra: the SMTP Service has externalTrafficPolicy Cluster \(default\)/,
+        );
+      });
+
+      it("a name that is the metrics port is not mail: the Service passes", async () => {
+        const ds = await stack(
+          [...goodStack(), extra("dovecot-metrics", { app: "mailserver" })],
+          policy,
+        );
+        assert.deepEqual(ds, [], summary(ds));
+      });
+
+      it("without a selector, or selecting nothing, it cannot be judged", async () => {
+        for (const [selector, why] of [
+          [undefined, /it has no selector/],
+          [{ app: "nothing" }, /its selector matches no workload of the stack/],
+        ] as const) {
+          const ds = await stack([...goodStack(), extra("mx-in", selector)], policy);
+          assert.equal(ds.length, 1, summary(ds));
+          assert.equal(ds[0].enforcementLevel, "mandatory");
+          assert.match(ds[0].message, /cannot verify: Service mailserver\/mail-extra is exposed/);
+          assert.match(ds[0].message, why);
+        }
+      });
+    });
+
     it("spf-valid reports syntax errors and a missing all", async () => {
       const ds = await one(
         txt("spf", D, "v=spf1 include:spf.brevo.com ip4:300.1.1.1 bogus"),
