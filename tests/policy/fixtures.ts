@@ -335,6 +335,28 @@ export function mailService(
   };
 }
 
+/**
+ * A second LoadBalancer of the mail namespace (ETP Cluster, no address) routing `targetPort` to
+ * the pods `selector` selects (null: no selector).
+ */
+export function extraLoadBalancer(
+  targetPort: string,
+  selector: Record<string, string> | null = { app: "mailserver" },
+): AnalyzerResource {
+  return {
+    type: T.service,
+    name: "mail-extra",
+    properties: {
+      metadata: { name: "mail-extra", namespace: "mailserver" },
+      spec: {
+        type: "LoadBalancer",
+        ...(selector ? { selector } : {}),
+        ports: [{ name: "in", port: 2500, targetPort }],
+      },
+    },
+  };
+}
+
 export function mailNamespace(protect: boolean, name = "mailserver"): AnalyzerResource {
   return { type: T.namespace, name, properties: { metadata: { name } }, options: { protect } };
 }

@@ -10,7 +10,7 @@
  * Legitimate: the families spelled out as they are, and a name that is not a mail port.
  */
 import fc from "fast-check";
-import { dmsContainer, mailDeployment, mailService, T } from "./fixtures";
+import { dmsContainer, extraLoadBalancer, mailDeployment, mailService } from "./fixtures";
 import { replace, variant, type Family } from "./generative";
 
 const POLICY = "mail-service-etp-local";
@@ -28,18 +28,7 @@ function namedTarget(name: string, containerPort: number) {
   ];
   return replace([
     mailDeployment([dmsContainer({ ports: [...ports, { containerPort, name }] })]),
-    {
-      type: T.service,
-      name: "mail-extra",
-      properties: {
-        metadata: { name: "mail-extra", namespace: "mailserver" },
-        spec: {
-          type: "LoadBalancer",
-          selector: { app: "mailserver" },
-          ports: [{ name: "in", port: 2500, targetPort: name }],
-        },
-      },
-    },
+    extraLoadBalancer(name),
   ]);
 }
 

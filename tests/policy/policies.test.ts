@@ -8,6 +8,7 @@ import {
   crowdsecAgent,
   dkimContent,
   dmsContainer,
+  extraLoadBalancer,
   goodStack,
   mailDeployment,
   mailEnv,
@@ -223,19 +224,7 @@ describe("policies: edge cases and preview", () => {
     });
 
     describe("mail-service-etp-local resolves a named targetPort in the pods it selects", () => {
-      /** A second exposed Service of the mail namespace, ETP Cluster, routing `targetPort`. */
-      const extra = (targetPort: string, selector: Record<string, string> | undefined) => ({
-        type: T.service,
-        name: "mail-extra",
-        properties: {
-          metadata: { name: "mail-extra", namespace: "mailserver" },
-          spec: {
-            type: "LoadBalancer",
-            ...(selector ? { selector } : {}),
-            ports: [{ name: "in", port: 2500, targetPort }],
-          },
-        },
-      });
+      const extra = extraLoadBalancer;
       const withPodPort = (name: string, containerPort: number) =>
         withResource(
           mailDeployment([
@@ -275,7 +264,7 @@ describe("policies: edge cases and preview", () => {
 
       it("without a selector, or selecting nothing, it cannot be judged", async () => {
         for (const [selector, why] of [
-          [undefined, /it has no selector/],
+          [null, /it has no selector/],
           [{ app: "nothing" }, /its selector matches no workload of the stack/],
         ] as const) {
           const ds = await stack([...goodStack(), extra("mx-in", selector)], policy);
