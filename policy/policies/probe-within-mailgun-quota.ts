@@ -7,8 +7,9 @@
  *
  * Invariant (effective state): in the worst case (every attempt fails and is retried), the
  * probe pods started per day times sendsPerRun stay within maxSendsPerDay. Paths: every CronJob
- * (batch/v1, v1beta1, v2alpha1) named in probeCronJobs in any namespace, or carrying the Mailgun
- * key env (a renamed copy counts too); spec.schedule (runs on the busiest day), spec.suspend,
+ * (batch/v1, v1beta1, v2alpha1) named in probeCronJobs in any namespace, or whose effective env
+ * carries the Mailgun key (a renamed copy counts too, also when the key comes through envFrom
+ * from a Secret or ConfigMap of the stack); spec.schedule (runs on the busiest day), spec.suspend,
  * jobTemplate.spec.completions/parallelism (pods per run) and backoffLimit (retries, default 6).
  * concurrencyPolicy and startingDeadlineSeconds only skip runs, so they never raise the count.
  *
@@ -24,8 +25,8 @@ import type {
 import { readConfig, SPEC } from "../lib/config";
 import { busiestDayRuns } from "../lib/cron";
 import { containersOf, kindOf, nameOf, namespaceOf, podSpecOf } from "../lib/k8s";
-import { at, list, PreviewGaps, str } from "../lib/plain";
-import { plainResources, type StackResource } from "../lib/stack";
+import { at, PreviewGaps, str } from "../lib/plain";
+import { effectiveEnv, plainResources, type DmsContainer, type StackResource } from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
   properties: {
@@ -60,11 +61,32 @@ interface Config {
 /** Kubernetes' Job default when backoffLimit is unset (batch/v1 JobSpec). */
 const DEFAULT_BACKOFF_LIMIT = 6;
 
-/** Is this CronJob a probe: listed by name, or a copy that carries the Mailgun key? */
-function isProbe(r: StackResource, name: string, cfg: Config): boolean {
+/**
+ * Does the container's effective env set `key` (lib/stack.ts#effectiveEnv: env over envFrom, a
+ * prefix prepended)? An envFrom Secret or ConfigMap of the stack counts when it holds the key;
+ * one outside the stack is not read as the key.
+ */
+function setsKey(resources: readonly StackResource[], c: DmsContainer, key: string): boolean {
+  const v = effectiveEnv(resources, c, key);
+  if (v.kind === "missing") return false;
+  if (v.kind !== "opaque") return true;
+  return v.source.kind !== "unresolved" && !(v.source.kind === "secret" && !v.source.resource);
+}
+
+/** Is this CronJob a probe: listed by name, or a copy whose env carries the Mailgun key? */
+function isProbe(
+  resources: readonly StackResource[],
+  r: StackResource,
+  name: string,
+  cfg: Config,
+): boolean {
   if (cfg.probeCronJobs.includes(name)) return true;
-  return containersOf(podSpecOf(r.type, r.props)).some((c) =>
-    list(c.container.env).some((e) => cfg.mailgunKeyEnv.includes(str(at(e, "name")) ?? "")),
+  const ns = namespaceOf(r.props);
+  if (typeof ns !== "string") return false;
+  return containersOf(podSpecOf(r.type, r.props)).some((container) =>
+    cfg.mailgunKeyEnv.some((key) =>
+      setsKey(resources, { workload: r, workloadName: name, namespace: ns, container }, key),
+    ),
   );
 }
 
@@ -89,9 +111,12 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
   let total = 0;
   const parts: string[] = [];
   let probes = 0;
-  for (const r of plainResources(args.resources, (t) => kindOf(t) === "CronJob")) {
+  const resources = plainResources(args.resources, (t) =>
+    ["CronJob", "Secret", "ConfigMap"].includes(kindOf(t) ?? ""),
+  );
+  for (const r of resources.filter((x) => kindOf(x.type) === "CronJob")) {
     const name = nameOf(r.props, r.name);
-    if (gaps.check(name, r.name) || !isProbe(r, name, cfg)) continue;
+    if (gaps.check(name, r.name) || !isProbe(resources, r, name, cfg)) continue;
     probes++;
     const suspend = at(r.props, "spec", "suspend");
     const schedule = at(r.props, "spec", "schedule");

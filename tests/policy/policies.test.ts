@@ -276,6 +276,48 @@ describe("policies: edge cases and preview", () => {
       });
     });
 
+    it("probe-within-mailgun-quota counts a renamed copy that takes the Mailgun key through envFrom", async () => {
+      const policy = "probe-within-mailgun-quota";
+      const secret = (name: string, data: Record<string, string>) => ({
+        type: T.secret,
+        name,
+        properties: {
+          metadata: { name, namespace: "mailserver" },
+          type: "Opaque",
+          stringData: data,
+        },
+      });
+      /** A copy of the probe every 20 minutes whose env comes from Secret `from` only. */
+      const copy = (from: string) => {
+        const r = probeCronJob("*/20 * * * *");
+        const job = r.properties as {
+          metadata: { name: string };
+          spec: {
+            jobTemplate: {
+              spec: { template: { spec: { containers: Record<string, unknown>[] } } };
+            };
+          };
+        };
+        job.metadata.name = "roundtrip-copy";
+        for (const c of job.spec.jobTemplate.spec.template.spec.containers) {
+          c.env = [];
+          c.envFrom = [{ secretRef: { name: from } }];
+        }
+        return { ...r, name: "roundtrip-copy" };
+      };
+      const keyed = [
+        ...goodStack(),
+        secret("copy-env", { MAILGUN_API_KEY: "x" }),
+        copy("copy-env"),
+      ];
+      const ds = await stack(keyed, policy);
+      assert.equal(ds.length, 1, summary(ds));
+      assert.match(ds[0].message, /mailserver\/roundtrip-copy "\*\/20 \* \* \* \*"/);
+      // A CronJob whose envFrom Secret holds no Mailgun key is not a probe.
+      const unkeyed = [...goodStack(), secret("copy-env", { OTHER: "x" }), copy("copy-env")];
+      assert.deepEqual(await stack(unkeyed, policy), []);
+    });
+
     it("spf-valid reports syntax errors and a missing all", async () => {
       const ds = await one(
         txt("spf", D, "v=spf1 include:spf.brevo.com ip4:300.1.1.1 bogus"),
