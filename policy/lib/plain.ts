@@ -42,32 +42,37 @@ const SENTINELS = new Set<unknown>(
  * Deep-copies (possibly proxied) properties, replacing unknown values with `Unknown`. A proxy is
  * copied from its target: its trap allocates a path and a proxy for every read, which was most of
  * the pack's own time at 10,000 resources; an unknown found there is read once more through the
- * proxy, for the SDK's own error.
+ * proxy, for the SDK's own error. Plain values (a merged Patch judged again) copy as they are.
  */
 export function toPlain(value: unknown): Plain {
-  if (value !== null && typeof value === "object" && isSdkProxy(value)) {
-    const target = (value as Record<string, unknown>)[sdkProxy.getSpecialProxyTarget];
-    return copyTarget(target, value, []);
-  }
-  return copyValue(value);
+  if (!isSdkProxy(value)) return copy(value, undefined, []);
+  return copy((value as Record<string, unknown>)[sdkProxy.getSpecialProxyTarget], value, []);
 }
 
-function isSdkProxy(value: object): boolean {
-  return (value as Record<string, unknown>)[sdkProxy.isSpecialProxy] === true;
+function isSdkProxy(value: unknown): value is object {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as Record<string, unknown>)[sdkProxy.isSpecialProxy] === true
+  );
 }
 
-function copyTarget(value: unknown, proxy: object, path: (string | number)[]): Plain {
+/** `value` (the target of `proxy`, when given) as plain data; `path` is where it is in the proxy. */
+function copy(value: unknown, proxy: object | undefined, path: (string | number)[]): Plain {
   if (value === null || value === undefined) return null;
+  // Already plain: an unknown stays unknown.
+  if (value instanceof Unknown) return value;
   if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
     return value;
   }
+  if (!proxy && isSdkProxy(value)) return toPlain(value);
   // `path` is one array pushed and popped along the walk: only an unknown copies it.
   const child = (key: string | number, v: unknown): Plain => {
     path.push(key);
     const out =
-      typeof v === "string" && SENTINELS.has(v)
+      proxy && typeof v === "string" && SENTINELS.has(v)
         ? unknownAt(proxy, path)
-        : copyTarget(v, proxy, path);
+        : copy(v, proxy, path);
     path.pop();
     return out;
   };
@@ -90,30 +95,6 @@ function unknownAt(proxy: object, path: (string | number)[]): Unknown {
     throw err;
   }
   throw new Error(`the SDK's proxy read no unknown at .${path.join(".")}`);
-}
-
-function copyValue(value: unknown): Plain {
-  if (value === null || value === undefined) return null;
-  // Already plain (a merged Patch judged again): an unknown stays unknown.
-  if (value instanceof Unknown) return value;
-  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
-    return value;
-  }
-  if (Array.isArray(value)) {
-    const out: Plain[] = [];
-    // Read once: through the SDK's proxy every read of length is a trap call.
-    const length = value.length;
-    for (let i = 0; i < length; i++) out.push(readChild(value, i));
-    return out;
-  }
-  if (typeof value === "object") {
-    const out: PlainObject = {};
-    for (const key of Object.keys(value)) {
-      out[key] = readChild(value, key);
-    }
-    return out;
-  }
-  return null;
 }
 
 /**

@@ -94,10 +94,8 @@ const OPTIONS = {
 
 type MockProgram = typeof import("../offline/mock-program");
 
-/** The program under mocks, its module (and with it the SDK) loaded only now. */
+/** The program under mocks, its module loaded only now (after the pack's spawn). */
 function runMocked(opts: RunOptions): Promise<ProgramRun> {
-  // Started first, so the keys are generated in libuv's thread pool while the SDK loads.
-  if (!opts.vault) void placeholderKeys();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { runProgram } = require("../offline/mock-program") as MockProgram;
   return runProgram(opts);
@@ -156,6 +154,7 @@ export async function main(argv: string[]): Promise<number> {
   // The pack starts in its own process (as under the CLI), spawned before this process loads the
   // Pulumi SDK (lib/secrets is its first importer), so that the two start-ups overlap.
   const packStart = startPack(packConfig, configFile || "(pack defaults)", stack);
+  // Started before the SDK loads, so the keys are generated in libuv's thread pool meanwhile.
   void placeholderKeys();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { VAULT_KEYS } = require("../../lib/secrets") as typeof Secrets;
