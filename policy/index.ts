@@ -1,6 +1,7 @@
 import { PolicyPack, type Policies } from "@pulumi/policy";
 import { judgingPatches } from "./lib/patches";
 import { closedWorld } from "./policies/closed-world";
+import { closedWorldWaivers } from "./policies/closed-world-waivers";
 import { crowdsecAcquisitionLoads } from "./policies/crowdsec-acquisition-loads";
 import { crowdsecAcquisitionPolls } from "./policies/crowdsec-acquisition-polls";
 import { crowdsecAgentMountsAcquisition } from "./policies/crowdsec-agent-mounts-acquisition";
@@ -35,9 +36,12 @@ import { spfValid } from "./policies/spf-valid";
 import { tlsRptValid } from "./policies/tls-rpt-valid";
 import { tlsSecretOwned } from "./policies/tls-secret-owned";
 
-const policies: Policies = [
-  fail2banDisabled,
-  mailServiceEtpLocal,
+/**
+ * Policies that read DNS records only. A Kubernetes Patch never produces a record, so their
+ * per-resource checks are not wrapped to judge merged Patches: the wrap makes a stack policy, and
+ * @pulumi/policy deserialises every resource of the stack afresh for each one.
+ */
+const recordPolicies: Policies = [
   spfIncludesBrevo,
   spfValid,
   spfUnresolved,
@@ -48,6 +52,12 @@ const policies: Policies = [
   dkimKeyStrength,
   dkimLegacyKey,
   mailDnsOnly,
+];
+
+/** Policies that judge Kubernetes objects (and Workers), each also on the objects Patches produce. */
+const objectPolicies: Policies = [
+  fail2banDisabled,
+  mailServiceEtpLocal,
   imagePinned,
   mailNoNetCaps,
   mailDataProtected,
@@ -70,11 +80,14 @@ const policies: Policies = [
   mailNodePortsFree,
   mountedSecretsPresent,
   closedWorld,
+  closedWorldWaivers,
 ];
 
 // The only statement with effects: constructing the pack starts the Analyzer server.
 new PolicyPack("mailserver-invariants", {
   description: "Invariants of the viktorbarzin.me mail stack",
-  // Each per-resource check also judges the objects the stack's Patches produce.
-  policies: policies.map((p) => ("validateResource" in p ? judgingPatches(p) : p)),
+  policies: [
+    ...recordPolicies,
+    ...objectPolicies.map((p) => ("validateResource" in p ? judgingPatches(p) : p)),
+  ],
 });

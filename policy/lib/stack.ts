@@ -157,9 +157,9 @@ export function envFromConfigMaps(
 /** Where an env value came from: decisions about it are made on this data, never on text. */
 export type EnvSource =
   | { kind: "env"; container: string }
-  | { kind: "valueFrom"; container: string }
+  | { kind: "valueFrom"; container: string; secretKeyRef?: { name: string; key: string } }
   | { kind: "configMap"; name: string; key: string; prefix: string; resource: StackResource }
-  | { kind: "secret"; name: string; resource?: StackResource }
+  | { kind: "secret"; name: string; key: string; resource?: StackResource }
   /** An envFrom ConfigMap the stack does not hold: it may set any key. */
   | { kind: "unresolved"; name: string };
 
@@ -185,12 +185,14 @@ function envFromValue(
   if (secretName instanceof Unknown) return { kind: "unknown", value: secretName };
   if (typeof secretName === "string") {
     const resource = findObject(resources, "Secret", namespace, secretName);
-    if (!resource) return { kind: "opaque", source: { kind: "secret", name: secretName } };
+    if (!resource) {
+      return { kind: "opaque", source: { kind: "secret", name: secretName, key: bare } };
+    }
     const fields = ["data", "stringData"];
     const unknown = fields.map((f) => at(resource.props, f)).find((m) => m instanceof Unknown);
     if (unknown instanceof Unknown) return { kind: "unknown", value: unknown };
     return keysOf(resource.props, fields, new PreviewGaps()).includes(bare)
-      ? { kind: "opaque", source: { kind: "secret", name: secretName, resource } }
+      ? { kind: "opaque", source: { kind: "secret", name: secretName, key: bare, resource } }
       : undefined;
   }
   const cmName = at(source, "configMapRef", "name");
@@ -205,6 +207,13 @@ function envFromValue(
   const from: EnvSource = { kind: "configMap", name: cmName, key: bare, prefix, resource: cm };
   if (value instanceof Unknown) return { kind: "unknown", value, source: from };
   return typeof value === "string" ? { kind: "literal", value, source: from } : undefined;
+}
+
+/** The Secret and key an env entry reads through valueFrom.secretKeyRef, when both are known. */
+function secretKeyRefOf(entry: Plain): { secretKeyRef: { name: string; key: string } } | object {
+  const name = str(at(entry, "valueFrom", "secretKeyRef", "name"));
+  const key = str(at(entry, "valueFrom", "secretKeyRef", "key"));
+  return name !== undefined && key !== undefined ? { secretKeyRef: { name, key } } : {};
 }
 
 /**
@@ -229,7 +238,11 @@ export function effectiveEnv(
     if (value instanceof Unknown) found = { kind: "unknown", value };
     else if (typeof value === "string")
       found = { kind: "literal", value, source: { kind: "env", container } };
-    else found = { kind: "opaque", source: { kind: "valueFrom", container } };
+    else
+      found = {
+        kind: "opaque",
+        source: { kind: "valueFrom", container, ...secretKeyRefOf(entry) },
+      };
   }
   return found ?? { kind: "missing", consulted };
 }

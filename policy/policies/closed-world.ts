@@ -15,8 +15,8 @@
  * default namespace, and the program's own components (they register nothing themselves).
  *
  * Fix: model the resource in a policy, or list it in `waivers` of this policy's config
- * (policy/config.prod.json) with its type, name and a reason; closed-world-waivers shows every
- * waiver in force on each preview.
+ * (policy/config.prod.json) with its type, name and a reason, and the same entry in
+ * closed-world-waivers, which shows every waiver in force on each preview.
  */
 import type {
   PolicyConfigSchema,

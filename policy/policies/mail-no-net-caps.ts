@@ -6,15 +6,16 @@
  * or Dovecot rewrite the pod's network rules or sniff traffic, for no benefit.
  *
  * Invariant (effective state): no container of a pod that runs docker-mailserver is granted
- * NET_ADMIN/NET_RAW/ALL or privileged, and the docker-mailserver container itself does not hold
- * NET_RAW, which the runtime grants by default unless dropped. Paths: each container's
- * securityContext.capabilities.add and .drop (any case, with or without CAP_) and .privileged,
- * for containers, initContainers and ephemeralContainers of every workload kind; the pod-level
- * securityContext has no capabilities field. Known gap: sidecars keep the default NET_RAW unless
- * they drop it; only their explicit grants are judged.
+ * NET_ADMIN/NET_RAW/ALL or privileged, and none holds NET_RAW, which the runtime grants by
+ * default unless dropped: the containers of a pod share its network namespace, so a sidecar's
+ * raw socket sees and forges the mail traffic as the mail container's would. Paths: each
+ * container's securityContext.capabilities.add and .drop (any case, with or without CAP_) and
+ * .privileged, for containers, initContainers and ephemeralContainers of every workload kind; the
+ * pod-level securityContext has no capabilities field.
  *
- * Fix: remove them from securityContext.capabilities.add (keep drop: [NET_RAW]) and do not set
- * privileged: true. allowPrivilegeEscalation stays true: postdrop is SGID.
+ * Fix: remove them from securityContext.capabilities.add, drop NET_RAW (or ALL) in every
+ * container of the mail pod, and do not set privileged: true. allowPrivilegeEscalation stays true
+ * in the docker-mailserver container: postdrop is SGID.
  */
 import type {
   PolicyConfigSchema,
@@ -24,7 +25,7 @@ import type {
 } from "@pulumi/policy";
 import { DMS_IMAGE_PROPERTY, readConfig } from "../lib/config";
 import { containersOf, isDmsContainer, isWorkload, podSpecOf, type ContainerRef } from "../lib/k8s";
-import { at, list, PreviewGaps, str, toPlain } from "../lib/plain";
+import { at, list, PreviewGaps, str, toPlain, type Unknown } from "../lib/plain";
 
 const FORBIDDEN = new Set(["NET_ADMIN", "NET_RAW", "ALL"]);
 
@@ -64,6 +65,14 @@ function dropsNetRaw(c: ContainerRef, gaps: PreviewGaps): boolean {
   );
 }
 
+function keepsNetRaw(c: ContainerRef, dms: boolean | Unknown): string {
+  const who =
+    dms === true
+      ? `container ${c.name} (docker-mailserver)`
+      : `container ${c.name} of the mail pod (its network namespace is the mail container's)`;
+  return `${who} keeps the runtime's default NET_RAW because securityContext.capabilities.drop does not list "NET_RAW" or "ALL" (exact spelling; "all" and "CAP_NET_RAW" drop nothing in containerd); add drop: ["NET_RAW"].`;
+}
+
 function validateResource(args: ResourceValidationArgs, report: ReportViolation): void {
   if (!isWorkload(args.type)) return;
   const { dmsImage } = readConfig<{ dmsImage: string }>(configSchema, args.getConfig());
@@ -73,13 +82,11 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
     const dms = isDmsContainer(c.container, dmsImage);
     return !gaps.check(dms, c.name) && dms;
   });
-  if (isMailPod) for (const c of containers) checkContainer(c, report, gaps);
-  for (const c of containers) {
-    const dms = isDmsContainer(c.container, dmsImage);
-    if (gaps.check(dms, c.name) || !dms || dropsNetRaw(c, gaps)) continue;
-    report(
-      `container ${c.name} (docker-mailserver) keeps the runtime's default NET_RAW because securityContext.capabilities.drop does not list "NET_RAW" or "ALL" (exact spelling; "all" and "CAP_NET_RAW" drop nothing in containerd); add drop: ["NET_RAW"].`,
-    );
+  if (isMailPod) {
+    for (const c of containers) {
+      checkContainer(c, report, gaps);
+      if (!dropsNetRaw(c, gaps)) report(keepsNetRaw(c, isDmsContainer(c.container, dmsImage)));
+    }
   }
   gaps.settle();
 }
@@ -87,7 +94,7 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
 export const mailNoNetCaps: ResourceValidationPolicy = {
   name: "mail-no-net-caps",
   description:
-    "The mail pod adds no NET_ADMIN/NET_RAW capability and is not privileged (Fail2ban is off).",
+    "No container of the mail pod holds NET_ADMIN or NET_RAW (added, or NET_RAW kept from the runtime default) or is privileged (Fail2ban is off).",
   enforcementLevel: "mandatory",
   configSchema,
   validateResource,

@@ -9,8 +9,11 @@
  * probe pods started per day times sendsPerRun stay within maxSendsPerDay. Paths: every CronJob
  * (batch/v1, v1beta1, v2alpha1) named in probeCronJobs in any namespace, or whose effective env
  * carries the Mailgun key (a renamed copy counts too, also when the key comes through envFrom
- * from a Secret or ConfigMap of the stack); spec.schedule (runs on the busiest day), spec.suspend,
- * jobTemplate.spec.completions/parallelism (pods per run) and backoffLimit (retries, default 6).
+ * from a Secret or ConfigMap of the stack), or that reads the Secret key one of those reads it
+ * from, under any env name (a CronJob that is none of these but takes envFrom from a Secret or
+ * ConfigMap outside the stack is refused as "cannot verify"); spec.schedule (runs on the busiest
+ * day), spec.suspend, jobTemplate.spec.completions/parallelism (pods per run) and backoffLimit
+ * (retries, default 6).
  * concurrencyPolicy and startingDeadlineSeconds only skip runs, so they never raise the count.
  *
  * Fix: schedule the CronJob no more often than every 20 minutes ("*\/20 * * * *" = 72/day);
@@ -25,8 +28,14 @@ import type {
 import { readConfig, SPEC } from "../lib/config";
 import { busiestDayRuns } from "../lib/cron";
 import { containersOf, kindOf, nameOf, namespaceOf, podSpecOf } from "../lib/k8s";
-import { at, PreviewGaps, str } from "../lib/plain";
-import { effectiveEnv, plainResources, type DmsContainer, type StackResource } from "../lib/stack";
+import { at, list, PreviewGaps, str } from "../lib/plain";
+import {
+  effectiveEnv,
+  findObject,
+  plainResources,
+  type DmsContainer,
+  type StackResource,
+} from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
   properties: {
@@ -64,7 +73,7 @@ const DEFAULT_BACKOFF_LIMIT = 6;
 /**
  * Does the container's effective env set `key` (lib/stack.ts#effectiveEnv: env over envFrom, a
  * prefix prepended)? An envFrom Secret or ConfigMap of the stack counts when it holds the key;
- * one outside the stack is not read as the key.
+ * one outside the stack is not read as the key (findProbes refuses it instead).
  */
 function setsKey(resources: readonly StackResource[], c: DmsContainer, key: string): boolean {
   const v = effectiveEnv(resources, c, key);
@@ -73,21 +82,118 @@ function setsKey(resources: readonly StackResource[], c: DmsContainer, key: stri
   return v.source.kind !== "unresolved" && !(v.source.kind === "secret" && !v.source.resource);
 }
 
-/** Is this CronJob a probe: listed by name, or a copy whose env carries the Mailgun key? */
-function isProbe(
+/** A key of a Secret that a known probe reads the Mailgun key from. */
+interface KeySource {
+  namespace: string;
+  secret: string;
+  key: string;
+}
+
+/** Where the effective value of `key` comes from, when it is a key of a named Secret. */
+function keySource(
   resources: readonly StackResource[],
-  r: StackResource,
-  name: string,
-  cfg: Config,
-): boolean {
-  if (cfg.probeCronJobs.includes(name)) return true;
-  const ns = namespaceOf(r.props);
-  if (typeof ns !== "string") return false;
-  return containersOf(podSpecOf(r.type, r.props)).some((container) =>
-    cfg.mailgunKeyEnv.some((key) =>
-      setsKey(resources, { workload: r, workloadName: name, namespace: ns, container }, key),
-    ),
+  c: DmsContainer,
+  key: string,
+): KeySource | undefined {
+  const v = effectiveEnv(resources, c, key);
+  if (v.kind !== "opaque") return undefined;
+  const s = v.source;
+  if (s.kind === "valueFrom" && s.secretKeyRef) {
+    return { namespace: c.namespace, secret: s.secretKeyRef.name, key: s.secretKeyRef.key };
+  }
+  return s.kind === "secret" ? { namespace: c.namespace, secret: s.name, key: s.key } : undefined;
+}
+
+/**
+ * Does the container read one of `sources`, under any env name: a secretKeyRef to that key, or
+ * envFrom of that Secret (which sets every key of it, under the entry's prefix)?
+ */
+function readsSource(c: DmsContainer, sources: readonly KeySource[]): boolean {
+  const mine = sources.filter((s) => s.namespace === c.namespace);
+  const env = list(c.container.container.env).some((e) => {
+    const ref = at(e, "valueFrom", "secretKeyRef");
+    return mine.some((s) => at(ref, "name") === s.secret && at(ref, "key") === s.key);
+  });
+  const envFrom = list(c.container.container.envFrom).some((e) =>
+    mine.some((s) => at(e, "secretRef", "name") === s.secret),
   );
+  return env || envFrom;
+}
+
+/** envFrom sources of the container that the stack does not hold: they may set any env name. */
+function outsideSources(resources: readonly StackResource[], c: DmsContainer): string[] {
+  return list(c.container.container.envFrom).flatMap((e) => {
+    const secret = str(at(e, "secretRef", "name"));
+    if (secret !== undefined && !findObject(resources, "Secret", c.namespace, secret)) {
+      return [`Secret ${secret}`];
+    }
+    const cm = str(at(e, "configMapRef", "name"));
+    if (cm !== undefined && !findObject(resources, "ConfigMap", c.namespace, cm)) {
+      return [`ConfigMap ${cm}`];
+    }
+    return [];
+  });
+}
+
+interface CronJob {
+  r: StackResource;
+  name: string;
+  namespace: string;
+  containers: DmsContainer[];
+}
+
+/** The stack's CronJobs with their containers; unknown names and namespaces are noted. */
+function cronJobs(resources: readonly StackResource[], gaps: PreviewGaps): CronJob[] {
+  return resources
+    .filter((r) => kindOf(r.type) === "CronJob")
+    .flatMap((r) => {
+      const name = nameOf(r.props, r.name);
+      const namespace = namespaceOf(r.props);
+      if (gaps.check(name, r.name) || gaps.check(namespace, r.name)) return [];
+      const containers = containersOf(podSpecOf(r.type, r.props)).map((container) => ({
+        workload: r,
+        workloadName: name,
+        namespace,
+        container,
+      }));
+      return [{ r, name, namespace, containers }];
+    });
+}
+
+/**
+ * The probes: CronJobs listed by name or whose env carries a Mailgun key name, then any CronJob
+ * that reads a Secret key one of those reads the Mailgun key from, under whatever env name. A
+ * CronJob that is neither but takes envFrom from outside the stack may carry the key unseen: it
+ * is refused as unverifiable.
+ */
+function findProbes(
+  resources: readonly StackResource[],
+  cfg: Config,
+  gaps: PreviewGaps,
+  report: ReportViolation,
+): CronJob[] {
+  const all = cronJobs(resources, gaps);
+  const carriesKey = (c: DmsContainer) => cfg.mailgunKeyEnv.some((k) => setsKey(resources, c, k));
+  const direct = all.filter(
+    (j) => cfg.probeCronJobs.includes(j.name) || j.containers.some(carriesKey),
+  );
+  const sources = direct.flatMap((j) =>
+    j.containers.flatMap((c) => cfg.mailgunKeyEnv.flatMap((k) => keySource(resources, c, k) ?? [])),
+  );
+  const probes = [...direct];
+  for (const j of all.filter((x) => !direct.includes(x))) {
+    if (j.containers.some((c) => readsSource(c, sources))) {
+      probes.push(j);
+      continue;
+    }
+    const outside = j.containers.flatMap((c) => outsideSources(resources, c));
+    if (outside.length === 0) continue;
+    report(
+      `cannot verify: CronJob ${j.namespace}/${j.name} takes envFrom from ${outside.join(", ")}, which this stack does not hold, so it may carry ${cfg.mailgunKeyEnv.join(" or ")} and send through Mailgun unseen; create that object in this stack, or list ${j.name} in probe-within-mailgun-quota.probeCronJobs (policy/config.prod.json) to count it in the budget.`,
+      j.r.urn,
+    );
+  }
+  return probes;
 }
 
 /**
@@ -110,14 +216,11 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
   const gaps = new PreviewGaps();
   let total = 0;
   const parts: string[] = [];
-  let probes = 0;
   const resources = plainResources(args.resources, (t) =>
     ["CronJob", "Secret", "ConfigMap"].includes(kindOf(t) ?? ""),
   );
-  for (const r of resources.filter((x) => kindOf(x.type) === "CronJob")) {
-    const name = nameOf(r.props, r.name);
-    if (gaps.check(name, r.name) || !isProbe(resources, r, name, cfg)) continue;
-    probes++;
+  const probes = findProbes(resources, cfg, gaps, report);
+  for (const { r, name, namespace } of probes) {
     const suspend = at(r.props, "spec", "suspend");
     const schedule = at(r.props, "spec", "schedule");
     if (gaps.check(suspend, name) || suspend === true || gaps.check(schedule, name)) continue;
@@ -132,9 +235,8 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
     const pods = podsPerRun(r, gaps);
     if (pods === undefined) continue;
     total += runs.runs * pods * cfg.sendsPerRun;
-    const ns = namespaceOf(r.props);
     parts.push(
-      `${typeof ns === "string" ? ns : "?"}/${name} "${str(schedule)}" = ${runs.runs} runs x ${pods} pods x ${cfg.sendsPerRun}`,
+      `${namespace}/${name} "${str(schedule)}" = ${runs.runs} runs x ${pods} pods x ${cfg.sendsPerRun}`,
     );
   }
   if (total > cfg.maxSendsPerDay) {
@@ -143,7 +245,7 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
     );
   }
   gaps.settle();
-  if (probes === 0) args.notApplicable("no probe CronJob in this stack");
+  if (probes.length === 0) args.notApplicable("no probe CronJob in this stack");
 }
 
 export const probeWithinMailgunQuota: StackValidationPolicy = {

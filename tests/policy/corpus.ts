@@ -39,6 +39,7 @@ import {
   withResource,
   clusterInventory,
   tlsSecret,
+  sidecar,
 } from "./fixtures";
 
 export interface Misconfiguration {
@@ -436,7 +437,7 @@ export const CORPUS: Misconfiguration[] = [
       withResource(
         mailDeployment([
           dmsContainer(),
-          { name: "dovecot-exporter", image: "docker.io/viktorbarzin/dovecot-exporter:latest" },
+          sidecar("dovecot-exporter", "docker.io/viktorbarzin/dovecot-exporter:latest"),
         ]),
       ),
   },

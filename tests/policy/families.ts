@@ -17,6 +17,7 @@ import { namespaceFamily } from "./generative-namespace";
 import { addressClashFamily, nodePortClashFamily } from "./generative-stack-clash";
 import { GOOD_STACK_PACK_CONFIG } from "./fixtures";
 import { plainTextFamily } from "./generative-plain-text";
+import { WAIVER_PACK_CONFIG, waiversFamily } from "./generative-waivers";
 import { PREFLIGHT_FAMILIES } from "./generative-preflight";
 import { SEAM_FAMILIES } from "./generative-seams";
 
@@ -41,4 +42,5 @@ export const RUNS_WITH: { config: PackConfig; families: Family[] }[] = [
     ],
   },
   { config: GOOD_STACK_PACK_CONFIG, families: [plainTextFamily] },
+  { config: WAIVER_PACK_CONFIG, families: [waiversFamily] },
 ];

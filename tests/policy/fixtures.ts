@@ -275,6 +275,14 @@ export function dmsContainer(overrides: Record<string, unknown> = {}): Record<st
   };
 }
 
+/**
+ * A container beside docker-mailserver in the mail pod: it shares the pod's network namespace, so
+ * it drops every capability (mail-no-net-caps).
+ */
+export function sidecar(name: string, image: string, extra: Record<string, unknown> = {}) {
+  return { name, image, securityContext: { capabilities: { drop: ["ALL"] } }, ...extra };
+}
+
 /** The prometheus.io annotations the chart's kubernetes-pods job scrapes on: Dovecot's own listener. */
 export const SCRAPE_ANNOTATIONS = {
   "prometheus.io/scrape": "true",

@@ -23,6 +23,7 @@ import {
   record,
   rsaPublicKey,
   T,
+  sidecar,
 } from "./fixtures";
 
 export interface Variant {
@@ -187,6 +188,8 @@ const fail2ban: Family = {
         "prefixed envFrom ConfigMap",
         "valueFrom configMapKeyRef",
         "envFrom Secret",
+        "later envFrom ConfigMap outside the stack",
+        "optional envFrom ConfigMap outside the stack",
         "missing",
       ),
     )
@@ -232,6 +235,16 @@ const fail2ban: Family = {
         case "envFrom Secret":
           dms = dmsContainer({ envFrom: [...base, { secretRef: { name: "dms-extra" } }] });
           extra.push(secretResource("dms-extra", { [F2B]: value }));
+          break;
+        // A ConfigMap only the cluster holds may set any key (the value drawn is not used):
+        // Kubernetes applies envFrom in order, so it overrides the "0" before it.
+        case "later envFrom ConfigMap outside the stack":
+          dms = dmsContainer({ envFrom: [...base, { configMapRef: { name: "dms-cluster" } }] });
+          break;
+        case "optional envFrom ConfigMap outside the stack":
+          dms = dmsContainer({
+            envFrom: [...base, { configMapRef: { name: "dms-cluster", optional: true } }],
+          });
           break;
         case "missing":
           delete cm[F2B];
@@ -1122,7 +1135,7 @@ const containerField = fc.constantFrom(
 );
 
 function podWithImage(field: string, image: string): Record<string, unknown> {
-  const c = { name: "tool", image };
+  const c = sidecar("tool", image);
   if (field === "dms") return mailPodSpec([dmsContainer({ image })]);
   if (field === "containers") return mailPodSpec([dmsContainer(), c]);
   return { ...mailPodSpec([dmsContainer()]), [field]: [c] };
@@ -1202,9 +1215,9 @@ const netCaps: Family = {
       else if (how === "no drop") sc = { allowPrivilegeEscalation: true };
       else if (how === "empty drop") sc = { capabilities: { drop: [] } };
       else sc = { capabilities: { drop: [cap || "NET_ADMIN"] } };
-      // Removing the DMS container's drop regains the runtime's default NET_RAW; on other
-      // containers only explicit grants are judged (see docs/policies.md).
-      const target = how === "add" || how === "privileged" ? where : "dms";
+      // Without its drop a container regains the runtime's default NET_RAW, and every container
+      // of the pod shares the mail container's network namespace.
+      const target = where;
       const dms = dmsContainer(target === "dms" ? { securityContext: sc } : {});
       const other = {
         name: "helper",
@@ -1224,15 +1237,28 @@ const netCaps: Family = {
       workloadType,
       fc.constantFrom(["NET_RAW"], ["ALL"], ["net_raw"], ["NET_ADMIN", "NET_RAW"]),
       fc.subarray(["NET_BIND_SERVICE", "CHOWN", "SETUID", "SETGID"]),
+      fc.constantFrom("alone", "sidecar", "init"),
     )
-    .map(([type, drop, add]) => {
+    .map(([type, drop, add, beside]) => {
       const sc = {
         allowPrivilegeEscalation: true,
         capabilities: { drop, ...(add.length ? { add } : {}) },
       };
+      const dms = dmsContainer({ securityContext: sc });
+      const other = {
+        name: "helper",
+        image: "docker.io/library/busybox:1.37.0",
+        securityContext: { capabilities: { drop } },
+      };
+      const pod =
+        beside === "alone"
+          ? mailPodSpec([dms])
+          : beside === "sidecar"
+            ? mailPodSpec([dms, other])
+            : { ...mailPodSpec([dms]), initContainers: [other] };
       return variant("mail-no-net-caps", "clean")(
-        `drop ${drop.join(",")}: add ${add.join(",")} in ${type}`,
-        mailWorkloadPod(type, mailPodSpec([dmsContainer({ securityContext: sc })])),
+        `drop ${drop.join(",")}: add ${add.join(",")} in ${type}, ${beside}`,
+        mailWorkloadPod(type, pod),
       );
     }),
 };
@@ -1417,13 +1443,10 @@ const noSecrets: Family = {
     )
     .map(([how, type]) => {
       const v = variant("no-literal-secrets", "clean");
-      const sidecar = (c: Record<string, unknown>) =>
+      const withHelper = (c: Record<string, unknown>) =>
         mailWorkloadPod(
           type,
-          mailPodSpec([
-            dmsContainer(),
-            { name: "helper", image: "docker.io/acme/mail-tools:1.0.0", ...c },
-          ]),
+          mailPodSpec([dmsContainer(), sidecar("helper", "docker.io/acme/mail-tools:1.0.0", c)]),
         );
       const add = (c: Record<string, unknown>) =>
         mailWorkloadPod(type, mailPodSpec([dmsContainer(c)]));
@@ -1447,12 +1470,12 @@ const noSecrets: Family = {
         case "path named like a key":
           return v(
             how,
-            sidecar({
+            withHelper({
               env: [{ name: "DKIM_PRIVATE_KEY_PATH", value: "/etc/rspamd/dkim/mail.key" }],
             }),
           );
         case "switch":
-          return v(how, sidecar({ env: [{ name: "SASL_PASSWD", value: "0" }] }));
+          return v(how, withHelper({ env: [{ name: "SASL_PASSWD", value: "0" }] }));
         case "annotation checksum": {
           const stack = mailWorkloadPod(type, mailPodSpec([dmsContainer()]));
           const w = stack[stack.length - 1];
@@ -1580,6 +1603,16 @@ function probe(
   return { ...r, name: namespace === NS ? name : `${namespace}-${name}` };
 }
 
+/** A CronJob every minute whose one container takes `container` (env, envFrom). */
+function cronWith(name: string, container: Record<string, unknown>): AnalyzerResource {
+  const r = workload("kubernetes:batch/v1:CronJob", name, NS, {
+    restartPolicy: "Never",
+    containers: [{ name: "c", image: "docker.io/library/python:3.12.8-slim", ...container }],
+  });
+  (r.properties.spec as Record<string, unknown>).schedule = "* * * * *";
+  return r;
+}
+
 const probeQuota: Family = {
   policy: "probe-within-mailgun-quota",
   violating: fc
@@ -1592,6 +1625,9 @@ const probeQuota: Family = {
         "retries",
         "second copy",
         "copy in another namespace",
+        "copy reading the key under another name",
+        "copy taking the probe's Secret by envFrom",
+        "CronJob with envFrom from outside the stack",
       ),
       fc.constantFrom("*/10 * * * *", "*/5 * * * *", "0-59/15 * * * *", "*/19 * * * *"),
     )
@@ -1613,6 +1649,28 @@ const probeQuota: Family = {
           probe(p, slow, { backoffLimit: 0 }),
           probe(p, "*/30 * * * *", { backoffLimit: 0 }, "monitoring"),
         ],
+        // The same Secret key is the same Mailgun key, whatever the env name (Kubernetes
+        // resolves secretKeyRef by Secret and key; envFrom sets every key of the Secret).
+        "copy reading the key under another name": [
+          probe(p, slow, { backoffLimit: 0 }),
+          cronWith("mail-canary", {
+            env: [
+              {
+                name: "MG",
+                valueFrom: { secretKeyRef: { name: "probe", key: "mailgun_api_key" } },
+              },
+            ],
+          }),
+        ],
+        "copy taking the probe's Secret by envFrom": [
+          probe(p, slow, { backoffLimit: 0 }),
+          cronWith("mail-canary", { envFrom: [{ prefix: "X_", secretRef: { name: "probe" } }] }),
+        ],
+        // Only the cluster knows what that Secret holds: it may set MAILGUN_API_KEY.
+        "CronJob with envFrom from outside the stack": [
+          probe(p, slow, { backoffLimit: 0 }),
+          cronWith("mail-canary", { envFrom: [{ secretRef: { name: "mailgun-shared" } }] }),
+        ],
       };
       return v(`${how} (${fast})`, replace(rs[how] ?? []));
     }),
@@ -1623,6 +1681,8 @@ const probeQuota: Family = {
         "plain",
         "suspended fast copy",
         "unrelated fast CronJob",
+        "unrelated CronJob reading another key of the probe's Secret",
+        "unrelated CronJob with envFrom from the stack",
         "concurrencyPolicy Allow",
       ),
     )
@@ -1640,6 +1700,18 @@ const probeQuota: Family = {
             restartPolicy: "Never",
             containers: [{ name: "c", image: "docker.io/library/busybox:1.37.0" }],
           }),
+        );
+      if (how === "unrelated CronJob reading another key of the probe's Secret")
+        rs.push(
+          cronWith("imap-check", {
+            env: [
+              { name: "PW", valueFrom: { secretKeyRef: { name: "probe", key: "imap_password" } } },
+            ],
+          }),
+        );
+      if (how === "unrelated CronJob with envFrom from the stack")
+        rs.push(
+          cronWith("imap-check", { envFrom: [{ configMapRef: { name: "mailserver-env" } }] }),
         );
       if (how === "concurrencyPolicy Allow")
         (rs[0]?.properties.spec as Record<string, unknown>).concurrencyPolicy = "Allow";

@@ -40,6 +40,7 @@ const EXPECTED_LEVELS: Record<string, string> = {
   "plain-text-public": "mandatory",
   "crowdsec-acquisition-loads": "mandatory",
   "closed-world": "mandatory",
+  "closed-world-waivers": "advisory",
 };
 
 const prodConfig = JSON.parse(
@@ -69,6 +70,17 @@ describe("policy pack mailserver-invariants", () => {
       for (const [key, value] of Object.entries(props as Record<string, unknown>)) {
         assert.deepEqual(value, schema(policy)?.properties[key]?.default, `${policy}.${key}`);
       }
+    }
+  });
+
+  it("sets alike, in config.prod.json, the config two policies share", () => {
+    const shared: [string, string, string[]][] = [
+      ["closed-world", "closed-world-waivers", ["waivers"]],
+      ["dkim-key-strength", "dkim-legacy-key", ["domain", "minBits", "legacySelectors"]],
+    ];
+    const props = (name: string) => (prodConfig[name] ?? {}) as Record<string, unknown>;
+    for (const [a, b, keys] of shared) {
+      for (const key of keys) assert.deepEqual(props(a)[key], props(b)[key], `${a}/${b}.${key}`);
     }
   });
 
