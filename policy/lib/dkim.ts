@@ -119,14 +119,83 @@ export const dkimConfigSchema: PolicyConfigSchema = {
       default: ["s1"],
       description: "Selectors whose RSA key may be 1024-2047 bits (reported as advisory)",
     },
+    delegatedSelectors: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          selector: { type: "string" },
+          target: { type: "string" },
+          reason: { type: "string", minLength: 1 },
+        },
+        required: ["selector", "target", "reason"],
+      },
+      // Brevo's domain authentication: world/today/cloudflare.yaml, records CNAME brevo1/brevo2.
+      default: [
+        {
+          selector: "brevo1",
+          target: "b1.viktorbarzin-me.dkim.brevo.com",
+          reason: "Brevo (the relay) holds and rotates this key",
+        },
+        {
+          selector: "brevo2",
+          target: "b2.viktorbarzin-me.dkim.brevo.com",
+          reason: "Brevo (the relay) holds and rotates this key",
+        },
+      ],
+      description:
+        "Selectors published as a CNAME to a key the pack cannot read offline, each with the target it must point at and why it is trusted (reported as advisory)",
+    },
   },
 };
+
+export interface DelegatedSelector {
+  selector: string;
+  target: string;
+  reason: string;
+}
 
 export interface DkimConfig {
   domain: string;
   minBits: number;
   legacySelectors: string[];
+  delegatedSelectors: DelegatedSelector[];
 }
+
+/** A DNS name as resolvers compare it: case-insensitive, the root's trailing dot optional. */
+const dnsName = (name: string) => name.trim().toLowerCase().replace(/\.$/, "");
+
+export interface DkimDelegation {
+  selector: string;
+  target: string;
+  /** The config entry for this selector, if any. */
+  listed?: DelegatedSelector;
+}
+
+/**
+ * A CNAME at `<selector>._domainkey.<domain>` (RFC 6376 3.6.2.2: the key is fetched with a TXT
+ * query, which resolvers follow through a CNAME), or undefined for any other record.
+ */
+export function dkimDelegationOf(
+  args: ResourceValidationArgs,
+  cfg: DkimConfig,
+): DkimDelegation | undefined {
+  const record = recordOf(args.type, args.name, args.urn, args.props, cfg.domain);
+  if (!record) return undefined;
+  if (record.type instanceof Unknown) raise(record.type);
+  if (record.type !== "CNAME") return undefined;
+  if (record.fqdn instanceof Unknown) raise(record.fqdn);
+  const selector = dkimSelector(record.fqdn, cfg.domain);
+  if (selector === undefined) return undefined;
+  if (record.content instanceof Unknown) raise(record.content);
+  const target = dnsName(record.content ?? "");
+  const listed = cfg.delegatedSelectors.find((d) => d.selector === selector);
+  return { selector, target, ...(listed ? { listed } : {}) };
+}
+
+/** Does the delegation point where its config entry says? */
+export const delegationMatches = (d: DkimDelegation): boolean =>
+  d.listed !== undefined && dnsName(d.listed.target) === d.target;
 
 /** RFC 8301: below 1024 bits is never acceptable, whatever the config says. */
 export const HARD_MIN_BITS = 1024;

@@ -926,58 +926,105 @@ function foldBase64(b64: string, every: number | null): string {
   return every === null ? b64 : (b64.match(new RegExp(`.{1,${every}}`, "g")) ?? []).join(" ");
 }
 
+/**
+ * A selector delegated by CNAME (RFC 6376 3.6.2.2: the key query follows it) to a relay that holds
+ * the key. The default config trusts Brevo's two, each only at its own target; DNS names compare
+ * case-insensitively, with or without the root's dot.
+ */
+const cnameSelector = (sel: string, target: string) =>
+  selectorName(sel).map((name) =>
+    record(`dkim-${sel}`, { name, type: "CNAME", content: target, proxied: false }),
+  );
+const delegatedViolating = fc
+  .oneof(
+    cnameSelector("sendgrid1", "s1.domainkey.u123.wl.sendgrid.net"),
+    cnameSelector("mail", "mail.dkim.example.net."),
+    cnameSelector("brevo1", "b2.viktorbarzin-me.dkim.brevo.com"),
+    cnameSelector("brevo2", "b2.attacker.example"),
+  )
+  .map((r) =>
+    variant("dkim-key-strength", "violation")(
+      `CNAME ${String(r.properties.name)} -> ${String(r.properties.content)}`,
+      replace([r]),
+    ),
+  );
+const delegatedLegit = fc
+  .oneof(
+    cnameSelector("brevo1", "b1.viktorbarzin-me.dkim.brevo.com"),
+    cnameSelector("brevo1", "B1.Viktorbarzin-ME.dkim.brevo.com."),
+    cnameSelector("brevo2", "b2.viktorbarzin-me.dkim.brevo.com."),
+  )
+  .map((r) =>
+    variant("dkim-key-strength", "clean")(
+      `CNAME ${String(r.properties.name)} -> ${String(r.properties.content)}`,
+      replace([r]),
+    ),
+  );
+
 const dkim: Family = {
   policy: "dkim-key-strength",
-  violating: fc
-    .tuple(
-      fc.constantFrom("1024-bit key at mail", "not base64", "v not first", "unknown k"),
-      dkimTags,
-      selectorName("mail"),
-      txtSplit,
-    )
-    .map(([how, tags, name, cuts]) => {
-      const v = variant("dkim-key-strength", "violation");
-      let text = dkimText(rsaPublicKey(1024), tags);
-      if (how === "not base64") text = dkimText("not*base64!", tags);
-      if (how === "v not first") text = `k=rsa; v=DKIM1; p=${rsaPublicKey(2048)}`;
-      if (how === "unknown k") text = `v=DKIM1; k=dsa; p=${rsaPublicKey(2048)}`;
-      const content = splitTxt(text, cuts);
-      return v(`${how} at ${name}`, replace([txtRecord("dkim-mail", name, content, T.dnsRecord)]));
-    }),
-  legit: fc
-    .tuple(
-      fc.constantFrom("rsa2048", "ed25519", "revoked"),
-      dkimTags,
-      selectorName("mail"),
-      txtSplit,
-      fc.option(fc.integer({ min: 16, max: 120 })),
-    )
-    .map(([key, tags, name, cuts, fold]) => {
-      const clean = variant("dkim-key-strength", "clean");
-      if (key === "revoked") {
-        // A retired selector (Rspamd signs with mail, dkim-signing-published checks that one).
-        const old = name.replace(/mail/i, "old");
-        const content = splitTxt(dkimText("", tags), cuts);
-        return clean(
-          `${key} at ${old}`,
-          replace([txtRecord("dkim-old", old, content, T.dnsRecord)]),
+  violating: fc.oneof(
+    delegatedViolating,
+    fc
+      .tuple(
+        fc.constantFrom("1024-bit key at mail", "not base64", "v not first", "unknown k"),
+        dkimTags,
+        selectorName("mail"),
+        txtSplit,
+      )
+      .map(([how, tags, name, cuts]) => {
+        const v = variant("dkim-key-strength", "violation");
+        let text = dkimText(rsaPublicKey(1024), tags);
+        if (how === "not base64") text = dkimText("not*base64!", tags);
+        if (how === "v not first") text = `k=rsa; v=DKIM1; p=${rsaPublicKey(2048)}`;
+        if (how === "unknown k") text = `v=DKIM1; k=dsa; p=${rsaPublicKey(2048)}`;
+        const content = splitTxt(text, cuts);
+        return v(
+          `${how} at ${name}`,
+          replace([txtRecord("dkim-mail", name, content, T.dnsRecord)]),
         );
-      }
-      if (key === "ed25519") {
-        // Rspamd signs with the seed in the Secret; the record publishes its public key.
-        const ed = ed25519Key();
-        const content = splitTxt(`v=DKIM1; k=ed25519; p=${ed.publicKey}`, cuts);
+      }),
+  ),
+  legit: fc.oneof(
+    delegatedLegit,
+    fc
+      .tuple(
+        fc.constantFrom("rsa2048", "ed25519", "revoked"),
+        dkimTags,
+        selectorName("mail"),
+        txtSplit,
+        fc.option(fc.integer({ min: 16, max: 120 })),
+      )
+      .map(([key, tags, name, cuts, fold]) => {
+        const clean = variant("dkim-key-strength", "clean");
+        if (key === "revoked") {
+          // A retired selector (Rspamd signs with mail, dkim-signing-published checks that one).
+          const old = name.replace(/mail/i, "old");
+          const content = splitTxt(dkimText("", tags), cuts);
+          return clean(
+            `${key} at ${old}`,
+            replace([txtRecord("dkim-old", old, content, T.dnsRecord)]),
+          );
+        }
+        if (key === "ed25519") {
+          // Rspamd signs with the seed in the Secret; the record publishes its public key.
+          const ed = ed25519Key();
+          const content = splitTxt(`v=DKIM1; k=ed25519; p=${ed.publicKey}`, cuts);
+          return clean(
+            `${key} at ${name}`,
+            replace([
+              txtRecord("dkim-mail", name, content, T.dnsRecord),
+              dkimSecret(`${ed.seed}\n`),
+            ]),
+          );
+        }
+        const content = splitTxt(dkimText(foldBase64(rsaPublicKey(2048), fold), tags), cuts);
         return clean(
           `${key} at ${name}`,
-          replace([txtRecord("dkim-mail", name, content, T.dnsRecord), dkimSecret(`${ed.seed}\n`)]),
+          replace([txtRecord("dkim-mail", name, content, T.dnsRecord)]),
         );
-      }
-      const content = splitTxt(dkimText(foldBase64(rsaPublicKey(2048), fold), tags), cuts);
-      return clean(
-        `${key} at ${name}`,
-        replace([txtRecord("dkim-mail", name, content, T.dnsRecord)]),
-      );
-    }),
+      }),
+  ),
 };
 
 const dkimLegacy: Family = {
