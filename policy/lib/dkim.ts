@@ -126,7 +126,7 @@ export const dkimConfigSchema: PolicyConfigSchema = {
         properties: {
           selector: { type: "string" },
           target: { type: "string" },
-          reason: { type: "string", minLength: 1 },
+          reason: { type: "string" },
         },
         required: ["selector", "target", "reason"],
       },
@@ -189,7 +189,10 @@ export function dkimDelegationOf(
   if (selector === undefined) return undefined;
   if (record.content instanceof Unknown) raise(record.content);
   const target = dnsName(record.content ?? "");
-  const listed = cfg.delegatedSelectors.find((d) => d.selector === selector);
+  // An entry without a reason is no waiver.
+  const listed = cfg.delegatedSelectors.find(
+    (d) => d.selector === selector && d.reason.trim() !== "",
+  );
   return { selector, target, ...(listed ? { listed } : {}) };
 }
 
