@@ -10,6 +10,21 @@
  * scrapes pods through the `prometheus.io/scrape|port|path` annotations of its kubernetes-pods job.
  * A rules ConfigMap nobody mounts is as inert as a PrometheusRule.
  *
+ * What the server reads, judged its way: every key of the rules ConfigMap that a `rule_files`
+ * glob matches under a mount is loaded whatever its name, and one file Prometheus refuses fails
+ * the whole rule reload (see lib/rulefmt.ts), so each such key must be a rule file by rulefmt;
+ * a key no glob matches is not read. The PromQL of an `expr` and the templates of an alerting
+ * rule are not parsed here: the pack accepts only texts listed in `checkedExpressions`, which
+ * `promtool check rules` accepted (tests/policy/prometheus-rules.test.ts runs it on each), and
+ * refuses any other as "cannot verify". A scraped pod without `prometheus.io/port` is judged by
+ * the owner's kubernetes-pods relabelling (world/today/kubernetes.yaml, prometheus.yml): its
+ * `__address__` rule needs a port of digits, so without one the address stays the one the
+ * kubernetes_sd pod role gives each target, one per declared port of every container and init
+ * container and a port-free one per container that declares none (discovery/kubernetes/pod.go
+ * `buildPod`), which v2.48.1 scrapes on 80 (443 for https) (scrape/target.go `PopulateLabels`).
+ * The label `app.kubernetes.io/managed-by: Helm` proves nothing here: the engine hands a pack no
+ * read resource, so a ConfigMap the pack sees is the stack's own and is judged like any other.
+ *
  * How the pack knows what the server loads: the program reads the live server Deployment and its
  * prometheus.yml at preview and records what it saw on the rules ConfigMap, in the annotation
  * `mailserver.viktorbarzin.me/observed-prometheus-server` (JSON: server, configMap, mounts,
@@ -18,7 +33,8 @@
  * Fix: with `setup: chart`, ship rules as a rule file in a ConfigMap in the chart's namespace,
  * apply the chart values the program exports (`prometheusChartValues`) so the server mounts it,
  * its config-reloader watches it and `rule_files` lists it; scrape through the pod annotations,
- * with `prometheus.io/port` a port a container of the pod declares. If the cluster moves to the
+ * with `prometheus.io/port` a port a container of the pod declares; list a new or changed rule
+ * expression in `checkedExpressions` after `promtool check rules` accepts it. If the cluster moves to the
  * Prometheus Operator, set `setup: operator` here and in `mailserver:monitoring.prometheus`.
  */
 import * as path from "node:path";
@@ -30,6 +46,7 @@ import type {
 } from "@pulumi/policy";
 import { parse } from "yaml";
 import { readConfig } from "../lib/config";
+import { judgeRuleFile } from "../lib/rulefmt";
 import { containersOf, hasKind, kindOf, nameOf, namespaceOf, podSpecOf } from "../lib/k8s";
 import { memoize } from "../lib/memo";
 import { at, isObject, list, PreviewGaps, str } from "../lib/plain";
@@ -38,6 +55,22 @@ import { plainResources, type StackResource } from "../lib/stack";
 export const OBSERVED_SERVER_ANNOTATION = "mailserver.viktorbarzin.me/observed-prometheus-server";
 const OPERATOR_GROUP = "monitoring.coreos.com";
 const OPERATOR_KINDS = ["PrometheusRule", "PodMonitor", "ServiceMonitor", "Probe"];
+
+/**
+ * The program's rule texts (components/monitoring.ts#alertRuleGroups, prod config), each accepted
+ * by promtool check rules (tests/policy/prometheus-rules.test.ts).
+ */
+const CHECKED_EXPRESSIONS = [
+  '(kube_deployment_status_replicas_available{namespace="mailserver", deployment="mailserver"} or on() vector(0)) < 1',
+  'email_roundtrip_success{job="email-roundtrip-monitor"} == 0',
+  'time() - email_roundtrip_last_success_timestamp{job="email-roundtrip-monitor"} > 3600',
+  'last_over_time(email_roundtrip_imaps_certificate_expiry_timestamp_seconds{job="email-roundtrip-monitor"}[3600s]) - time() < 14 * 86400',
+  "The certificate the mail server presents on IMAPS (as email-roundtrip-monitor saw it) expires in {{ $value | humanizeDuration }}. The cluster's tls-secret is renewed weekly by Woodpecker's renew-tls (failures go to Slack) and copied into every namespace by Kyverno's sync-tls-secret: check that pipeline, tls-secret in namespace mailserver, and that the mail pod reloaded it.",
+  'absent(email_roundtrip_success{job="email-roundtrip-monitor"})',
+  'sum by (namespace) (increase(dovecot_auth_failures_total{namespace="mailserver"}[15m])) > 30',
+  'absent(dovecot_build_info{namespace="mailserver"})',
+  '(sum by (namespace) (increase(dovecot_auth_success_total{namespace="mailserver"}[2h])) == 0) and on() (changes(email_roundtrip_last_success_timestamp{job="email-roundtrip-monitor"}[2h]) > 0)',
+];
 
 const configSchema: PolicyConfigSchema = {
   properties: {
@@ -48,11 +81,19 @@ const configSchema: PolicyConfigSchema = {
       description:
         "The cluster's Prometheus: chart (prometheus-community chart, pod annotations and rule_files) or operator (Prometheus Operator CRDs)",
     },
+    checkedExpressions: {
+      type: "array",
+      items: { type: "string" },
+      default: CHECKED_EXPRESSIONS,
+      description:
+        "Texts Prometheus parses in a rule file (an expr's PromQL, an alerting rule's label or annotation template with {{) that promtool check rules accepted, verbatim",
+    },
   },
 };
 
 interface Config {
   setup: "chart" | "operator";
+  checkedExpressions: string[];
 }
 
 interface Observation {
@@ -62,6 +103,9 @@ interface Observation {
   watched: string[];
   ruleFiles: string[];
 }
+
+const CHECKED_KEY =
+  "prometheus-reads-monitoring.checkedExpressions (the schema default and policy/config.prod.json)";
 
 const CHART_FIX =
   "ship it as a rule file in a ConfigMap in the chart's namespace and apply the chart values the program exports as prometheusChartValues (server.extraVolumes + server.extraVolumeMounts, configmapReload.prometheus.extraVolumeDirs + extraVolumeMounts, serverFiles.prometheus.yml.rule_files), then run the preview again";
@@ -79,12 +123,61 @@ const holdsRules = memoize((text: string): boolean => {
   }
 });
 
-/** Keys of a ConfigMap's data that hold a Prometheus rule file. */
+/**
+ * Keys of a ConfigMap's data that hold a Prometheus rule file, whatever their name: Prometheus
+ * loads what its rule_files globs match (cmd/prometheus/main.go, filepath.Glob), not by extension.
+ */
 function ruleFileKeys(data: Record<string, unknown>): string[] {
   return Object.entries(data)
-    .filter(([key, text]) => /\.ya?ml$/.test(key) && typeof text === "string")
-    .filter(([, text]) => holdsRules(text as string))
+    .filter(([, text]) => typeof text === "string" && holdsRules(text))
     .map(([key]) => key);
+}
+
+const judgeText = memoize(judgeRuleFile);
+
+/** The glob of `obs` that loads `key` from one of its mounts, if one does. */
+function loadingGlob(obs: Observation, key: string): string | undefined {
+  for (const m of obs.mounts) {
+    const glob = obs.ruleFiles.find((g) => path.posix.matchesGlob(`${m}/${key}`, g));
+    if (glob) return `${m}/${key} matches ${glob}`;
+  }
+  return undefined;
+}
+
+/** What Prometheus refuses, or the pack cannot verify, in the keys `obs` loads. */
+function loadedFileProblems(
+  obs: Observation,
+  data: Record<string, unknown>,
+  cfg: Config,
+): string[] {
+  const problems: string[] = [];
+  for (const [key, text] of Object.entries(data)) {
+    const why = loadingGlob(obs, key);
+    if (!why) continue;
+    if (typeof text !== "string") {
+      problems.push(`key ${key} (${why}) is not text`);
+      continue;
+    }
+    const j = judgeText(text);
+    if (j.errors.length > 0) {
+      problems.push(
+        `key ${key} (${why}) is not a rule file Prometheus accepts (${j.errors.join("; ")}), and one such file makes the server refuse the whole rule reload (rules/manager.go: error loading rules, previous rule set restored; at startup it exits)`,
+      );
+      continue;
+    }
+    if (j.unmodelled.length > 0) {
+      problems.push(
+        `cannot verify: key ${key} (${why}) is YAML the pack does not read as Prometheus' rulefmt does (${j.unmodelled.join("; ")}); write it plainly (no tags, aliases only for labels and annotations, one document)`,
+      );
+    }
+    const unchecked = j.texts.filter((t) => !cfg.checkedExpressions.includes(t.text));
+    if (unchecked.length > 0) {
+      problems.push(
+        `cannot verify: key ${key} (${why}) has ${unchecked.map((t) => `${t.where} ${JSON.stringify(t.text)}`).join(", ")}, which Prometheus parses (PromQL, Go templates) and the pack cannot offline; check the file with promtool check rules and list each text in ${CHECKED_KEY}`,
+      );
+    }
+  }
+  return problems;
 }
 
 function parseObservation(text: string | undefined): Observation | undefined {
@@ -137,14 +230,17 @@ function checkRuleConfigMap(
   // A file not known yet may be a rule file: leave the verdict to the preview advisory.
   if (Object.entries(data).some(([key, text]) => gaps.check(text, `${r.name} data.${key}`))) return;
   const keys = ruleFileKeys(data);
-  if (keys.length === 0) return;
-  // A Helm release's own ConfigMap (e.g. the chart server's alerting_rules.yml, read with .get())
-  // is loaded by its chart, not shipped by this stack.
-  if (str(at(r.props, "metadata", "labels", "app.kubernetes.io/managed-by")) === "Helm") return;
+  const raw = at(r.props, "metadata", "annotations", OBSERVED_SERVER_ANNOTATION);
+  // A rules ConfigMap: one holding a rule file, or one the program recorded a server for (its
+  // keys may all be broken). No Helm exemption: every ConfigMap the pack sees is the stack's own.
+  if (keys.length === 0 && raw === undefined) return;
   const name = nameOf(r.props, r.name);
   const ns = namespaceOf(r.props);
   if (gaps.check(name, r.name) || gaps.check(ns, r.name)) return;
-  const where = `ConfigMap ${ns}/${name} holds Prometheus rules (${keys.join(", ")})`;
+  const where =
+    keys.length > 0
+      ? `ConfigMap ${ns}/${name} holds Prometheus rules (${keys.join(", ")})`
+      : `ConfigMap ${ns}/${name} carries ${OBSERVED_SERVER_ANNOTATION}`;
   if (cfg.setup === "operator") {
     report(
       `${where}, but the Prometheus Operator loads rules from PrometheusRule objects, not ConfigMaps; ship them as a PrometheusRule (mailserver:monitoring.prometheus.setup: operator).`,
@@ -152,7 +248,6 @@ function checkRuleConfigMap(
     );
     return;
   }
-  const raw = at(r.props, "metadata", "annotations", OBSERVED_SERVER_ANNOTATION);
   if (gaps.check(raw, `${r.name} ${OBSERVED_SERVER_ANNOTATION}`)) return;
   const obs = parseObservation(str(raw));
   if (!obs) {
@@ -163,6 +258,9 @@ function checkRuleConfigMap(
     return;
   }
   const problems = unloaded(obs, ns, name, keys);
+  if (obs.configMap === name && obs.server.split("/")[0] === ns) {
+    problems.push(...loadedFileProblems(obs, data, cfg));
+  }
   if (problems.length > 0) {
     report(
       `${where}, but the chart's server does not load it: ${problems.join("; ")}; ${CHART_FIX}.`,
@@ -203,23 +301,60 @@ function checkScrapePort(
   if (gaps.check(annotations, r.name) || !isObject(annotations)) return;
   if (str(annotations["prometheus.io/scrape"]) !== "true") return;
   const rawPort = annotations["prometheus.io/port"];
-  if (gaps.check(rawPort, r.name)) return;
+  const rawScheme = annotations["prometheus.io/scheme"];
+  if (gaps.check(rawPort, r.name) || gaps.check(rawScheme, r.name)) return;
   const port = typeof rawPort === "number" ? String(rawPort) : str(rawPort);
-  if (port === undefined) return;
+  // Every container's ports, init containers included (the pod role discovers those too).
   const declared: string[] = [];
+  const portless: string[] = [];
+  for (const field of ["containers", "initContainers"]) {
+    if (gaps.check(at(podSpec, field), r.name)) return;
+  }
   for (const c of containersOf(podSpec)) {
-    for (const p of list(c.container.ports)) {
+    if (c.where.startsWith("ephemeralContainers")) continue;
+    const ports = c.container.ports;
+    if (gaps.check(ports, r.name)) return;
+    const own = list(ports);
+    if (own.length === 0) portless.push(c.name || c.where);
+    for (const p of own) {
       const n = isObject(p) ? p.containerPort : undefined;
       if (gaps.check(n, r.name)) return;
       if (typeof n === "number") declared.push(String(n));
     }
   }
-  if (!declared.includes(port)) {
-    report(
-      `${kindOf(r.type)} ${r.name} asks Prometheus to scrape port ${port} (prometheus.io/port), which no container of the pod declares (ports: ${declared.join(", ") || "none"}); point the annotation at the metrics port, e.g. Dovecot's stats listener.`,
-      r.urn,
-    );
+  const who = `${kind} ${r.name}`;
+  // The kubernetes-pods job replaces __address__ only when the annotation is digits ((\d+);ip).
+  if (port !== undefined && /^\d+$/.test(port)) {
+    if (!declared.includes(port)) {
+      report(
+        `${who} asks Prometheus to scrape port ${port} (prometheus.io/port), which no container of the pod declares (ports: ${declared.join(", ") || "none"}); point the annotation at the metrics port, e.g. Dovecot's stats listener.`,
+        r.urn,
+      );
+    }
+    return;
   }
+  const scheme = str(rawScheme) === "https" ? "https" : "http";
+  const defaultPort = scheme === "https" ? "443" : "80";
+  const targets = [...new Set([...declared, ...(portless.length > 0 ? [defaultPort] : [])])];
+  const asked =
+    port === undefined
+      ? "without prometheus.io/port"
+      : `with prometheus.io/port ${JSON.stringify(port)}, which is no port number, so the kubernetes-pods job keeps the discovered address`;
+  // One target on a declared port: as if the annotation named it.
+  if (targets.length === 1 && declared.includes(targets[0] ?? "")) return;
+  if (targets.length === 0) return; // a pod without containers is refused by the API server
+  const parts = [
+    declared.length > 0
+      ? `every declared container port (${[...new Set(declared)].join(", ")})`
+      : "",
+    portless.length > 0
+      ? `port ${defaultPort} (the ${scheme} default) for the containers that declare none (${portless.join(", ")}), which no container declares`
+      : "",
+  ].filter(Boolean);
+  report(
+    `${who} asks Prometheus to scrape it (prometheus.io/scrape) ${asked}: the kubernetes_sd pod role then gives one target per container port, so the kubernetes-pods job scrapes ${parts.join(" and ")} at the metrics path, and each that serves no metrics is a target that is down; set prometheus.io/port to the one metrics port a container declares.`,
+    r.urn,
+  );
 }
 
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {

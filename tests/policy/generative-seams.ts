@@ -1047,6 +1047,9 @@ const prometheusReads: Family = {
         "rule file key renamed",
         "Operator kind",
         "scrape port not declared",
+        "Helm-labelled stack ConfigMap",
+        "scrape without a port annotation",
+        "loaded key that is no rule file",
         "preview",
       ),
       fc.constantFrom(
@@ -1105,12 +1108,27 @@ const prometheusReads: Family = {
                 DECLARED,
               ),
             ),
+        "Helm-labelled stack ConfigMap": () => {
+          const cm = rules(null, { "alerting_rules.yml": RULE_FILE });
+          const meta = cm.properties.metadata as K8s;
+          meta.labels = { "app.kubernetes.io/managed-by": "Helm" };
+          return replace([cm]);
+        },
+        // Prometheus then scrapes 25, 465, 587, 993 and 9900 (one target per container port).
+        "scrape without a port annotation": () =>
+          replace([])
+            .filter((r) => r.name !== "mailserver" || r.type !== T.deployment)
+            .concat(scraped(type, { "prometheus.io/scrape": "true" }, DECLARED)),
+        // promtool check rules refuses it (tests/policy/prometheus-rules.test.ts).
+        "loaded key that is no rule file": () =>
+          replace([rules(record$(), { "extra.yml": "groups:\n  - name: mail\n    rules: [\n" })]),
         preview: () => replace([rules(UNKNOWN.string)]),
       };
       const detail: Record<string, string> = {
         "rule_files miss the key": ruleFiles.join(", "),
         "Operator kind": kind,
         "scrape port not declared": `${JSON.stringify(port)} in a ${type.split(":")[2]}`,
+        "scrape without a port annotation": `in a ${type.split(":")[2]}`,
       };
       return v(`${how}: ${detail[how] ?? ""}`, stacks[how]?.() ?? []);
     }),
@@ -1119,11 +1137,11 @@ const prometheusReads: Family = {
       fc.constantFrom(
         "rule_files spelling",
         "second mount",
-        "chart's own rule ConfigMap",
+        "rule file under a key without .yml",
         "YAML that is no rule file",
         "scrape port as a number",
         "scrape off with an undeclared port",
-        "scrape without a port annotation",
+        "scrape without a port annotation, one declared port",
       ),
       fc.constantFrom(
         "/etc/mailserver-rules/*.yml",
@@ -1152,14 +1170,17 @@ const prometheusReads: Family = {
               }),
             ),
           ]),
-        "chart's own rule ConfigMap": () => {
-          const cm = rules(null, { "alerting_rules.yml": RULE_FILE });
-          const meta = cm.properties.metadata as K8s;
-          meta.name = "prometheus-server";
-          meta.labels = { "app.kubernetes.io/managed-by": "Helm" };
-          cm.name = "prometheus-server";
-          return replace([cm]);
-        },
+        "rule file under a key without .yml": () =>
+          replace([
+            {
+              ...rules(record$({ ruleFiles: ["/etc/config/rules", "/etc/mailserver-rules/*"] })),
+              properties: {
+                ...rules(record$({ ruleFiles: ["/etc/config/rules", "/etc/mailserver-rules/*"] }))
+                  .properties,
+                data: { "mailserver.rules": RULE_FILE },
+              },
+            },
+          ]),
         "YAML that is no rule file": () => {
           const cm = configMap("mailserver-dashboards", "monitoring", {
             "dashboard.yaml": "title: Mail\npanels:\n  - dovecot_auth_failures_total\n",
@@ -1170,7 +1191,14 @@ const prometheusReads: Family = {
           mail({ "prometheus.io/scrape": "true", "prometheus.io/port": 9900 }),
         "scrape off with an undeclared port": () =>
           mail({ "prometheus.io/scrape": "false", "prometheus.io/port": "9901" }),
-        "scrape without a port annotation": () => mail({ "prometheus.io/scrape": "true" }),
+        "scrape without a port annotation, one declared port": () =>
+          replace([])
+            .filter((r) => r.name !== "mailserver" || r.type !== T.deployment)
+            .concat(
+              scraped(type, { "prometheus.io/scrape": "true" }, [
+                { containerPort: 9900, name: "dovecot-metrics" },
+              ]),
+            ),
       };
       const detail = ["rule_files spelling", "second mount"].includes(how)
         ? glob

@@ -76,20 +76,25 @@ describe("prometheus-reads-monitoring (setup: chart)", () => {
     assert.match(mine(ds)[0]?.message ?? "", /does not mount it as a directory/, summary(ds));
   });
 
-  it("leaves the chart's own rule files alone: a Helm release's ConfigMap read with .get()", async () => {
+  it("judges the chart's own rule ConfigMap if the stack held it: its Helm label proves nothing", async () => {
+    // The engine hands a pack no read resource, so a ConfigMap the pack sees is the stack's own.
     const chartOwn =
       liveCluster()[liveKey("kubernetes:core/v1:ConfigMap", "monitoring/prometheus-server")];
-    const read: AnalyzerResource = {
+    const held: AnalyzerResource = {
       type: "kubernetes:core/v1:ConfigMap",
       name: "monitoring-prometheus-server-config",
       properties: chartOwn,
     };
-    const ds = await analyzeAll(pack(), [...goodStack(), read]);
-    assert.deepEqual(mine(ds), [], summary(ds));
+    const labelled = mandatory(await analyzeAll(pack(), [...goodStack(), held]));
+    assert.equal(mine(labelled).length, 1, summary(labelled));
+    assert.match(
+      mine(labelled)[0]?.message ?? "",
+      /ConfigMap monitoring\/prometheus-server holds Prometheus rules \(alerting_rules\.yml\), but carries no readable/,
+    );
     const unlabelled = structuredClone(chartOwn);
     delete (unlabelled.metadata as Record<string, unknown>).labels;
     const flagged = mandatory(
-      await analyzeAll(pack(), [...goodStack(), { ...read, properties: unlabelled }]),
+      await analyzeAll(pack(), [...goodStack(), { ...held, properties: unlabelled }]),
     );
     assert.equal(mine(flagged).length, 1, summary(flagged));
   });
