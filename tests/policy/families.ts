@@ -18,6 +18,7 @@ import { addressClashFamily, nodePortClashFamily } from "./generative-stack-clas
 import { GOOD_STACK_PACK_CONFIG } from "./fixtures";
 import { plainTextFamily } from "./generative-plain-text";
 import { PREFLIGHT_FAMILIES } from "./generative-preflight";
+import { SECRET_REF_FAMILIES } from "./generative-secret-refs";
 import { SEAM_FAMILIES } from "./generative-seams";
 
 export const RUNS_WITH: { config: PackConfig; families: Family[] }[] = [
@@ -38,6 +39,7 @@ export const RUNS_WITH: { config: PackConfig; families: Family[] }[] = [
       nodePortClashFamily,
       dkimSigningFamily,
       mtaStsWorkerFamily,
+      ...SECRET_REF_FAMILIES,
     ],
   },
   { config: GOOD_STACK_PACK_CONFIG, families: [plainTextFamily] },
