@@ -11,6 +11,16 @@
  * `mail.viktorbarzin.me` fails every TLS handshake that checks the name (the probe, Roundcube, any
  * MTA-STS sender).
  *
+ * "Uses" is Kubernetes' own list (lib/pod-secrets.ts#podSecretUses, after VisitPodSecretNames in
+ * kubernetes pkg/api/v1/pod/util.go): imagePullSecrets, env secretKeyRefs and envFrom secretRefs
+ * of every container, secret and projected volumes and the volume plugins' Secrets; for an
+ * Ingress (any of its three tokens) `spec.tls[].secretName`. A missing Secret referenced with
+ * `optional: true` does not stop the pod, but its data is absent: the container the stack wrote
+ * the reference for starts without a key or certificate it reads, which shows up as refused mail
+ * or logins rather than as a failed rollout. So an optional use is judged like a required one;
+ * only the message says what the pod meets. A reference the pack cannot read is refused "cannot
+ * verify"; an unknown one is noted, so the preview gives the advisory and `up` judges it.
+ *
  * How the pack knows: the program reads the Secrets it mounts but does not create at preview
  * (ClusterPreflight output `inventory`: presence, type, the certificate's names and notAfter,
  * never a key). A use the inventory does not cover cannot be verified and is refused.
@@ -27,7 +37,14 @@ import type {
 import { readConfig, SPEC } from "../lib/config";
 import { isWorkload, kindOf, nameOf, namespaceOf, podSpecOf } from "../lib/k8s";
 import { PREFLIGHT_TYPE, stackInventory, type Inventory } from "../lib/inventory";
-import { at, list, PreviewGaps, str } from "../lib/plain";
+import { list, PreviewGaps, str, type Plain } from "../lib/plain";
+import {
+  ingressSecretUses,
+  isIngress,
+  missingEffect,
+  podSecretUses,
+  type SecretUse,
+} from "../lib/pod-secrets";
 import { findObject, plainResources, type StackResource } from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
@@ -64,6 +81,14 @@ interface Use {
   secret: string;
   /** Host names the Secret's certificate must cover (Ingress tls hosts, or the mail hosts). */
   hosts: string[];
+  /** Every place the resource uses the Secret (lib/pod-secrets.ts). */
+  refs: SecretUse[];
+}
+
+/** A reference of a resource the pack cannot read: refused "cannot verify". */
+interface Unread {
+  resource: StackResource;
+  where: string;
 }
 
 /** RFC 6125 6.4.3: a wildcard stands for exactly one left-most label. */
@@ -75,33 +100,56 @@ export function covers(dnsName: string, host: string): boolean {
   return dot > 0 && h.slice(dot + 1) === n.slice(2);
 }
 
-function podUses(r: StackResource, ns: string, cfg: Config, gaps: PreviewGaps): Use[] {
-  const spec = podSpecOf(r.type, r.props);
-  if (spec === undefined || gaps.check(spec, r.name)) return [];
-  const names = new Set<string>();
-  for (const v of list(at(spec, "volumes"))) {
-    const s = at(v, "secret", "secretName");
-    if (!gaps.check(s, r.name) && str(s)) names.add(str(s) as string);
+/** One Use per Secret name: a pod spec that names a Secret twice uses it once. */
+function podUses(r: StackResource, ns: string, cfg: Config, gaps: PreviewGaps, unread: Unread[]) {
+  const found = podSecretUses(podSpecOf(r.type, r.props), gaps, r.name);
+  unread.push(...found.unreadable.map((where) => ({ resource: r, where })));
+  const byName = new Map<string, Use>();
+  for (const ref of found.uses) {
+    const use = byName.get(ref.name) ?? {
+      resource: r,
+      namespace: ns,
+      secret: ref.name,
+      hosts: cfg.mailHosts,
+      refs: [],
+    };
+    use.refs.push(ref);
+    byName.set(ref.name, use);
   }
-  return [...names].map((secret) => ({ resource: r, namespace: ns, secret, hosts: cfg.mailHosts }));
+  return [...byName.values()];
 }
 
-function ingressUses(r: StackResource, ns: string, gaps: PreviewGaps): Use[] {
-  return list(at(r.props, "spec", "tls")).flatMap((t) => {
-    const s = at(t, "secretName");
-    if (gaps.check(s, r.name) || !str(s)) return [];
-    const hosts = list(at(t, "hosts")).flatMap((h) => (typeof h === "string" ? [h] : []));
-    return [{ resource: r, namespace: ns, secret: str(s) as string, hosts }];
-  });
+/** The tls hosts as strings; an unknown host is noted (coverage cannot be judged without it). */
+function hostsOf(hosts: Plain | undefined, r: StackResource, gaps: PreviewGaps): string[] {
+  if (gaps.check(hosts, r.name)) return [];
+  return list(hosts).flatMap((h) => (gaps.check(h, r.name) || !str(h) ? [] : [str(h) as string]));
 }
 
-function uses(resources: readonly StackResource[], cfg: Config, gaps: PreviewGaps): Use[] {
+function ingressUses(r: StackResource, ns: string, gaps: PreviewGaps, unread: Unread[]): Use[] {
+  const found = ingressSecretUses(r.props, gaps, r.name);
+  unread.push(...found.unreadable.map((where) => ({ resource: r, where })));
+  return found.uses.map((u) => ({
+    resource: r,
+    namespace: ns,
+    secret: u.name,
+    hosts: hostsOf(u.hosts, r, gaps),
+    refs: [u],
+  }));
+}
+
+function uses(
+  resources: readonly StackResource[],
+  cfg: Config,
+  gaps: PreviewGaps,
+  unread: Unread[],
+): Use[] {
   return resources.flatMap((r) => {
-    if (!isWorkload(r.type) && kindOf(r.type) !== "Ingress") return [];
+    if (!isWorkload(r.type) && !isIngress(r.type)) return [];
     const ns = namespaceOf(r.props);
     if (gaps.check(ns, r.name) || !cfg.namespaces.includes(ns)) return [];
-    const found =
-      kindOf(r.type) === "Ingress" ? ingressUses(r, ns, gaps) : podUses(r, ns, cfg, gaps);
+    const found = isIngress(r.type)
+      ? ingressUses(r, ns, gaps, unread)
+      : podUses(r, ns, cfg, gaps, unread);
     // A Secret the stack creates is judged where it is created.
     return found.filter((u) => !findObject(resources, "Secret", u.namespace, u.secret));
   });
@@ -119,8 +167,9 @@ function judge(u: Use, inv: Inventory, cfg: Config, report: ReportViolation): vo
     return;
   }
   if (!seen.present) {
+    const where = u.refs.map((r) => r.where).join(", ");
     report(
-      `${who} uses Secret ${id}, which does not exist in the cluster (read from ${inv.source}); its pods would never start. Have its owner create it (tls-secret: Kyverno's sync-tls-secret), or create it in this stack.`,
+      `${who} uses Secret ${id}, which does not exist in the cluster (read from ${inv.source}; used at ${where}): ${missingEffect(u.refs)}. Have its owner create it (tls-secret: Kyverno's sync-tls-secret), or create it in this stack.`,
       u.resource.urn,
     );
     return;
@@ -150,12 +199,19 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
   const gaps = new PreviewGaps();
   const resources = plainResources(
     args.resources,
-    (t) => isWorkload(t) || ["Ingress", "Secret"].includes(kindOf(t) ?? "") || t === PREFLIGHT_TYPE,
+    (t) => isWorkload(t) || isIngress(t) || kindOf(t) === "Secret" || t === PREFLIGHT_TYPE,
   );
-  const all = uses(resources, cfg, gaps);
+  const unread: Unread[] = [];
+  const all = uses(resources, cfg, gaps, unread);
+  for (const x of unread) {
+    report(
+      `cannot verify: ${kindOf(x.resource.type)} ${nameOf(x.resource.props, x.resource.name) as string} names a Secret at ${x.where} that the pack cannot read (a value of another type than Kubernetes' schema gives it); write the reference as the schema has it.`,
+      x.resource.urn,
+    );
+  }
   if (all.length === 0) {
     gaps.settle();
-    args.notApplicable("the stack uses no Secret it does not create");
+    if (unread.length === 0) args.notApplicable("the stack uses no Secret it does not create");
     return;
   }
   const inv = stackInventory(resources, gaps);

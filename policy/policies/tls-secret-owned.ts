@@ -1,8 +1,17 @@
 /**
- * tls-secret-owned: every Secret a workload in the mail namespace mounts, and every TLS Secret an
+ * tls-secret-owned: every Secret a workload in the mail namespace uses, and every TLS Secret an
  * Ingress there serves, has exactly one owner: either a Secret resource of this stack (an
  * Ingress's one of type kubernetes.io/tls), or a Secret the cluster provides (`clusterSecrets`,
  * by default the Kyverno-synced `tls-secret`), which the stack then must not create.
+ *
+ * "Uses" is Kubernetes' own list (lib/pod-secrets.ts#podSecretUses, after VisitPodSecretNames in
+ * kubernetes pkg/api/v1/pod/util.go): imagePullSecrets, env secretKeyRefs and envFrom secretRefs
+ * of every container, secret and projected volumes and the volume plugins' Secrets; an Ingress is
+ * any of the extensions/v1beta1, networking.k8s.io/v1beta1 and v1 tokens. An `optional: true`
+ * reference needs an owner too: the pod then starts without the data instead of not starting,
+ * but a reference nothing owns is either dead or filled by hand, outside the stack, which is what
+ * this policy exists to prevent. A reference the pack cannot read is refused "cannot verify"; an
+ * unknown one defers the "not created" verdict to the preview advisory.
  *
  * Why: the cluster keeps `tls-secret` in every namespace (Kyverno ClusterPolicy `sync-tls-secret`,
  * generate with synchronize: true) and renews it (Woodpecker `renew-tls`): that is the path that
@@ -23,7 +32,15 @@ import type {
 } from "@pulumi/policy";
 import { readConfig, SPEC } from "../lib/config";
 import { isWorkload, kindOf, nameOf, namespaceOf, podSpecOf } from "../lib/k8s";
-import { at, list, str, PreviewGaps, type Plain } from "../lib/plain";
+import { at, PreviewGaps, type Plain } from "../lib/plain";
+import {
+  ingressSecretUses,
+  isIngress,
+  missingEffect,
+  podSecretUses,
+  type SecretUse,
+  type SecretUses,
+} from "../lib/pod-secrets";
 import { plainResources, type StackResource } from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
@@ -44,43 +61,29 @@ interface Config {
   clusterSecrets: string[];
 }
 
-/** networking.k8s.io has a digit, so lib/k8s's kindOf does not parse it: match the token itself. */
-const INGRESS_TYPES = ["kubernetes:networking.k8s.io/v1:Ingress"];
 const TLS_TYPE = "kubernetes.io/tls";
 
-interface SecretRef {
+/** One Secret a consumer uses, with every place it is used. */
+interface Used {
   name: string;
-  /** Where the reference is, for the message (e.g. "volume tls"). */
-  where: string;
+  uses: SecretUse[];
 }
 
-/** Secret names of a pod spec's volumes: `secret.secretName` and projected secret sources. */
-function volumeSecrets(podSpec: Plain | undefined, r: StackResource, gaps: PreviewGaps) {
-  const refs: SecretRef[] = [];
-  for (const volume of list(at(podSpec, "volumes"))) {
-    const vol = str(at(volume, "name")) ?? "?";
-    const names = [
-      at(volume, "secret", "secretName"),
-      ...list(at(volume, "projected", "sources")).map((s) => at(s, "secret", "name")),
-    ];
-    for (const name of names) {
-      if (gaps.check(name, `${r.name} volume ${vol}`)) continue;
-      const n = str(name);
-      if (n) refs.push({ name: n, where: `volume ${vol}` });
-    }
+/** The uses by Secret name, in first-use order. */
+function byName(uses: readonly SecretUse[]): Used[] {
+  const out = new Map<string, Used>();
+  for (const u of uses) {
+    const seen = out.get(u.name) ?? { name: u.name, uses: [] };
+    seen.uses.push(u);
+    out.set(u.name, seen);
   }
-  return refs;
+  return [...out.values()];
 }
 
-function ingressSecrets(r: StackResource, gaps: PreviewGaps): SecretRef[] {
-  const refs: SecretRef[] = [];
-  list(at(r.props, "spec", "tls")).forEach((entry, i) => {
-    const name = at(entry, "secretName");
-    if (gaps.check(name, `${r.name} spec.tls[${i}].secretName`)) return;
-    const n = str(name);
-    if (n) refs.push({ name: n, where: `spec.tls[${i}]` });
-  });
-  return refs;
+/** What `r` uses: an Ingress's tls Secrets, or every Secret its pod spec names (lib/pod-secrets). */
+function consumerUses(r: StackResource, gaps: PreviewGaps): SecretUses {
+  if (isIngress(r.type)) return ingressSecretUses(r.props, gaps, r.name);
+  return podSecretUses(podSpecOf(r.type, r.props), gaps, r.name);
 }
 
 /** Secrets of the stack by "namespace/name", with their `type`. */
@@ -101,10 +104,10 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
   const gaps = new PreviewGaps();
   const resources = plainResources(
     args.resources,
-    (t) => INGRESS_TYPES.includes(t) || isWorkload(t) || kindOf(t) === "Secret",
+    (t) => isIngress(t) || isWorkload(t) || kindOf(t) === "Secret",
   );
   const secrets = stackSecrets(resources, gaps);
-  const fix = `mount one of the cluster's Secrets (${cfg.clusterSecrets.join(", ")}: mailserver:tls.secretName) or create this Secret in the stack`;
+  const fix = `use one of the cluster's Secrets (${cfg.clusterSecrets.join(", ")}: mailserver:tls.secretName) or create this Secret in the stack`;
   for (const cluster of cfg.clusterSecrets) {
     const owned = resources.find(
       (r) =>
@@ -121,29 +124,34 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
   }
   let consumers = 0;
   for (const r of resources) {
-    const ingress = INGRESS_TYPES.includes(r.type);
+    const ingress = isIngress(r.type);
     if (!ingress && !isWorkload(r.type)) continue;
     const ns = namespaceOf(r.props);
     const name = nameOf(r.props, r.name);
     if (gaps.check(ns, r.name) || gaps.check(name, r.name) || ns !== cfg.namespace) continue;
     consumers++;
-    const kind = ingress ? "Ingress" : (kindOf(r.type) ?? r.type);
-    const refs = ingress
-      ? ingressSecrets(r, gaps)
-      : volumeSecrets(podSpecOf(r.type, r.props), r, gaps);
-    for (const ref of refs) {
-      const type = secrets.get(`${ns}/${ref.name}`);
-      if (type === undefined && cfg.clusterSecrets.includes(ref.name)) continue;
+    const who = `${kindOf(r.type) ?? r.type} ${ns}/${name}`;
+    const found = consumerUses(r, gaps);
+    for (const where of found.unreadable) {
+      report(
+        `cannot verify: ${who} names a Secret at ${where} that the pack cannot read (a value of another type than Kubernetes' schema gives it); write the reference as the schema has it.`,
+        r.urn,
+      );
+    }
+    for (const used of byName(found.uses)) {
+      const type = secrets.get(`${ns}/${used.name}`);
+      const where = used.uses.map((u) => u.where).join(", ");
+      if (type === undefined && cfg.clusterSecrets.includes(used.name)) continue;
       if (type === undefined) {
         // An unknown Secret name elsewhere might be this one: leave it to the preview advisory.
         if (gaps.pending) continue;
         report(
-          `${kind} ${ns}/${name} uses Secret "${ref.name}" (${ref.where}), which no resource of this stack creates and the cluster does not provide: in a fresh namespace the pod never starts; ${fix}.`,
+          `${who} uses Secret "${used.name}" (${where}), which no resource of this stack creates and the cluster does not provide: in a fresh namespace ${missingEffect(used.uses)}; ${fix}.`,
           r.urn,
         );
-      } else if (ingress && !gaps.check(type, ref.name) && type !== TLS_TYPE) {
+      } else if (ingress && !gaps.check(type, used.name) && type !== TLS_TYPE) {
         report(
-          `Ingress ${ns}/${name} serves Secret "${ref.name}" (${ref.where}) of type ${JSON.stringify(type)}; Traefik needs a ${TLS_TYPE} Secret with tls.crt and tls.key: ${fix}.`,
+          `${who} serves Secret "${used.name}" (${where}) of type ${JSON.stringify(type)}; Traefik needs a ${TLS_TYPE} Secret with tls.crt and tls.key: ${fix}.`,
           r.urn,
         );
       }
@@ -156,7 +164,7 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
 export const tlsSecretOwned: StackValidationPolicy = {
   name: "tls-secret-owned",
   description:
-    "Secrets mounted by mail workloads and TLS Secrets of mail Ingresses are resources of this stack, or the cluster's Kyverno-synced tls-secret, which the stack then does not create.",
+    "Secrets used by mail workloads (volumes, env, envFrom, imagePullSecrets) and TLS Secrets of mail Ingresses are resources of this stack, or the cluster's Kyverno-synced tls-secret, which the stack then does not create.",
   enforcementLevel: "mandatory",
   configSchema,
   validateStack,

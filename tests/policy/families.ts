@@ -19,6 +19,7 @@ import { GOOD_STACK_PACK_CONFIG } from "./fixtures";
 import { plainTextFamily } from "./generative-plain-text";
 import { WAIVER_PACK_CONFIG, waiversFamily } from "./generative-waivers";
 import { PREFLIGHT_FAMILIES } from "./generative-preflight";
+import { SECRET_REF_FAMILIES } from "./generative-secret-refs";
 import { SEAM_FAMILIES } from "./generative-seams";
 
 export const RUNS_WITH: { config: PackConfig; families: Family[] }[] = [
@@ -39,6 +40,7 @@ export const RUNS_WITH: { config: PackConfig; families: Family[] }[] = [
       nodePortClashFamily,
       dkimSigningFamily,
       mtaStsWorkerFamily,
+      ...SECRET_REF_FAMILIES,
     ],
   },
   { config: GOOD_STACK_PACK_CONFIG, families: [plainTextFamily] },

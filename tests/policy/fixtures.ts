@@ -554,6 +554,23 @@ export function tlsSecret(name = TLS_SECRET, type = "kubernetes.io/tls"): Analyz
   };
 }
 
+/**
+ * An Opaque Secret of the stack, as the program creates the ones its pods read by secretKeyRef
+ * (components/webmail.ts: roundcubemail-db; components/monitoring.ts: the probe's credentials);
+ * each key's value is a placeholder.
+ */
+export function opaqueSecret(name: string, keys: string[]): AnalyzerResource {
+  return {
+    type: T.secret,
+    name,
+    properties: {
+      metadata: { name, namespace: "mailserver" },
+      type: "Opaque",
+      stringData: Object.fromEntries(keys.map((k) => [k, `PLACEHOLDER-${k}`])),
+    },
+  };
+}
+
 export function webmailIngress(secretName = TLS_SECRET): AnalyzerResource {
   return {
     type: T.ingress,
@@ -689,9 +706,11 @@ export function goodStack(): AnalyzerResource[] {
     pvc("roundcubemail-html-proxmox", true),
     pvc("roundcubemail-enigma-proxmox", true),
     roundcube(),
+    opaqueSecret("roundcubemail-db", ["password"]),
     tlsSecret(),
     webmailIngress(),
     probeCronJob("*/20 * * * *"),
+    opaqueSecret("probe", ["mailgun_api_key"]),
     rulesConfigMap(),
     crowdsecAcquisition(GOOD_ACQUISITION),
     crowdsecAgent(),

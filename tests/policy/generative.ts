@@ -1501,9 +1501,9 @@ const noSecrets: Family = {
         case "args from env expansion":
           return v(how, add({ args: ["--password=$(RELAY_PASSWORD)", "--token", "$(API_TOKEN)"] }));
         case "secretKeyRef":
-          return v(
-            how,
-            add({
+          // The Secret is the stack's: one it does not create is tls-secret-owned's to refuse.
+          return v(how, [
+            ...add({
               env: [
                 {
                   name: "RELAY_PASSWORD",
@@ -1511,7 +1511,8 @@ const noSecrets: Family = {
                 },
               ],
             }),
-          );
+            secretResource("relay", { password: "PLACEHOLDER-password" }),
+          ]);
         case "Secret stringData":
           return v(how, replace([secretResource("relay", { RELAY_PASSWORD: FAKE_BREVO_KEY })]));
         case "path named like a key":
