@@ -1,5 +1,6 @@
 /** CrowdSec acquisition datasources and whether the hub's mail parsers will see their lines. */
 import { parseAllDocuments } from "yaml";
+import { goGlobMatches } from "./go-glob";
 import { kindOf } from "./k8s";
 import { memoize } from "./memo";
 import type { DmsContainer } from "./stack";
@@ -62,26 +63,6 @@ function parseAcquisitionText(text: string): Acquisition {
   return Object.freeze({ sources: Object.freeze(sources), errors: Object.freeze(errors) });
 }
 
-/**
- * An acquisition filename glob as the file datasource expands it: Go's filepath.Glob (crowdsec
- * v1.7.8 pkg/acquisition/modules/file/config.go:111), where `*` matches any run of non-separator
- * characters and `?` one, so `**` is no more than `*` (Go path/filepath Match).
- */
-export function globMatches(glob: string, path: string): boolean {
-  return globRegExp(glob).test(path);
-}
-
-/** Compiled once per glob: the same few globs are matched against every mail container. */
-const globRegExp = memoize((glob: string): RegExp => {
-  let re = "";
-  for (const ch of glob) {
-    if (ch === "*") re += "[^/]*";
-    else if (ch === "?") re += "[^/]";
-    else re += ch.replace(/[.+^${}()|\\]/g, "\\$&");
-  }
-  return new RegExp(`^${re}$`);
-});
-
 /** The hub parsers' program filters (crowdsecurity/hub @ b03cb59b). */
 export const PARSERS = {
   "postfix-logs": (program: string) => program.endsWith("/smtpd"),
@@ -138,5 +119,5 @@ export function podLogPath(c: DmsContainer): string {
 export function readsMailLog(ds: Datasource, c: DmsContainer, mailLogFiles: string[]): boolean {
   if (ds.source !== "file") return false;
   const paths = ds.type === "syslog" ? mailLogFiles : [podLogPath(c)];
-  return ds.filenames.some((glob) => paths.some((p) => globMatches(glob, p)));
+  return ds.filenames.some((glob) => paths.some((p) => goGlobMatches(glob, p)));
 }

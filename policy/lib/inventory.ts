@@ -151,11 +151,13 @@ export function judgeServiceRequests<R extends ServiceRequest>(
     args.notApplicable(spec.none);
     return;
   }
+  // One finding per Service that clashes with earlier ones, naming the first: a value many
+  // copies ask for gives one finding each, not one per pair.
   wants.forEach((w, i) => {
-    for (const other of wants.slice(i + 1)) {
-      const why = spec.clash(w, other);
-      if (why) report(`${why}; give one of them another.`, other.resource.urn);
-    }
+    const whys = wants.slice(0, i).flatMap((earlier) => spec.clash(earlier, w) ?? []);
+    if (whys.length === 0) return;
+    const more = whys.length > 1 ? ` (and ${whys.length - 1} more Services of this stack)` : "";
+    report(`${whys[0]}${more}; give one of them another.`, w.resource.urn);
   });
   const inv = stackInventory(
     plainResources(args.resources, (t) => t === PREFLIGHT_TYPE),

@@ -37,7 +37,6 @@
  * expression in `checkedExpressions` after `promtool check rules` accepts it. If the cluster moves to the
  * Prometheus Operator, set `setup: operator` here and in `mailserver:monitoring.prometheus`.
  */
-import * as path from "node:path";
 import type {
   PolicyConfigSchema,
   ReportViolation,
@@ -46,6 +45,7 @@ import type {
 } from "@pulumi/policy";
 import { parse } from "yaml";
 import { readConfig } from "../lib/config";
+import { goGlobMatches } from "../lib/go-glob";
 import { judgeRuleFile } from "../lib/rulefmt";
 import { containersOf, hasKind, kindOf, nameOf, namespaceOf, podSpecOf } from "../lib/k8s";
 import { memoize } from "../lib/memo";
@@ -138,7 +138,7 @@ const judgeText = memoize(judgeRuleFile);
 /** The glob of `obs` that loads `key` from one of its mounts, if one does. */
 function loadingGlob(obs: Observation, key: string): string | undefined {
   for (const m of obs.mounts) {
-    const glob = obs.ruleFiles.find((g) => path.posix.matchesGlob(`${m}/${key}`, g));
+    const glob = obs.ruleFiles.find((g) => goGlobMatches(g, `${m}/${key}`));
     if (glob) return `${m}/${key} matches ${glob}`;
   }
   return undefined;
@@ -193,6 +193,14 @@ function parseObservation(text: string | undefined): Observation | undefined {
   }
 }
 
+/**
+ * What the kubelet's AtomicWriter keeps beside the keys of a ConfigMap volume: the `..data`
+ * symlink, its `..data_tmp` while it swaps, and a `..<UTC time>.<random>` directory
+ * (kubernetes pkg/volume/util/atomic_writer.go, dataDirName, newDataDirName, newTimestampDir).
+ * Go's `*` matches their leading dots, and Prometheus reads every match as a rule file.
+ */
+const ATOMIC_WRITER_NAMES = ["..data", "..data_tmp", "..2026_12_06_21_22_00.1234567890"];
+
 /** Why the observed server does not load `keys` of ConfigMap `ns/name`; [] when it does. */
 function unloaded(obs: Observation, ns: string, name: string, keys: string[]): string[] {
   const serverNs = obs.server.split("/")[0];
@@ -202,12 +210,21 @@ function unloaded(obs: Observation, ns: string, name: string, keys: string[]): s
     ];
   }
   if (obs.mounts.length === 0) return [`${obs.server} does not mount it as a directory`];
+  const writerNames = obs.mounts.flatMap((m) =>
+    ATOMIC_WRITER_NAMES.flatMap((n) => {
+      const glob = obs.ruleFiles.find((g) => goGlobMatches(g, `${m}/${n}`));
+      return glob ? [`${glob} also matches ${m}/${n}`] : [];
+    }),
+  );
+  if (writerNames.length > 0) {
+    return [
+      `${writerNames.join(", ")}: the kubelet's directories of the ConfigMap volume, which Prometheus cannot read as rule files ("is a directory"), so every rule load fails; match the keys (e.g. *.yml), not *`,
+    ];
+  }
   const problems = keys
     .filter(
       (key) =>
-        !obs.mounts.some((m) =>
-          obs.ruleFiles.some((glob) => path.posix.matchesGlob(`${m}/${key}`, glob)),
-        ),
+        !obs.mounts.some((m) => obs.ruleFiles.some((glob) => goGlobMatches(glob, `${m}/${key}`))),
     )
     .map(
       (key) =>

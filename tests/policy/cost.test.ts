@@ -5,7 +5,8 @@
  */
 import * as assert from "node:assert/strict";
 import { UNKNOWN, type AnalyzerResource, type Diagnostic } from "../../tools/analyzer/client";
-import { globMatches, parseAcquisition } from "../../policy/lib/crowdsec";
+import { parseAcquisition } from "../../policy/lib/crowdsec";
+import { goGlobMatches } from "../../policy/lib/go-glob";
 import { parseDkim } from "../../policy/lib/dkim";
 import { kindOf } from "../../policy/lib/k8s";
 import { memoize, once } from "../../policy/lib/memo";
@@ -25,6 +26,8 @@ import {
   txt,
   withResource,
 } from "./fixtures";
+import { replace } from "./generative";
+import { service } from "./generative-stack-clash";
 import { summary, usePack } from "./harness";
 
 const D = "viktorbarzin.me";
@@ -70,14 +73,14 @@ describe("pack cost: shared parses", () => {
     const mail = "/var/log/containers/mailserver-0_mailserver_docker-mailserver-0a1b.log";
     const other = "/var/log/containers/crowdsec-0_crowdsec_agent-0a1b.log";
     for (let i = 0; i < 3; i++) {
-      assert.ok(globMatches(glob, mail));
-      assert.ok(!globMatches(glob, other));
+      assert.ok(goGlobMatches(glob, mail));
+      assert.ok(!goGlobMatches(glob, other));
     }
-    assert.ok(globMatches("/var/log/*/x.log", "/var/log/a/x.log"));
-    assert.ok(!globMatches("/var/log/*/x.log", "/var/log/a/b/x.log"));
+    assert.ok(goGlobMatches("/var/log/*/x.log", "/var/log/a/x.log"));
+    assert.ok(!goGlobMatches("/var/log/*/x.log", "/var/log/a/b/x.log"));
     // Go's filepath.Match: `**` is two `*`, each within one path segment.
-    assert.ok(!globMatches("/var/log/**/x.log", "/var/log/a/b/x.log"));
-    assert.ok(globMatches("/var/log/**/x.log", "/var/log/a/x.log"));
+    assert.ok(!goGlobMatches("/var/log/**/x.log", "/var/log/a/b/x.log"));
+    assert.ok(goGlobMatches("/var/log/**/x.log", "/var/log/a/x.log"));
   });
 
   it("parses two acquisition texts apart and shares one frozen result per text", () => {
@@ -196,4 +199,43 @@ describe("pack cost: stack policies copy only the types they read", () => {
     const ds = only(await stack(withResource(rollout)), "fail2ban-disabled");
     assert.match(summary(ds), /sets ENABLE_FAIL2BAN to "1" in its env/);
   });
+});
+
+describe("pack cost: findings grow with the resources, not with their pairs", () => {
+  const pack = usePack();
+  const stack = async (rs: AnalyzerResource[]) => (await pack().analyzeStack(rs)).diagnostics;
+  // Three Services of the stack asking for one address (no shared key) and one NodePort: MetalLB
+  // and the API server give it to one of them, so the other two fail, one finding each.
+  const three = ["web-a", "web-b", "web-c"].map((name, i) =>
+    service(
+      name,
+      { type: "LoadBalancer", ports: [{ port: 80 + i, nodePort: 30080 }] },
+      { "metallb.io/loadBalancerIPs": "10.0.20.210" },
+    ),
+  );
+
+  for (const [policy, what] of [
+    ["mail-address-free", "10.0.20.210"],
+    ["mail-nodeports-free", "NodePort 30080"],
+  ] as const) {
+    it(`${policy}: one finding per Service that clashes, naming the first and counting the rest`, async () => {
+      const mine = only(await stack(replace(three)), policy).filter((d) =>
+        d.message.includes("of this stack"),
+      );
+      assert.deepEqual(
+        mine.map((d) => d.urn?.split("::").pop()),
+        ["web-b", "web-c"],
+        summary(mine),
+      );
+      assert.match(
+        mine[0]?.message ?? "",
+        new RegExp(`mailserver/web-a and mailserver/web-b .*${what}`),
+      );
+      assert.doesNotMatch(mine[0]?.message ?? "", /more Services/);
+      assert.match(
+        mine[1]?.message ?? "",
+        /mailserver\/web-a and mailserver\/web-c .*\(and 1 more Services of this stack\); give one of them another\.$/,
+      );
+    });
+  }
 });

@@ -1050,6 +1050,7 @@ const prometheusReads: Family = {
         "Helm-labelled stack ConfigMap",
         "scrape without a port annotation",
         "loaded key that is no rule file",
+        "glob matching the volume's own directories",
         "preview",
       ),
       fc.constantFrom(
@@ -1122,6 +1123,12 @@ const prometheusReads: Family = {
         // promtool check rules refuses it (tests/policy/prometheus-rules.test.ts).
         "loaded key that is no rule file": () =>
           replace([rules(record$(), { "extra.yml": "groups:\n  - name: mail\n    rules: [\n" })]),
+        // Go's * matches the kubelet's ..data and timestamped directories; promtool then fails
+        // "is a directory" (tests/policy/prometheus-rules.test.ts).
+        "glob matching the volume's own directories": () =>
+          replace([
+            rules(record$({ ruleFiles: ["/etc/config/rules", "/etc/mailserver-rules/*"] })),
+          ]),
         preview: () => replace([rules(UNKNOWN.string)]),
       };
       const detail: Record<string, string> = {
@@ -1145,9 +1152,9 @@ const prometheusReads: Family = {
       ),
       fc.constantFrom(
         "/etc/mailserver-rules/*.yml",
-        "/etc/mailserver-rules/*",
+        "/etc/mailserver-rules/mail*",
         "/etc/mailserver-rules/mailserver.rules.yml",
-        "/etc/mailserver-rules/**/*.yml",
+        "/etc/mailserver-rules/[m]*.yml",
         "/etc/mailserver-rules/*.rules.yml",
       ),
       workloadType,
@@ -1173,10 +1180,13 @@ const prometheusReads: Family = {
         "rule file under a key without .yml": () =>
           replace([
             {
-              ...rules(record$({ ruleFiles: ["/etc/config/rules", "/etc/mailserver-rules/*"] })),
+              ...rules(
+                record$({ ruleFiles: ["/etc/config/rules", "/etc/mailserver-rules/*.rules"] }),
+              ),
               properties: {
-                ...rules(record$({ ruleFiles: ["/etc/config/rules", "/etc/mailserver-rules/*"] }))
-                  .properties,
+                ...rules(
+                  record$({ ruleFiles: ["/etc/config/rules", "/etc/mailserver-rules/*.rules"] }),
+                ).properties,
                 data: { "mailserver.rules": RULE_FILE },
               },
             },

@@ -11,7 +11,7 @@ import { replace, variant, type Family } from "./generative";
 
 const NS = "mailserver";
 
-function service(
+export function service(
   name: string,
   spec: Record<string, unknown>,
   annotations: Record<string, string> = {},

@@ -1,7 +1,8 @@
 /** Unit checks of the parsers behind the policies (no pack process needed). */
 import * as assert from "node:assert/strict";
 import { busiestDayRuns } from "../../policy/lib/cron";
-import { feedsParser, globMatches, parseAcquisition } from "../../policy/lib/crowdsec";
+import { feedsParser, parseAcquisition } from "../../policy/lib/crowdsec";
+import { goGlob, goGlobMatches } from "../../policy/lib/go-glob";
 import { parseDkim } from "../../policy/lib/dkim";
 import { fqdn, joinTxt } from "../../policy/lib/dns";
 import { imageRepository } from "../../policy/lib/k8s";
@@ -56,9 +57,9 @@ describe("policy lib", () => {
   it("matches acquisition globs and parser program filters", () => {
     const log = "/var/log/containers/mailserver-5d8f-x7k2p_mailserver_docker-mailserver-0a1b.log";
     assert.ok(
-      globMatches("/var/log/containers/mailserver-*_mailserver_docker-mailserver-*.log", log),
+      goGlobMatches("/var/log/containers/mailserver-*_mailserver_docker-mailserver-*.log", log),
     );
-    assert.ok(!globMatches("/var/log/containers/*_crowdsec_*.log", log));
+    assert.ok(!goGlobMatches("/var/log/containers/*_crowdsec_*.log", log));
     const [ds] = parseAcquisition(
       "source: file\nfilenames: [a]\nlabels: {type: containerd, program: postfix}",
     ).sources;
@@ -78,4 +79,40 @@ describe("policy lib", () => {
     assert.equal(secretReason("ENABLE_TOKEN_AUTH", "1"), undefined);
     assert.match(secretReason("NOTE", `key-${"0f".repeat(16)}`) ?? "", /Mailgun/);
   });
+});
+
+describe("lib/go-glob: Go's filepath.Match", () => {
+  // Expected values from the pattern grammar of golang/go src/path/filepath/match.go.
+  const cases: [string, string, boolean][] = [
+    ["*", "..data", true],
+    ["*", "..2026_12_06_21_22_00.1234567890", true],
+    ["*.yml", "..data", false],
+    ["**", "abc", true],
+    ["**/*.yml", "rules.yml", false],
+    ["*/*.yml", "x/rules.yml", true],
+    ["a*b", "a/b", false],
+    ["a?b", "a/b", false],
+    ["[^/]", "/", false],
+    ["[!a]", "!", true],
+    ["[!a]", "b", false],
+    ["[a-c]x", "bx", true],
+    ["[^a-c]x", "bx", false],
+    ["\\*", "*", true],
+    ["\\*", "a", false],
+    ["[\\]]", "]", true],
+    ["a.b", "axb", false],
+    ["{a,b}", "a", false],
+    ["{a,b}", "{a,b}", true],
+  ];
+  for (const [pattern, name, want] of cases) {
+    it(`${JSON.stringify(pattern)} ${want ? "matches" : "does not match"} ${JSON.stringify(name)}`, () => {
+      assert.equal(goGlobMatches(pattern, name), want);
+    });
+  }
+  for (const bad of ["a[", "[]a]", "[a-]", "[^]", "x\\"]) {
+    it(`${JSON.stringify(bad)} is a bad pattern and matches nothing`, () => {
+      assert.equal(goGlob(bad), "bad pattern");
+      assert.equal(goGlobMatches(bad, bad), false);
+    });
+  }
 });

@@ -211,7 +211,7 @@ describe("prometheus-reads-monitoring: rule files as Prometheus loads them", fun
   it("judges a key without .yaml/.yml that the glob loads like a .yml one", async () => {
     const glob = [
       ...(observedServer().ruleFiles as string[]).slice(0, 4),
-      "/etc/mailserver-rules/*",
+      "/etc/mailserver-rules/*.rules",
     ];
     const good = mine(
       await analyzeAll(pack(), withResource(rules({ "mailserver.rules": RULE_FILE }, glob))),
@@ -226,9 +226,61 @@ describe("prometheus-reads-monitoring: rule files as Prometheus loads them", fun
     assert.equal(ds.length, 1, summary(ds));
     assert.match(
       last(ds[0]?.message),
-      /key mailserver\.rules \(\/etc\/mailserver-rules\/mailserver\.rules matches \/etc\/mailserver-rules\/\*\).* unknown field "severity"/,
+      /key mailserver\.rules \(\/etc\/mailserver-rules\/mailserver\.rules matches \/etc\/mailserver-rules\/\*\.rules\).* unknown field "severity"/,
     );
   });
+
+  /**
+   * A ConfigMap volume as the kubelet's AtomicWriter lays it out (kubernetes
+   * pkg/volume/util/atomic_writer.go): the key a symlink into `..data`, itself a symlink to a
+   * `..<UTC time>.<random>` directory. promtool expands rule_files with Go's filepath.Glob and
+   * reads each match as the server does; its verdict on the layout is the expected one.
+   */
+  function promtoolLoadsVolume(glob: string): boolean {
+    const vol = fs.mkdtempSync(path.join(dir, "vol-"));
+    const ts = "..2026_12_06_21_22_00.1234567890";
+    fs.mkdirSync(path.join(vol, ts));
+    fs.writeFileSync(path.join(vol, ts, "mailserver.rules.yml"), RULE_FILE);
+    fs.symlinkSync(ts, path.join(vol, "..data"));
+    fs.symlinkSync("..data/mailserver.rules.yml", path.join(vol, "mailserver.rules.yml"));
+    const config = path.join(vol, "..", `${path.basename(vol)}.yml`);
+    fs.writeFileSync(config, `rule_files:\n  - ${glob.replace("/etc/mailserver-rules", vol)}\n`);
+    try {
+      execFileSync(bin, ["check", "config", config], { stdio: "pipe", timeout: 30_000 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  for (const [glob, loads] of [
+    ["/etc/mailserver-rules/*", false],
+    ["/etc/mailserver-rules/*.yml", true],
+    ["/etc/mailserver-rules/[.m]*", false],
+    ["/etc/mailserver-rules/?*", false],
+    ["/etc/mailserver-rules/mail*", true],
+  ] as const) {
+    it(`judges rule_files ${glob} over the ConfigMap volume as promtool does (loads: ${loads})`, async () => {
+      assert.equal(promtoolLoadsVolume(glob), loads, `promtool on ${glob}`);
+      const ruleFiles = [...(observedServer().ruleFiles as string[]).slice(0, 4), glob];
+      const ds = mine(
+        mandatory(
+          await analyzeAll(
+            pack(),
+            withResource(rules({ "mailserver.rules.yml": RULE_FILE }, ruleFiles)),
+          ),
+        ),
+      );
+      if (loads) assert.deepEqual(ds, [], summary(ds));
+      else {
+        assert.equal(ds.length, 1, summary(ds));
+        assert.match(
+          summary(ds),
+          /also matches \/etc\/mailserver-rules\/\.\.data.*"is a directory"/,
+        );
+      }
+    });
+  }
 
   it("refuses a ConfigMap whose only loaded key is broken, although no key holds rules", async () => {
     const ds = mine(
