@@ -12,7 +12,7 @@ export type GoGlob = RegExp | "bad pattern";
 
 /** A literal outside and inside a regexp class, as the `u` flag allows escapes. */
 const quote = (ch: string) => ch.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-const quoteInClass = (ch: string) => ch.replace(/[\\\]\[^-]/g, "\\$&");
+const quoteInClass = (ch: string) => ch.replace(/[\\\][^-]/g, "\\$&");
 
 /** The class starting after `[` at `i`: its regexp and the index after `]`, or bad pattern. */
 function readClass(p: string, i: number): { re: string; next: number } | undefined {
@@ -44,14 +44,14 @@ function readClass(p: string, i: number): { re: string; next: number } | undefin
 function readChar(p: string, i: number): { ch: string; next: number } | undefined {
   const c = p[i];
   if (c === undefined || c === "-" || c === "]") return undefined;
-  if (c === "\\") return p[i + 1] === undefined ? undefined : { ch: p[i + 1]!, next: i + 2 };
+  if (c === "\\") return p[i + 1] === undefined ? undefined : { ch: p[i + 1], next: i + 2 };
   return { ch: c, next: i + 1 };
 }
 
 function compile(pattern: string): GoGlob {
   let re = "";
   for (let i = 0; i < pattern.length;) {
-    const c = pattern[i]!;
+    const c = pattern[i];
     if (c === "*") {
       re += "[^/]*";
       i++;
@@ -65,7 +65,7 @@ function compile(pattern: string): GoGlob {
       i = cls.next;
     } else if (c === "\\") {
       if (pattern[i + 1] === undefined) return "bad pattern";
-      re += quote(pattern[i + 1]!);
+      re += quote(pattern[i + 1]);
       i += 2;
     } else {
       re += quote(c);
