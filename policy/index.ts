@@ -14,6 +14,7 @@ import { dkimSigningPublished } from "./policies/dkim-signing-published";
 import { dmarcEnforcing } from "./policies/dmarc-enforcing";
 import { dmarcReportDestination } from "./policies/dmarc-report-destination";
 import { dmsEnvKnown } from "./policies/dms-env-known";
+import { dmsStartKnown } from "./policies/dms-start-known";
 import { fail2banDisabled } from "./policies/fail2ban-disabled";
 import { mailAddressFree } from "./policies/mail-address-free";
 import { mailNodePortsFree } from "./policies/mail-nodeports-free";
@@ -64,6 +65,7 @@ const objectPolicies: Policies = [
   noLiteralSecrets,
   plainTextPublic,
   dmsEnvKnown,
+  dmsStartKnown,
   crowdsecCoversMail,
   crowdsecAgentMountsAcquisition,
   crowdsecAgentOnMailNode,

@@ -13,6 +13,7 @@ import {
   crowdsecAgent,
   dkimContent,
   dkimSecret,
+  DKIM_MOUNTS,
   dkimSigningConf,
   DKIM_VOLUMES,
   dmsContainer,
@@ -450,6 +451,33 @@ export const CORPUS: Misconfiguration[] = [
         mailDeployment([
           dmsContainer({ securityContext: { capabilities: { add: ["NET_ADMIN"] } } }),
         ]),
+      ),
+  },
+  {
+    title: "a user-patches.sh that starts Fail2ban after the pack judged ENABLE_FAIL2BAN",
+    policy: "dms-start-known",
+    message:
+      /cannot verify \/tmp\/docker-mailserver\/user-patches\.sh from ConfigMap mailserver\/mailserver-config key user-patches\.sh \(sha256 [0-9a-f]{64}\): it is not a script the pack knows/,
+    stack: () =>
+      withResource(
+        configMap("mailserver-config", "mailserver", {
+          "dkim_signing.conf": dkimSigningConf(),
+          "user-patches.sh": "#!/bin/bash\nsupervisorctl start fail2ban\n",
+        }),
+        withResource(
+          mailDeployment([
+            dmsContainer({
+              volumeMounts: [
+                ...DKIM_MOUNTS,
+                {
+                  name: "config",
+                  mountPath: "/tmp/docker-mailserver/user-patches.sh",
+                  subPath: "user-patches.sh",
+                },
+              ],
+            }),
+          ]),
+        ),
       ),
   },
   {

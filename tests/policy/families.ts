@@ -18,6 +18,7 @@ import { addressClashFamily, nodePortClashFamily } from "./generative-stack-clas
 import { GOOD_STACK_PACK_CONFIG } from "./fixtures";
 import { plainTextFamily } from "./generative-plain-text";
 import { WAIVER_PACK_CONFIG, waiversFamily } from "./generative-waivers";
+import { DMS_START_PACK_CONFIG, dmsStartFamily } from "./generative-dms-start";
 import { PREFLIGHT_FAMILIES } from "./generative-preflight";
 import { SECRET_REF_FAMILIES } from "./generative-secret-refs";
 import { SEAM_FAMILIES } from "./generative-seams";
@@ -45,4 +46,5 @@ export const RUNS_WITH: { config: PackConfig; families: Family[] }[] = [
   },
   { config: GOOD_STACK_PACK_CONFIG, families: [plainTextFamily] },
   { config: WAIVER_PACK_CONFIG, families: [waiversFamily] },
+  { config: DMS_START_PACK_CONFIG, families: [dmsStartFamily] },
 ];

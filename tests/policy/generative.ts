@@ -1499,7 +1499,11 @@ const noSecrets: Family = {
         mailWorkloadPod(type, mailPodSpec([dmsContainer(c)]));
       switch (how) {
         case "args from env expansion":
-          return v(how, add({ args: ["--password=$(RELAY_PASSWORD)", "--token", "$(API_TOKEN)"] }));
+          // On the sidecar: args on docker-mailserver replace its start (dms-start-known).
+          return v(
+            how,
+            withHelper({ args: ["--password=$(RELAY_PASSWORD)", "--token", "$(API_TOKEN)"] }),
+          );
         case "secretKeyRef":
           // The Secret is the stack's: one it does not create is tls-secret-owned's to refuse.
           return v(how, [

@@ -23,6 +23,7 @@ const EXPECTED_LEVELS: Record<string, string> = {
   "mail-data-protected": "mandatory",
   "no-literal-secrets": "mandatory",
   "dms-env-known": "mandatory",
+  "dms-start-known": "mandatory",
   "crowdsec-covers-mail": "mandatory",
   "crowdsec-agent-mounts-acquisition": "mandatory",
   "crowdsec-agent-on-mail-node": "mandatory",
