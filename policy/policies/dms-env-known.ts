@@ -7,6 +7,10 @@
  * nothing: e.g. a password "read from file" via RELAY_PASSWORD__FILE never reaches Postfix. The
  * table is one release's: judged against another release's image, a clean verdict means nothing.
  *
+ * Accounts come from the files the stack renders: ACCOUNT_PROVISIONER must be FILE or unset (LDAP
+ * ignores postfix-accounts.cf, OIDC and any other value stop the start), and under FILE a variable
+ * only the LDAP provisioner reads is as dead as a typo (lib/dms-provisioner.ts).
+ *
  * The release is read here, not in image-pinned (which only asks whether a reference can move):
  * it is this table's precondition. It is the image's tag, parsed by the runtime's reference
  * grammar (lib/image-ref.ts); for `<repo>:<tag>@sha256:<digest>` the tag, although the runtime
@@ -48,12 +52,15 @@ import {
   podSpecOf,
 } from "../lib/k8s";
 import { at, keysOf, list, PreviewGaps, str, toPlain } from "../lib/plain";
+import { ldapOnly, provisionerProblem } from "../lib/dms-provisioner";
 import {
   dmsContainers,
+  effectiveEnv,
   envFromConfigMaps,
   findObject,
   plainResources,
   type DmsContainer,
+  type StackResource,
 } from "../lib/stack";
 
 const configSchema: PolicyConfigSchema = {
@@ -166,6 +173,65 @@ const unheld = (kind: string, id: string, c: DmsContainer) =>
  * envFrom sources the per-resource check cannot judge: ConfigMaps not listed in envConfigMaps,
  * any ConfigMap used with a prefix (the container sees prefix + key), and Secrets in the stack.
  */
+/** Every env name the container gets, with where it comes from (env, then envFrom sources). */
+function envNames(resources: readonly StackResource[], c: DmsContainer, gaps: PreviewGaps) {
+  const names = list(c.container.container.env).map((e) => ({
+    key: str(at(e, "name")) ?? "",
+    where: `env of container ${c.container.name}`,
+  }));
+  for (const source of list(c.container.container.envFrom)) {
+    const prefix = str(at(source, "prefix")) ?? "";
+    for (const kind of ["ConfigMap", "Secret"] as const) {
+      const name = str(at(source, kind === "Secret" ? "secretRef" : "configMapRef", "name"));
+      const object =
+        name === undefined ? undefined : findObject(resources, kind, c.namespace, name);
+      if (!object) continue;
+      const fields = kind === "Secret" ? ["data", "stringData"] : ["data"];
+      for (const key of keysOf(object.props, fields, gaps)) {
+        names.push({ key: prefix + key, where: `${kind} ${c.namespace}/${name}` });
+      }
+    }
+  }
+  return names;
+}
+
+/**
+ * The stack provisions accounts from the files it renders: ACCOUNT_PROVISIONER is FILE (or unset,
+ * its default), and no variable is set that only the LDAP provisioner reads (lib/dms-provisioner.ts).
+ */
+function checkProvisioner(
+  resources: readonly StackResource[],
+  c: DmsContainer,
+  report: ReportViolation,
+  gaps: PreviewGaps,
+): void {
+  const who = `container ${c.container.name} of ${c.namespace}/${c.workloadName}`;
+  const v = effectiveEnv(resources, c, "ACCOUNT_PROVISIONER");
+  if (v.kind === "unknown") return gaps.note(v.value, who);
+  if (v.kind === "opaque") {
+    report(
+      `cannot verify: ${who} takes ACCOUNT_PROVISIONER from a source the pack cannot read; set it to "FILE" in the env ConfigMap, or leave it unset.`,
+      c.workload.urn,
+    );
+    return;
+  }
+  const problem = v.kind === "literal" ? provisionerProblem(v.value) : undefined;
+  if (problem) {
+    const value = v.kind === "literal" ? JSON.stringify(v.value) : "";
+    report(
+      `${who} sets ACCOUNT_PROVISIONER=${value}, with which docker-mailserver 15.0.0 ${problem}; set it to "FILE" or leave it unset.`,
+      c.workload.urn,
+    );
+    return;
+  }
+  for (const { key, where } of envNames(resources, c, gaps).filter((n) => ldapOnly(n.key))) {
+    report(
+      `${key} in ${where} is read only with ACCOUNT_PROVISIONER=LDAP, and ${who} provisions from FILE: it does nothing; remove it.`,
+      c.workload.urn,
+    );
+  }
+}
+
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const gaps = new PreviewGaps();
@@ -175,6 +241,7 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
   for (const c of dmsContainers(resources, cfg.dmsImage, gaps)) {
     // validateResource reports the release; the table says nothing about another one.
     if (releaseProblem(str(c.container.container.image) ?? "")) continue;
+    checkProvisioner(resources, c, report, gaps);
     for (const cm of envFromConfigMaps(resources, c, gaps)) {
       const id = `${c.namespace}/${cm.name}`;
       const listed = c.namespace === cfg.namespace && cfg.envConfigMaps.includes(cm.name);

@@ -680,7 +680,8 @@ export const CORPUS: Misconfiguration[] = [
   {
     title: "the LDAP bind password as a plain env literal of the mail container",
     policy: "plain-text-public",
-    also: ["no-literal-secrets"],
+    // Also dead config: the stack provisions from FILE, which reads no LDAP_ variable.
+    also: ["no-literal-secrets", "dms-env-known"],
     message: /env literal LDAP_BIND_PW is a docker-mailserver credential/,
     stack: () =>
       withResource(

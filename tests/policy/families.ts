@@ -10,6 +10,7 @@ import { closedWorldFamily } from "./generative-closed-world";
 import { crowdsecLoadsFamily } from "./generative-crowdsec-loads";
 import { dkimSigningFamily } from "./generative-dkim-signing";
 import { dkimTagsFamily } from "./generative-dkim-tags";
+import { dmsProvisionerFamily } from "./generative-dms-provisioner";
 import { dmsReleaseFamily } from "./generative-dms-release";
 import { kubeProxyFamily } from "./generative-kube-proxy";
 import { mtaStsWorkerFamily } from "./generative-mta-sts-worker";
@@ -35,6 +36,7 @@ export const RUNS_WITH: { config: PackConfig; families: Family[] }[] = [
       kubeProxyFamily,
       dkimTagsFamily,
       dmsReleaseFamily,
+      dmsProvisionerFamily,
       agentNodeFamily,
       namespaceFamily,
       addressClashFamily,

@@ -315,7 +315,7 @@ const fail2ban: Family = {
     }),
 };
 
-function secretResource(name: string, stringData: Record<string, string>): AnalyzerResource {
+export function secretResource(name: string, stringData: Record<string, string>): AnalyzerResource {
   return {
     type: "kubernetes:core/v1:Secret",
     name,
