@@ -48,6 +48,19 @@ export interface DnsRecordView {
   /** Joined TXT text, or raw content for other types. */
   content: string | Unknown | undefined;
   proxied: boolean | Unknown | undefined;
+  /** An SRV record's target host: `data.target`, else the last field of `content`. */
+  srvTarget?: string | Unknown;
+}
+
+/**
+ * Cloudflare takes an SRV record as `data` (priority, weight, port, target) or as `content`
+ * ("weight port target"); the target is the host a client connects to (RFC 2782).
+ */
+function srvTargetOf(props: Plain): string | Unknown | undefined {
+  const target = asString(at(props, "data", "target"));
+  if (target !== undefined) return target;
+  const content = asString(at(props, "content"));
+  return typeof content === "string" ? content.trim().split(/\s+/).pop() : content;
 }
 
 function asString(v: Plain | undefined): string | Unknown | undefined {
@@ -72,6 +85,7 @@ export function viewRecord(
     fqdn: typeof name === "string" ? fqdn(name, zone) : (name ?? zone),
     content: upper === "TXT" && typeof content === "string" ? joinTxt(content) : content,
     proxied: proxied instanceof Unknown || typeof proxied === "boolean" ? proxied : undefined,
+    ...(upper === "SRV" ? { srvTarget: srvTargetOf(props) } : {}),
   };
 }
 

@@ -7,8 +7,10 @@
  *
  * Invariant (effective state): every name a sending MTA or mail client resolves to reach the
  * mail server answers with the home IPs, not Cloudflare's. Paths: MX records, A/AAAA/CNAME of
- * mailHosts, of every MX target in the stack (apex included) and of every in-zone CNAME target
- * reached from them, under both Cloudflare tokens and any name spelling; `proxied` defaults false.
+ * mailHosts, of every MX target and every target of a mail client SRV record (RFC 6186, RFC 8314:
+ * `_submission(s)`, `_imap(s)`, `_pop3(s)` over `_tcp`, target from `data` or `content`) in the
+ * stack (apex included) and of every in-zone CNAME target reached from them, under both
+ * Cloudflare tokens and any name spelling; `proxied` defaults false.
  *
  * Fix: set proxied: false on the record. The webmail at the same name is reached directly too.
  */
@@ -69,7 +71,31 @@ function validateResource(args: ResourceValidationArgs, report: ReportViolation)
   gaps.settle();
 }
 
-/** MX targets missing from mailHosts, and CNAME targets of mail hosts, must be DNS-only too. */
+/** The SRV services mail clients look up: RFC 6186 section 3, and RFC 8314 section 5.1. */
+const MAIL_SRV = ["_submission", "_submissions", "_imap", "_imaps", "_pop3", "_pop3s"].map(
+  (s) => `${s}._tcp.`,
+);
+
+/**
+ * The host a sender or client connects to through `r`: an MX's exchange, or the target of a
+ * mail SRV record ("." means no service, RFC 2782); undefined for other records.
+ */
+function mailTarget(r: DnsRecordView, zone: string, gaps: PreviewGaps): string | undefined {
+  if (r.type === "MX") {
+    if (gaps.check(r.content, r.resource) || !r.content) return undefined;
+    return r.content.trim().toLowerCase().replace(/\.$/, "");
+  }
+  if (r.type !== "SRV" || typeof r.fqdn !== "string") return undefined;
+  const name = r.fqdn;
+  if (!MAIL_SRV.some((s) => name.startsWith(s))) return undefined;
+  if (gaps.check(r.srvTarget, r.resource) || !r.srvTarget || r.srvTarget === ".") return undefined;
+  return fqdn(r.srvTarget, zone);
+}
+
+/**
+ * MX and mail SRV targets missing from mailHosts, and CNAME targets of mail hosts, must be
+ * DNS-only too.
+ */
 function validateStack(args: StackValidationArgs, report: ReportViolation): void {
   const cfg = readConfig<Config>(configSchema, args.getConfig());
   const gaps = new PreviewGaps();
@@ -77,10 +103,8 @@ function validateStack(args: StackValidationArgs, report: ReportViolation): void
   const configured = new Set(cfg.mailHosts.map((h) => fqdn(h, cfg.domain)));
   const extra = new Set<string>();
   for (const r of records) {
-    if (r.type !== "MX") continue;
-    if (gaps.check(r.content, r.resource) || !r.content) continue;
-    const target = r.content.trim().toLowerCase().replace(/\.$/, "");
-    if (!configured.has(target)) extra.add(target);
+    const target = mailTarget(r, cfg.domain, gaps);
+    if (target && !configured.has(target)) extra.add(target);
   }
   // A mail host that is a CNAME resolves to its target's addresses: follow the chain.
   for (let grew = true; grew;) {

@@ -1070,17 +1070,62 @@ const dkimLegacy: Family = {
 
 const mailHostName = fc.constantFrom(`mail.${D}`, "mail", `mail.${D}.`, `MAIL.${D.toUpperCase()}`);
 
+/** An SRV record given as Cloudflare's `data` object, or as its "weight port target" content. */
+function srvRecord(
+  name: string,
+  target: string,
+  port: number,
+  asData: boolean,
+  type: string,
+): AnalyzerResource {
+  const r = record(
+    `srv-${name.replace(/[._]/g, "")}`,
+    { name, type: "SRV", content: asData ? "" : `5 ${port} ${target}`, priority: 0 },
+    type,
+  );
+  if (asData) {
+    const props = r.properties;
+    delete props.content;
+    props.data = { priority: 0, weight: 5, port, target };
+  }
+  return r;
+}
+
 const dnsOnly: Family = {
   policy: "mail-dns-only",
   violating: fc
     .tuple(
-      fc.constantFrom("A", "AAAA", "MX", "CNAME chain", "second MX target", "apex MX target"),
+      fc.constantFrom(
+        "A",
+        "AAAA",
+        "MX",
+        "CNAME chain",
+        "second MX target",
+        "apex MX target",
+        "_imaps SRV target (data)",
+        "_submissions SRV target (content)",
+        "_submission SRV target (data)",
+        "_pop3s SRV target (content)",
+      ),
       mailHostName,
       recordType,
     )
     .map(([how, name, type]) => {
       const v = variant("mail-dns-only", "violation");
       const rs: AnalyzerResource[] = [];
+      if (how.includes("SRV")) {
+        // RFC 6186: a client connects to the SRV target; Cloudflare proxies no IMAP/submission.
+        const service = how.split(" ")[0] ?? "";
+        const port = { _imaps: 993, _submissions: 465, _submission: 587, _pop3s: 995 }[service];
+        rs.push(srvRecord(`${service}._tcp`, `imap.${D}`, port ?? 0, how.includes("(data)"), type));
+        rs.push(
+          record(
+            "imap-a",
+            { name: "imap", type: "A", content: "176.12.22.76", proxied: true },
+            type,
+          ),
+        );
+      }
       if (how === "A")
         rs.push(
           record("mail-a", { name, type: "A", content: "176.12.22.76", proxied: true }, type),
@@ -1148,7 +1193,42 @@ const dnsOnly: Family = {
             type,
           );
       return variant("mail-dns-only", "clean")(`proxied ${host}`, replace([r]));
-    }),
+    })
+    .chain((plain) =>
+      fc.oneof(
+        fc.constant(plain),
+        fc
+          .tuple(
+            fc.constantFrom<[string, string, boolean]>(
+              // Not a mail service: its proxied target is none of the pack's business.
+              ["_xmpp-client._tcp", `chat.${D}`, true],
+              // "." says the service is not offered (RFC 2782): no host to reach.
+              ["_pop3._tcp", ".", true],
+              ["_imaps._tcp", `imap.${D}`, false],
+            ),
+            fc.boolean(),
+            recordType,
+          )
+          .map(([[service, target, proxied], asData, type]) =>
+            variant("mail-dns-only", "clean")(
+              `SRV ${service} -> ${target}, target proxied ${proxied}`,
+              replace([
+                srvRecord(service, target, 993, asData, type),
+                record(
+                  "srv-host-a",
+                  {
+                    name: target === "." ? `other.${D}` : target,
+                    type: "A",
+                    content: "176.12.22.76",
+                    proxied,
+                  },
+                  type,
+                ),
+              ]),
+            ),
+          ),
+      ),
+    ),
 };
 
 // ---------------------------------------------------------------------------------------------
