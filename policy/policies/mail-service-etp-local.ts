@@ -98,7 +98,10 @@ interface Config {
 
 /**
  * The HAProxy path: a NodePort Service (no externalIPs, no MetalLB address) whose every port
- * targets a PROXY listener or is a health-check NodePort. Unknown ports are not accepted.
+ * targets a PROXY listener or is a health-check NodePort. Unknown ports are not accepted, and
+ * neither is a stock listener listed in `proxyPorts`: docker-mailserver 15.0.0's own smtp,
+ * submission(s) and Dovecot listeners take no PROXY header (target/postfix/master.cf:13-31,
+ * target/dovecot/10-master.conf), so a client's address would be lost there.
  */
 function isProxyPath(props: Plain, cfg: Config): boolean {
   const ports = list(at(props, "spec", "ports"));
@@ -115,7 +118,9 @@ function isProxyPath(props: Plain, cfg: Config): boolean {
       const target = at(p, "targetPort");
       const nodePort = at(p, "nodePort");
       return (
-        (typeof target === "number" && cfg.proxyPorts.includes(target)) ||
+        (typeof target === "number" &&
+          cfg.proxyPorts.includes(target) &&
+          !MAIL_PORTS.has(target)) ||
         (typeof nodePort === "number" && cfg.healthCheckNodePorts.includes(nodePort))
       );
     })

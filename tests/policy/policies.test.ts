@@ -20,7 +20,7 @@ import {
   txt,
   withResource,
 } from "./fixtures";
-import { analyzeAll, summary, usePack } from "./harness";
+import { analyzeAll, mandatory, summary, usePack } from "./harness";
 import { OWNER_VALUES } from "../../tools/world/crowdsec-agent";
 
 const D = "viktorbarzin.me";
@@ -431,5 +431,38 @@ describe("policies: edge cases and preview", () => {
         assert.match(mine[0]?.message ?? "", /during preview/);
       }
     });
+  });
+});
+
+describe("mail-service-etp-local: proxyPorts cannot exempt a stock listener", () => {
+  // The owner's proxyPorts with 25 added by mistake: docker-mailserver 15.0.0's own listener on
+  // 25 (target/postfix/master.cf:13, postscreen without upstream_proxy_protocol) takes no PROXY
+  // header, so a NodePort with ETP Cluster there loses every client's address.
+  const pack = usePack({
+    "mail-service-etp-local": { proxyPorts: [25, 2525, 4465, 5587, 10993] },
+  });
+  const nodePort = (targetPort: number): AnalyzerResource => ({
+    type: T.service,
+    name: "mail-haproxy",
+    properties: {
+      metadata: { name: "mail-haproxy", namespace: "mailserver" },
+      spec: {
+        type: "NodePort",
+        externalTrafficPolicy: "Cluster",
+        selector: { app: "mailserver" },
+        ports: [{ name: "in", port: targetPort, targetPort, nodePort: 30125 }],
+      },
+    },
+  });
+  const verdict = async (r: AnalyzerResource) =>
+    only(mandatory(await analyzeAll(pack(), withResource(r))), "mail-service-etp-local");
+
+  it("judges a NodePort to 25 as an exposed mail Service although proxyPorts lists 25", async () => {
+    const ds = await verdict(nodePort(25));
+    assert.match(summary(ds), /externalTrafficPolicy/);
+  });
+
+  it("still accepts the NodePort to the PROXY listener 2525 as the HAProxy path", async () => {
+    assert.deepEqual(await verdict(nodePort(2525)), []);
   });
 });
