@@ -75,17 +75,21 @@ class Judge {
     this.out.unmodelled.push(`${this.at(node)}${what}`);
   }
 
+  /** Is `node` an alias or an explicitly tagged scalar? Noted as unmodelled when it is. */
+  aliasOrTag(node: unknown, where: string): boolean {
+    if (!isAlias(node) && !(isScalar(node) && node.tag)) return false;
+    this.unmodelled(
+      node,
+      `${where}: an alias or explicit tag, which the pack does not resolve as yaml.v3 does`,
+    );
+    return true;
+  }
+
   /** A scalar's text as yaml.v3 hands it to a string field; undefined when it is not one. */
   text(raw: unknown, where: string): string | undefined {
     const node = this.resolve(raw);
     if (node === null || node === undefined) return "";
-    if (isAlias(node) || (isScalar(node) && node.tag)) {
-      this.unmodelled(
-        node,
-        `${where}: an alias or explicit tag, which the pack does not resolve as yaml.v3 does`,
-      );
-      return undefined;
-    }
+    if (this.aliasOrTag(node, where)) return undefined;
     if (!isScalar(node)) {
       this.error(
         node,
@@ -100,13 +104,7 @@ class Judge {
   /** A field rulefmt keeps as a raw yaml.Node and reads `.Value` of: "" for a mapping or list. */
   nodeValue(node: unknown, where: string): string | undefined {
     if (node === null || node === undefined) return "";
-    if (isAlias(node) || (isScalar(node) && node.tag)) {
-      this.unmodelled(
-        node,
-        `${where}: an alias or explicit tag, which the pack does not resolve as yaml.v3 does`,
-      );
-      return undefined;
-    }
+    if (this.aliasOrTag(node, where)) return undefined;
     if (!isScalar(node)) return "";
     if (node.value === null && node.source !== "") {
       this.unmodelled(node, `${where}: a null scalar (${JSON.stringify(node.source)})`);

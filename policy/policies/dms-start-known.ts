@@ -111,7 +111,7 @@ const configSchema: PolicyConfigSchema = {
   },
 };
 
-const sameArgv = (a: Plain, b: readonly string[]) =>
+const sameArgv = (a: Plain | undefined, b: readonly string[]) =>
   Array.isArray(a) && a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Why the container's command/args replace the image's start, or undefined. */
@@ -120,7 +120,7 @@ function startProblem(c: DmsContainer, gaps: PreviewGaps): string | undefined {
   const args = at(c.container.container, "args");
   if (gaps.check(command, c.workloadName) || gaps.check(args, c.workloadName)) return undefined;
   const set = (v: Plain | undefined) => v !== undefined && v !== null && list(v).length > 0;
-  if (!set(command) && (!set(args) || sameArgv(args ?? null, IMAGE_CMD))) return undefined;
+  if (!set(command) && (!set(args) || sameArgv(args, IMAGE_CMD))) return undefined;
   const fields = [
     ...(set(command) ? [`command ${JSON.stringify(command)}`] : []),
     ...(set(args) ? [`args ${JSON.stringify(args)}`] : []),

@@ -157,6 +157,17 @@ const legit = (policy: string): fc.Arbitrary<ReturnType<ReturnType<typeof varian
       return v(`${how}: ${secret} ${owner} in a ${kind.split(":")[2]}`, replace(add));
     });
 
+/** A reference both policies cannot read: a name that is no string, or unknown at preview. */
+function unreadableRef(how: string, kind: string): AnalyzerResource {
+  if (how === "preview env list") {
+    return helper(kind, { containers: [container("check", { env: UNKNOWN.array })] });
+  }
+  if (how === "preview envFrom secretRef name") {
+    return helper(kind, ROUTES["envFrom secretRef"](UNKNOWN.string));
+  }
+  return helper(kind, { containers: [container("check", secretEnv(42 as unknown as string))] });
+}
+
 const OWNED = "tls-secret-owned";
 const secretRefsOwned: Family = {
   policy: OWNED,
@@ -210,15 +221,9 @@ const secretRefsOwned: Family = {
           );
           break;
         case "env secretKeyRef name not a string":
-          add.push(
-            helper(kind, { containers: [container("check", secretEnv(42 as unknown as string))] }),
-          );
-          break;
         case "preview env list":
-          add.push(helper(kind, { containers: [container("check", { env: UNKNOWN.array })] }));
-          break;
         case "preview envFrom secretRef name":
-          add.push(helper(kind, ROUTES["envFrom secretRef"](UNKNOWN.string)));
+          add.push(unreadableRef(how, kind));
           break;
         case "preview v1beta1 Ingress secretName":
           add.push(ingressAs(LEGACY_INGRESS["v1beta1 Ingress"], UNKNOWN.string));
@@ -285,15 +290,9 @@ const secretRefsPresent: Family = {
           detail = CLUSTER_SECRET;
           break;
         case "env secretKeyRef name not a string":
-          add.push(
-            helper(kind, { containers: [container("check", secretEnv(42 as unknown as string))] }),
-          );
-          break;
         case "preview env list":
-          add.push(helper(kind, { containers: [container("check", { env: UNKNOWN.array })] }));
-          break;
         case "preview envFrom secretRef name":
-          add.push(helper(kind, ROUTES["envFrom secretRef"](UNKNOWN.string)));
+          add.push(unreadableRef(how, kind));
           break;
         default:
           // Not in the inventory ("cannot verify"), or read there as absent.
